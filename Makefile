@@ -1,0 +1,30 @@
+# Two commands: `make run` (set up, then the main job) and `make test` (set up, lint, all tests).
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test setup lint clean
+
+setup: $(STAMP)
+
+# torch first, pinned: the CPU wheel on disk; any other resolution pulls a multi-GB CUDA build.
+$(STAMP): pyproject.toml
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[serve,worker,test]'
+	touch $(STAMP)
+
+run: setup
+	$(BIN)/python bench/latency_cpu.py --sizes 128 --repeats 5
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: lint
+	$(BIN)/pytest -q
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

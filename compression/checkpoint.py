@@ -1,0 +1,55 @@
+"""Generator checkpoints that carry their own architecture, so they rebuild without guessing."""
+
+import os
+import uuid
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from .models import ModelSpec
+
+FORMAT = "ganc-checkpoint/1"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that is missing, unreadable or does not fit its architecture."""
+
+
+def save_checkpoint(path: Path, spec: ModelSpec, model: nn.Module, **extra: Any) -> None:
+    """Write the generator (spec and weights) plus any `extra` training state, atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "format": FORMAT,
+        "generator": {"arch": spec.arch, "options": spec.options, "state_dict": model.state_dict()},
+        **extra,
+    }
+    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
+    torch.save(payload, temporary)
+    os.replace(temporary, path)
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    """The raw checkpoint dictionary, checked for the ganc format."""
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} does not exist")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises many types for a truncated or foreign file
+        raise CheckpointError(f"checkpoint {path} is unreadable: {str(error).splitlines()[0]}") from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is not a ganc checkpoint ({FORMAT})")
+    return payload
+
+
+def load_generator(path: Path) -> tuple[ModelSpec, nn.Module]:
+    """Rebuild the generator stored in the checkpoint at `path`, in eval mode."""
+    generator = load_checkpoint(path)["generator"]
+    spec = ModelSpec(generator["arch"], dict(generator["options"]))
+    model = spec.build()
+    try:
+        model.load_state_dict(generator["state_dict"])
+    except RuntimeError as error:
+        raise CheckpointError(f"checkpoint {path} does not fit {spec.arch}: {str(error).splitlines()[0]}") from None
+    return spec, model.eval()

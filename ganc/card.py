@@ -1,0 +1,88 @@
+"""The variant card: everything ganc knows about one published generator, written once at export.
+
+Also the names every party shares: model names in the repository and the tensor names and range
+of every exported generator.
+"""
+
+import re
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+INPUT_NAME = "input"
+OUTPUT_NAME = "output"
+NORMALIZATION = "[-1, 1]"
+MACS_SIZE = 256
+
+_SAFE_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
+
+
+class UnsafeNameError(ValueError):
+    """A family or variant name that could escape the repository or confuse Triton."""
+
+
+def check_name(kind: str, name: str) -> str:
+    """Accept lower-case letters, digits, `_ . -` (not first, no `..`, no `--`, which joins family and variant)."""
+    if not isinstance(name, str) or not _SAFE_NAME.fullmatch(name) or ".." in name or "--" in name:
+        raise UnsafeNameError(
+            f"unsafe {kind} name {name!r}: use 1-64 lower-case letters, digits, '_', '.' or '-', "
+            "starting with a letter or digit, without '..' or '--'"
+        )
+    return name
+
+
+def model_name(family: str, variant: str) -> str:
+    """The Triton model name of a variant: `<family>--<variant>`."""
+    return f"{check_name('family', family)}--{check_name('variant', variant)}"
+
+
+def split_model_name(name: str) -> tuple[str, str]:
+    family, sep, variant = name.partition("--")
+    if not sep:
+        raise UnsafeNameError(f"{name!r} is not a '<family>--<variant>' model name")
+    return check_name("family", family), check_name("variant", variant)
+
+
+class VariantCard(BaseModel):
+    """What a variant is, what it costs and how good it is; validated on write and on read."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    family: str
+    variant: str
+    task: str = Field(description="what the family translates, e.g. sr4x or edges2photo")
+    architecture: str = Field(description="the factory name the generator was built with")
+    architecture_options: dict[str, str | int | float | bool | None]
+    config: str | None = Field(None, description="channel-config string, for sub-networks")
+    channels_in: int = Field(3, gt=0)
+    channels_out: int = Field(3, gt=0)
+    macs: int = Field(gt=0, description=f"MACs at {MACS_SIZE}x{MACS_SIZE}, the paper's convention (torchprofile)")
+    macs_real: int = Field(gt=0, description=f"MACs at {MACS_SIZE}x{MACS_SIZE} actually performed")
+    params: int = Field(gt=0)
+    quality: dict[str, float] = Field(default_factory=dict, description="metric name -> value on the eval split")
+    latency_ms: dict[str, float] = Field(default_factory=dict, description="target -> measured latency")
+    size_multiple: int = Field(gt=0, description="input height and width must be multiples of this")
+    normalization: Literal["[-1, 1]"] = NORMALIZATION
+    input_name: Literal["input"] = INPUT_NAME
+    output_name: Literal["output"] = OUTPUT_NAME
+    precision: Literal["fp32", "fp16"] = "fp32"
+    opset: int = Field(ge=17)
+    teacher: str | None = Field(None, description="model name of the teacher this variant was distilled from")
+    job: str | None = Field(None, description="id of the compression job that made it")
+    created_at: datetime
+    onnx_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+    @field_validator("family")
+    @classmethod
+    def _family_is_safe(cls, value: str) -> str:
+        return check_name("family", value)
+
+    @field_validator("variant")
+    @classmethod
+    def _variant_is_safe(cls, value: str) -> str:
+        return check_name("variant", value)
+
+    @property
+    def model_name(self) -> str:
+        return model_name(self.family, self.variant)

@@ -1,0 +1,43 @@
+"""Derive the Python-backend flavour of a model repository from its canonical layout.
+
+Same model names, versions and tensors; each version gets the generic `model.py` and links to the
+canonical `model.onnx` and `card.json`, and each model a Python-backend `config.pbtxt`.
+"""
+
+import os
+import shutil
+import uuid
+from pathlib import Path
+
+from .repository import CARD_FILE, CONFIG_FILE, MODEL_FILE, RepositoryIndex, read_index
+from .triton_config import render_config
+
+PYTHON_MODEL = Path(__file__).with_name("python_backend") / "model.py"
+
+
+def derive_python_flavour(canonical: Path, target: Path) -> RepositoryIndex:
+    """Bring `target` up to date with every version in `canonical`; returns the canonical index."""
+    index = read_index(canonical)
+    target.mkdir(parents=True, exist_ok=True)
+    for entry in index.versions:
+        model_dir = target / entry.model_name
+        model_dir.mkdir(exist_ok=True)
+        config = model_dir / CONFIG_FILE
+        text = render_config(entry.card, "python")
+        if not config.is_file() or config.read_text() != text:
+            temporary = model_dir / f".{CONFIG_FILE}.{uuid.uuid4().hex}"
+            temporary.write_text(text)
+            os.replace(temporary, config)
+        version_dir = model_dir / str(entry.version)
+        if version_dir.exists():
+            continue
+        staging = model_dir / f".staging-{uuid.uuid4().hex}"
+        staging.mkdir()
+        try:
+            shutil.copyfile(PYTHON_MODEL, staging / "model.py")
+            for name in (MODEL_FILE, CARD_FILE):
+                os.symlink((entry.path / name).resolve(), staging / name)
+            os.rename(staging, version_dir)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    return index

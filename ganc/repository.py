@@ -1,0 +1,161 @@
+"""The model repository: Triton's layout, written atomically and read back as an index.
+
+    <root>/<family>--<variant>/config.pbtxt
+    <root>/<family>--<variant>/<version>/model.onnx
+    <root>/<family>--<variant>/<version>/card.json
+
+A new version is assembled in a hidden staging folder inside the model's folder (Triton and the
+index ignore non-numeric folders there) and renamed into place, so no reader ever sees half of it.
+"""
+
+import hashlib
+import os
+import shutil
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from .card import VariantCard, split_model_name
+from .triton_config import Flavour, render_config
+
+MODEL_FILE = "model.onnx"
+CARD_FILE = "card.json"
+CONFIG_FILE = "config.pbtxt"
+_STAGING_PREFIX = ".staging-"
+
+
+class RepositoryError(ValueError):
+    """A repository operation that cannot be done as asked."""
+
+
+@dataclass(frozen=True)
+class VariantVersion:
+    """One published version of one variant."""
+
+    card: VariantCard
+    version: int
+    path: Path
+
+    @property
+    def model_name(self) -> str:
+        return self.card.model_name
+
+    @property
+    def onnx_path(self) -> Path:
+        return self.path / MODEL_FILE
+
+
+@dataclass
+class RepositoryIndex:
+    """Every readable version in a repository, and a readable line for everything that was not."""
+
+    versions: list[VariantVersion] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    def families(self) -> dict[str, dict[str, list[VariantVersion]]]:
+        """family -> variant -> versions, oldest first."""
+        tree: dict[str, dict[str, list[VariantVersion]]] = {}
+        for entry in sorted(self.versions, key=lambda v: (v.card.family, v.card.variant, v.version)):
+            tree.setdefault(entry.card.family, {}).setdefault(entry.card.variant, []).append(entry)
+        return tree
+
+    def latest(self) -> list[VariantVersion]:
+        """The newest version of every variant: what Triton's default version policy serves."""
+        return [versions[-1] for variants in self.families().values() for versions in variants.values()]
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def read_card(path: Path) -> VariantCard:
+    return VariantCard.model_validate_json(path.read_text())
+
+
+def read_index(root: Path) -> RepositoryIndex:
+    """Read every `<model>/<version>/card.json` under `root`; bad entries become problems, not errors."""
+    index = RepositoryIndex()
+    if not root.is_dir():
+        return index
+    for model_dir in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        try:
+            family, variant = split_model_name(model_dir.name)
+        except ValueError as error:
+            index.problems.append(f"{model_dir.name}: {error}")
+            continue
+        for version_dir in sorted(p for p in model_dir.iterdir() if p.is_dir() and p.name.isdigit()):
+            where = f"{model_dir.name}/{version_dir.name}"
+            try:
+                card = read_card(version_dir / CARD_FILE)
+            except (OSError, ValidationError) as error:
+                index.problems.append(f"{where}: unreadable card: {_describe(error)}")
+                continue
+            if (card.family, card.variant) != (family, variant):
+                index.problems.append(f"{where}: card names {card.model_name}, not {model_dir.name}")
+                continue
+            if not (version_dir / MODEL_FILE).is_file():
+                index.problems.append(f"{where}: {MODEL_FILE} is missing")
+                continue
+            index.versions.append(VariantVersion(card, int(version_dir.name), version_dir))
+    return index
+
+
+def publish_variant(root: Path, onnx_path: Path, card: VariantCard, flavour: Flavour = "onnxruntime") -> VariantVersion:
+    """Publish `onnx_path` with `card` as the next version of its variant, atomically.
+
+    A card that names a job is published once per (job, model): publishing it again returns the
+    version already there instead of a duplicate.
+    """
+    if card.onnx_sha256 != sha256_file(onnx_path):
+        raise RepositoryError(f"card's onnx_sha256 does not match {onnx_path}")
+    model_dir = root / card.model_name
+    existing = _versions(model_dir)
+    if card.job is not None:
+        for version in existing:
+            published = read_card(model_dir / str(version) / CARD_FILE)
+            if published.job == card.job and published.onnx_sha256 == card.onnx_sha256:
+                return VariantVersion(published, version, model_dir / str(version))
+
+    model_dir.mkdir(parents=True, exist_ok=True)
+    _write_atomically(model_dir / CONFIG_FILE, render_config(card, flavour))
+    staging = model_dir / f"{_STAGING_PREFIX}{uuid.uuid4().hex}"
+    staging.mkdir()
+    try:
+        shutil.copyfile(onnx_path, staging / MODEL_FILE)
+        (staging / CARD_FILE).write_text(card.model_dump_json(indent=2) + "\n")
+        version = max(existing, default=0) + 1
+        while True:
+            try:
+                os.rename(staging, model_dir / str(version))
+                break
+            except OSError:
+                if not (model_dir / str(version)).exists():
+                    raise
+                version += 1  # another publisher took this number first
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return VariantVersion(card, version, model_dir / str(version))
+
+
+def _versions(model_dir: Path) -> list[int]:
+    if not model_dir.is_dir():
+        return []
+    return sorted(int(p.name) for p in model_dir.iterdir() if p.is_dir() and p.name.isdigit())
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
+    temporary.write_text(text)
+    os.replace(temporary, path)
+
+
+def _describe(error: Exception) -> str:
+    if isinstance(error, ValidationError):
+        return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'card'}: {e['msg']}" for e in error.errors())
+    return str(error) or type(error).__name__

@@ -1,0 +1,124 @@
+import json
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from compression.checkpoint import save_checkpoint
+from compression.models import ModelSpec
+from ganc.cli import app
+from ganc.repository import read_index
+
+runner = CliRunner()
+
+
+def run(*args: str):
+    return runner.invoke(app, list(args))
+
+
+def test_macs_of_the_teacher_as_json():
+    result = run("macs", "--arch", "resnet", "--ngf", "64", "--n-blocks", "9", "--size", "256", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["params"] == 11_378_179
+    assert abs(report["macs"] - 56.8e9) / 56.8e9 < 0.001
+    assert report["macs_real"] < report["macs"]
+
+
+def test_macs_of_the_horse2zebra_student_as_json():
+    result = run(
+        "macs", "--arch", "sub_mobile_resnet", "--config", "16_16_32_16_32_32_16_16", "--size", "256", "--json"
+    )
+    assert result.exit_code == 0, result.output
+    assert abs(json.loads(result.stdout)["macs"] - 2.55e9) / 2.55e9 < 0.02
+
+
+def test_export_publishes_with_a_card(tmp_path):
+    result = run(
+        "export", "--arch", "sub_mobile_resnet", "--config", "8_8_8_8_8_8_8_8", "--n-blocks", "3",
+        "--family", "tiny", "--variant", "s8", "--task", "sr4x", "--repo", str(tmp_path), "--fp16", "--json",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["model"] == "tiny--s8" and summary["version"] == 1
+    (entry,) = read_index(tmp_path).versions
+    assert entry.card.precision == "fp16" and entry.card.config == "8_8_8_8_8_8_8_8"
+
+
+def test_export_extracts_a_subnet_from_a_supernet_checkpoint(tmp_path):
+    spec = ModelSpec("super_mobile_resnet", {"choices": "channels-32", "n_blocks": 3})
+    save_checkpoint(tmp_path / "super.pt", spec, spec.build())
+    out = tmp_path / "sub.onnx"
+    result = run(
+        "export", "--checkpoint", str(tmp_path / "super.pt"), "--config", "16_24_32_16_16_24_32_16", "--out", str(out)
+    )
+    assert result.exit_code == 0, result.output
+    assert out.is_file()
+
+
+def _checkpoint(tmp_path, kind: str):
+    path = tmp_path / "g.pt"
+    if kind == "corrupt":
+        path.write_bytes(b"garbage")
+    elif kind == "supernet":
+        spec = ModelSpec("super_mobile_resnet", {"choices": "channels-48", "n_blocks": 3})
+        save_checkpoint(path, spec, spec.build())
+    return path
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["macs", "--arch", "sub_mobile_resnet", "--config", "16_16_32"], "8 entries"),
+        (["macs", "--arch", "sub_mobile_resnet", "--config", "16_0_32_16_32_32_16_16"], "positive"),
+        (["macs", "--arch", "sub_mobile_resnet", "--config", "16_1.5_32_16_32_32_16_16"], "not a positive integer"),
+        (["macs", "--arch", "transformer"], "unknown architecture 'transformer'"),
+        (["macs", "--arch", "resnet", "--size", "0"], "--size must be positive"),
+        (["export", "--checkpoint", "{missing}", "--out", "{out}"], "does not exist"),
+        (["export", "--checkpoint", "{corrupt}", "--out", "{out}"], "unreadable"),
+        (["export", "--checkpoint", "{supernet}", "--config", "40_40_40_40_40_40_40_40", "--out", "{out}"],
+         "not in choice set"),
+        (["export", "--arch", "resnet", "--ngf", "8", "--family", "../up", "--variant", "v"], "unsafe family name"),
+        (["export", "--arch", "resnet", "--ngf", "8", "--family", "f", "--variant", "A B"], "unsafe variant name"),
+        (["export", "--arch", "resnet", "--ngf", "8"], "nothing to do"),
+    ],
+)  # fmt: skip
+def test_bad_input_gives_one_line_and_writes_nothing(tmp_path, args, message):
+    repo = tmp_path / "repo"
+    paths = {
+        "missing": tmp_path / "absent.pt",
+        "corrupt": _checkpoint(tmp_path, "corrupt") if "{corrupt}" in args else None,
+        "supernet": _checkpoint(tmp_path, "supernet") if "{supernet}" in args else None,
+        "out": tmp_path / "out.onnx",
+    }
+    args = [a.format(**paths) if a.startswith("{") else a for a in args]
+    if args[0] == "export":
+        args += ["--repo", str(repo)]
+    result = run(*args)
+    assert result.exit_code == 1
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not repo.exists()
+    assert not (tmp_path / "out.onnx").exists()
+
+
+def test_repo_list_shows_published_variants(tmp_path):
+    torch.manual_seed(0)
+    run(
+        "export",
+        "--arch",
+        "resnet",
+        "--ngf",
+        "8",
+        "--n-blocks",
+        "3",
+        "--family",
+        "f",
+        "--variant",
+        "t",
+        "--repo",
+        str(tmp_path),
+    )
+    result = run("repo", "list", "--repo", str(tmp_path), "--json")
+    assert result.exit_code == 0
+    assert [row["model"] for row in json.loads(result.stdout)["versions"]] == ["f--t"]

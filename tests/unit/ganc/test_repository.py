@@ -1,0 +1,87 @@
+import json
+import threading
+
+import pytest
+
+from ganc.card import VariantCard
+from ganc.python_flavour import derive_python_flavour
+from ganc.repository import RepositoryError, publish_variant, read_index
+from tests.conftest import card_fields
+
+
+def test_publish_writes_tritons_layout(tmp_path, tiny_onnx):
+    published = publish_variant(tmp_path, tiny_onnx, VariantCard(**card_fields(tiny_onnx)))
+    model_dir = tmp_path / "tiny--s8"
+    assert published.version == 1
+    assert sorted(p.name for p in model_dir.iterdir()) == ["1", "config.pbtxt"]
+    assert sorted(p.name for p in (model_dir / "1").iterdir()) == ["card.json", "model.onnx"]
+    config = (model_dir / "config.pbtxt").read_text()
+    assert 'name: "tiny--s8"' in config and 'backend: "onnxruntime"' in config
+    assert "dims: [ 3, -1, -1 ]" in config and "dynamic_batching" in config and "instance_group" in config
+
+
+def test_versions_increase_and_the_index_reads_them_back(tmp_path, tiny_onnx):
+    for _ in range(3):
+        publish_variant(tmp_path, tiny_onnx, VariantCard(**card_fields(tiny_onnx)))
+    publish_variant(tmp_path, tiny_onnx, VariantCard(**card_fields(tiny_onnx, variant="teacher")))
+    index = read_index(tmp_path)
+    assert index.problems == []
+    tree = index.families()
+    assert list(tree) == ["tiny"]
+    assert [v.version for v in tree["tiny"]["s8"]] == [1, 2, 3]
+    assert sorted(v.model_name for v in index.latest()) == ["tiny--s8", "tiny--teacher"]
+
+
+def test_concurrent_publishers_get_distinct_versions(tmp_path, tiny_onnx):
+    card = VariantCard(**card_fields(tiny_onnx))
+    versions = []
+    threads = [
+        threading.Thread(target=lambda: versions.append(publish_variant(tmp_path, tiny_onnx, card).version))
+        for _ in range(6)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(versions) == [1, 2, 3, 4, 5, 6]
+    assert not [p for p in (tmp_path / "tiny--s8").iterdir() if p.name.startswith(".")]
+
+
+def test_the_same_job_publishes_once(tmp_path, tiny_onnx):
+    card = VariantCard(**card_fields(tiny_onnx, job="job-42"))
+    first = publish_variant(tmp_path, tiny_onnx, card)
+    again = publish_variant(tmp_path, tiny_onnx, card)
+    assert first.version == again.version == 1
+    assert len(read_index(tmp_path).versions) == 1
+
+
+def test_a_card_that_does_not_match_the_file_is_refused_and_nothing_is_written(tmp_path, tiny_onnx):
+    card = VariantCard(**card_fields(tiny_onnx, onnx_sha256="0" * 64))
+    with pytest.raises(RepositoryError, match="does not match"):
+        publish_variant(tmp_path, tiny_onnx, card)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_index_reports_broken_entries_and_keeps_the_rest(tmp_path, tiny_onnx):
+    publish_variant(tmp_path, tiny_onnx, VariantCard(**card_fields(tiny_onnx)))
+    broken = publish_variant(tmp_path, tiny_onnx, VariantCard(**card_fields(tiny_onnx, variant="broken")))
+    (broken.path / "card.json").write_text(json.dumps({"family": "tiny"}))
+    (tmp_path / "not-a-model").mkdir()
+    (tmp_path / "tiny--s8" / ".staging-abc").mkdir()  # a publisher that died mid-way
+    index = read_index(tmp_path)
+    assert [v.model_name for v in index.versions] == ["tiny--s8"]
+    assert any("tiny--broken/1: unreadable card" in p and "variant" in p for p in index.problems)
+    assert any(p.startswith("not-a-model") for p in index.problems)
+
+
+def test_python_flavour_mirrors_every_version(tmp_path, tiny_onnx):
+    canonical, flavour = tmp_path / "canonical", tmp_path / "python"
+    publish_variant(canonical, tiny_onnx, VariantCard(**card_fields(tiny_onnx)))
+    derive_python_flavour(canonical, flavour)
+    publish_variant(canonical, tiny_onnx, VariantCard(**card_fields(tiny_onnx)))
+    derive_python_flavour(canonical, flavour)
+    model_dir = flavour / "tiny--s8"
+    assert 'backend: "python"' in (model_dir / "config.pbtxt").read_text()
+    for version in ("1", "2"):
+        assert sorted(p.name for p in (model_dir / version).iterdir()) == ["card.json", "model.onnx", "model.py"]
+        assert (model_dir / version / "model.onnx").read_bytes() == tiny_onnx.read_bytes()
