@@ -30,10 +30,21 @@ def save_checkpoint(path: Path, spec: ModelSpec, model: nn.Module, **extra: Any)
     os.replace(temporary, path)
 
 
-def load_checkpoint(path: Path) -> dict[str, Any]:
-    """The raw checkpoint dictionary, checked for the ganc format."""
+def resolve_checkpoint(path: Path) -> Path:
+    """A checkpoint file is itself; a run folder means its latest `checkpoints/step_*.pt`."""
+    if path.is_dir():
+        steps = sorted((path / "checkpoints").glob("step_*.pt"))
+        if not steps:
+            raise CheckpointError(f"run {path} has no checkpoint")
+        return steps[-1]
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} does not exist")
+    return path
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    """The raw checkpoint dictionary (from a file or a run folder's latest), checked for the ganc format."""
+    path = resolve_checkpoint(path)
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises many types for a truncated or foreign file
@@ -44,7 +55,7 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
 
 
 def load_generator(path: Path) -> tuple[ModelSpec, nn.Module]:
-    """Rebuild the generator stored in the checkpoint at `path`, in eval mode."""
+    """Rebuild the generator stored in the checkpoint (or run folder) at `path`, in eval mode."""
     generator = load_checkpoint(path)["generator"]
     spec = ModelSpec(generator["arch"], dict(generator["options"]))
     model = spec.build()

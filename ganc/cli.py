@@ -9,20 +9,22 @@ Heavy imports (torch, compression) happen inside the commands that need them, so
 do not train or export start quickly.
 """
 
-import functools
 import json
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from .cli_errors import friendly_errors
+from .cli_train import data_app, train_app
 from .settings import get_settings
 
 app = typer.Typer(help="ganc: compress image-to-image GAN generators and serve them.", no_args_is_help=True)
 repo_app = typer.Typer(help="Inspect and transform a model repository.", no_args_is_help=True)
 app.add_typer(repo_app, name="repo")
+app.add_typer(data_app, name="data")
+app.add_typer(train_app, name="train")
 
 Arch = Annotated[str | None, typer.Option(help="architecture name, e.g. resnet, sub_mobile_resnet, unet")]
 Ngf = Annotated[int | None, typer.Option(help="base width of the generator")]
@@ -37,28 +39,13 @@ OutputNc = Annotated[int | None, typer.Option(help="output channels")]
 AsJson = Annotated[bool, typer.Option("--json", help="print one JSON object")]
 
 
-def _friendly_errors(command: Callable) -> Callable:
-    """Turn a refused input into one line on stderr and exit status 1, instead of a traceback."""
-
-    @functools.wraps(command)
-    def run(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except (ValueError, OSError, RuntimeError) as error:
-            message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-            typer.echo(f"error: {message}", err=True)
-            raise typer.Exit(1) from None
-
-    return run
-
-
 def _model_options(**values: Any) -> dict[str, Any]:
     """The factory options the user gave (the others keep the factory's defaults)."""
     return {key: value for key, value in values.items() if value is not None}
 
 
 @app.command()
-@_friendly_errors
+@friendly_errors
 def macs(
     arch: Arch = "resnet",
     ngf: Ngf = None,
@@ -103,7 +90,7 @@ def macs(
 
 
 @app.command()
-@_friendly_errors
+@friendly_errors
 def export(
     checkpoint: Annotated[
         Path | None, typer.Option(help="a ganc checkpoint (with --config: a supernet to extract from)")
@@ -186,7 +173,7 @@ def export(
 
 
 @repo_app.command("list")
-@_friendly_errors
+@friendly_errors
 def list_repository(
     repo: Annotated[Path | None, typer.Option(help="model repository (default: GANC_MODEL_REPOSITORY)")] = None,
     as_json: AsJson = False,
@@ -216,7 +203,7 @@ def list_repository(
 
 
 @repo_app.command("python-flavour")
-@_friendly_errors
+@friendly_errors
 def python_flavour(
     out: Annotated[Path, typer.Option(help="where to write the Python-backend repository")],
     repo: Annotated[Path | None, typer.Option(help="canonical repository (default: GANC_MODEL_REPOSITORY)")] = None,

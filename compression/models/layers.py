@@ -68,3 +68,10 @@ class SeparableConv2d(nn.Module):
 
     def forward(self, x):
         return self.conv(x)
+
+
+def zero_init(layer: nn.Module) -> None:
+    """Zero a residual generator's last layer, so that it starts as the identity and learns corrections."""
+    nn.init.zeros_(layer.weight)
+    if layer.bias is not None:
+        nn.init.zeros_(layer.bias)

@@ -13,7 +13,16 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .layers import NormLayer, NormName, PaddingType, check_positive, norm_layer_for, padding_layer, uses_bias
+from .layers import (
+    NormLayer,
+    NormName,
+    PaddingType,
+    check_positive,
+    norm_layer_for,
+    padding_layer,
+    uses_bias,
+    zero_init,
+)
 from .registry import register_model
 
 BlockBuilder = Callable[[int, int], nn.Module]
@@ -59,6 +68,7 @@ class ResnetLayout(nn.Module):
         if residual and input_nc != output_nc:
             raise ValueError("a residual generator needs as many output channels as input channels")
         self.residual = residual
+        self.widths = widths
 
         pad, conv_padding = padding_layer(padding_type, 3)
         encoder: list[nn.Module] = [
@@ -90,12 +100,33 @@ class ResnetLayout(nn.Module):
             ]
             in_channels = out_channels
         pad, conv_padding = padding_layer(padding_type, 3)
-        decoder += [pad, conv(in_channels, output_nc, kernel_size=7, padding=conv_padding), nn.Tanh()]
+        head = conv(in_channels, output_nc, kernel_size=7, padding=conv_padding)
+        if residual:
+            zero_init(head)
+        decoder += [pad, head, nn.Tanh()]
         self.decoder = nn.Sequential(*decoder)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.decoder(self.blocks(self.encoder(x)))
         return (x + y).clamp(-1, 1) if self.residual else y
+
+    @property
+    def tap_blocks(self) -> tuple[int, ...]:
+        """Residual blocks after which distillation taps the trunk: 3, 6 and 9 of 9 (1-based)."""
+        n = len(self.blocks)
+        return tuple(sorted({max(0, n * k // 3 - 1) for k in (1, 2, 3)})) if n else ()
+
+    def forward_with_taps(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """The output, and the trunk features after down-sampling and after each tapped block."""
+        h = self.encoder(x)
+        taps = [h]
+        wanted = set(self.tap_blocks)
+        for index, block in enumerate(self.blocks):
+            h = block(h)
+            if index in wanted:
+                taps.append(h)
+        y = self.decoder(h)
+        return ((x + y).clamp(-1, 1) if self.residual else y), taps
 
 
 class ResnetBlock(nn.Module):

@@ -7,7 +7,7 @@ connections between mirrored stages. Inputs must be multiples of 2**num_downs.
 import torch
 from torch import nn
 
-from .layers import NormLayer, NormName, check_positive, norm_layer_for, uses_bias
+from .layers import NormLayer, NormName, check_positive, norm_layer_for, uses_bias, zero_init
 from .registry import register_model
 
 
@@ -78,6 +78,8 @@ class UnetGenerator(nn.Module):
         for outer in (4, 2, 1):
             block = UnetSkipBlock(ngf * outer, ngf * outer * 2, norm_layer, bias, block)
         self.model = UnetSkipBlock(output_nc, ngf, norm_layer, bias, block, input_nc=input_nc, outermost=True)
+        if residual:
+            zero_init(self.model.model[3])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.model(x)

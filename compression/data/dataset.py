@@ -1,0 +1,146 @@
+"""Image-translation datasets: pix2pix's preprocessing, tensors in [-1, 1], seeded and deterministic.
+
+What a batch holds depends only on (seed, step): resuming at step s sees exactly the batches an
+uninterrupted run would have seen, with no sampler state to save.
+"""
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from .folders import DataError, SplitFiles, check_images, find_split
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Preprocess:
+    """Resize to `load_size` (None: keep the size), take a `crop_size` crop (None: whole image), maybe flip,
+    and trim height and width down to a `multiple` (what the generator needs)."""
+
+    load_size: int | None = None
+    crop_size: int | None = None
+    flip: bool = False
+    multiple: int = 1
+
+
+def to_tensor(image: Image.Image) -> torch.Tensor:
+    array = np.asarray(image.convert("RGB"), dtype=np.float32) / 127.5 - 1.0
+    return torch.from_numpy(array).permute(2, 0, 1).contiguous()
+
+
+def to_image(tensor: torch.Tensor) -> Image.Image:
+    """A [3, H, W] tensor in [-1, 1] as an 8-bit RGB image."""
+    array = ((tensor.detach().clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).cpu().numpy()
+    return Image.fromarray(array)
+
+
+def _load(path: Path) -> Image.Image:
+    with Image.open(path) as image:
+        image.load()
+        return image.convert("RGB")
+
+
+class TranslationDataset:
+    """One split of a dataset; `pair(index, rng)` gives a preprocessed (A, B) pair of tensors.
+
+    For unpaired splits, B is drawn at random from the B domain (as CycleGAN does).
+    """
+
+    def __init__(self, root: Path, split: str, preprocess: Preprocess, check: bool = True) -> None:
+        self.root, self.split, self.preprocess = root, split, preprocess
+        self.files: SplitFiles = find_split(root, split)
+        if check:
+            check_images(self.files, preprocess.crop_size or 1)
+        self.skipped: list[Path] = []
+
+    @property
+    def layout(self) -> str:
+        return self.files.layout
+
+    def __len__(self) -> int:
+        return len(self.files.a)
+
+    def name(self, index: int) -> str:
+        return self.files.a[index].stem
+
+    def _images(self, index: int, rng: np.random.Generator) -> tuple[Image.Image, Image.Image]:
+        if self.files.layout == "aligned":
+            both = _load(self.files.a[index])
+            half = both.width // 2
+            return both.crop((0, 0, half, both.height)), both.crop((half, 0, 2 * half, both.height))
+        b_index = index if self.files.layout == "paired" else int(rng.integers(len(self.files.b)))
+        return _load(self.files.a[index]), _load(self.files.b[b_index])
+
+    def pair(self, index: int, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        a, b = self._images(index, rng)
+        p = self.preprocess
+        if p.load_size is not None:
+            a = a.resize((p.load_size, p.load_size), Image.BICUBIC)
+            b = b.resize((p.load_size, p.load_size), Image.BICUBIC)
+        if p.crop_size is not None:
+            # Paired images share one crop; unpaired ones are cropped independently.
+            x, y = _crop_origin(a, p.crop_size, rng)
+            a = a.crop((x, y, x + p.crop_size, y + p.crop_size))
+            if self.files.layout == "unpaired":
+                x, y = _crop_origin(b, p.crop_size, rng)
+            b = b.crop((x, y, x + p.crop_size, y + p.crop_size))
+        if p.flip and rng.random() < 0.5:
+            a, b = a.transpose(Image.FLIP_LEFT_RIGHT), b.transpose(Image.FLIP_LEFT_RIGHT)
+        if p.multiple > 1:
+            a, b = _trim(a, p.multiple), _trim(b, p.multiple)
+        return to_tensor(a), to_tensor(b)
+
+    def batch(self, step: int, batch_size: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The training batch of `step`: epoch-wise seeded permutations, a skipped image replaced by the next."""
+        a_list, b_list = [], []
+        position = step * batch_size
+        while len(a_list) < batch_size:
+            epoch, offset = divmod(position, len(self))
+            index = int(np.random.default_rng([seed, epoch]).permutation(len(self))[offset])
+            rng = np.random.default_rng([seed, step, position])
+            position += 1
+            try:
+                a, b = self.pair(index, rng)
+            except (OSError, ValueError) as error:
+                self._skip(index, error)
+                if len(self.skipped) >= len(self):
+                    raise DataError(f"every image of {self.root}/{self.split} failed to load") from None
+                continue
+            a_list.append(a)
+            b_list.append(b)
+        return torch.stack(a_list), torch.stack(b_list)
+
+    def _skip(self, index: int, error: Exception) -> None:
+        path = self.files.a[index]
+        if path not in self.skipped:
+            self.skipped.append(path)
+        log.warning("skipped corrupt image %s (%s); %d skipped so far", path, error, len(self.skipped))
+
+    def eval_pairs(self, limit: int | None = None):
+        """Every (name, A, B) of the split with the deterministic preprocessing, skipping corrupt images."""
+        rng = np.random.default_rng(0)
+        for index in range(len(self) if limit is None else min(limit, len(self))):
+            try:
+                a, b = self.pair(index, rng)
+            except (OSError, ValueError) as error:
+                self._skip(index, error)
+                continue
+            yield self.name(index), a, b
+
+
+def _trim(image: Image.Image, multiple: int) -> Image.Image:
+    width, height = image.width // multiple * multiple, image.height // multiple * multiple
+    if width == 0 or height == 0:
+        raise DataError(f"image of {image.width}x{image.height} is smaller than the size multiple {multiple}")
+    return image if (width, height) == image.size else image.crop((0, 0, width, height))
+
+
+def _crop_origin(image: Image.Image, size: int, rng: np.random.Generator) -> tuple[int, int]:
+    if image.width < size or image.height < size:
+        raise DataError(f"image of {image.width}x{image.height} is smaller than the {size}px crop")
+    return int(rng.integers(image.width - size + 1)), int(rng.integers(image.height - size + 1))

@@ -1,0 +1,61 @@
+"""Image quality: PSNR and SSIM on 8-bit RGB, as the images would be saved and served."""
+
+from collections.abc import Iterable
+
+import numpy as np
+import torch
+from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+from torch import nn
+
+PSNR_CAP_DB = 100.0  # identical images have infinite PSNR; cap it so averages stay finite
+
+
+def to_uint8(image: torch.Tensor) -> np.ndarray:
+    """[3, H, W] in [-1, 1] -> [H, W, 3] uint8."""
+    return ((image.detach().clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).cpu().numpy()
+
+
+def psnr(output: torch.Tensor, target: torch.Tensor) -> float:
+    a, b = to_uint8(output), to_uint8(target)
+    if np.array_equal(a, b):
+        return PSNR_CAP_DB
+    return min(PSNR_CAP_DB, float(peak_signal_noise_ratio(b, a, data_range=255)))
+
+
+def ssim(output: torch.Tensor, target: torch.Tensor) -> float:
+    a, b = to_uint8(output), to_uint8(target)
+    side = min(a.shape[:2])
+    window = min(7, side if side % 2 else side - 1)
+    return float(structural_similarity(b, a, channel_axis=-1, data_range=255, win_size=window))
+
+
+def evaluate_generator(
+    generator: nn.Module,
+    pairs: Iterable[tuple[str, torch.Tensor, torch.Tensor]],
+    teacher: nn.Module | None = None,
+    paired: bool = True,
+) -> dict[str, float]:
+    """Mean PSNR/SSIM of `generator` on (name, A, B) pairs: against B when `paired`, against the teacher's output,
+    and of the input A itself against B (the baseline a restoration model must beat)."""
+    sums: dict[str, float] = {}
+    count = 0
+    was_training = generator.training
+    generator.eval()
+    try:
+        with torch.no_grad():
+            for _name, a, b in pairs:
+                output = generator(a.unsqueeze(0))[0]
+                scores = {}
+                if paired:
+                    scores.update(
+                        psnr=psnr(output, b), ssim=ssim(output, b), psnr_input=psnr(a, b), ssim_input=ssim(a, b)
+                    )
+                if teacher is not None:
+                    reference = teacher(a.unsqueeze(0))[0]
+                    scores.update(psnr_teacher=psnr(output, reference), ssim_teacher=ssim(output, reference))
+                for key, value in scores.items():
+                    sums[key] = sums.get(key, 0.0) + value
+                count += 1
+    finally:
+        generator.train(was_training)
+    return {key: value / count for key, value in sums.items()} if count else {}

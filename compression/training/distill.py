@@ -1,0 +1,240 @@
+"""GAN Compression's distillation (Li et al., CVPR 2020): a mobile student, or a once-for-all supernet.
+
+The student's trunk features after down-sampling and after residual blocks 3, 6 and 9 are mapped by
+learnable 1x1 convolutions to the teacher's width and matched with MSE; a reconstruction loss pulls
+the output to the target (paired data) or to the teacher's output (unpaired data: the pseudo pairs);
+a GAN loss uses a discriminator initialised from the teacher's.
+
+    ganc train distill  --teacher runs/teacher --ngf 32 --out runs/student            (original path)
+    ganc train supernet --teacher runs/teacher --choices channels-48 --out runs/super (Fast GAN Compression)
+    ganc train supernet --teacher runs/teacher --init-from runs/student --choices channels-32 --out runs/super
+"""
+
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from ..checkpoint import CheckpointError, load_checkpoint, resolve_checkpoint
+from ..data import TranslationDataset
+from ..metrics import evaluate_generator
+from ..models import ModelSpec, SuperMobileResnetGenerator, get_choice_set
+from ..models.resnet import ResnetLayout
+from ..models.super_mobile_resnet import SuperConv2d
+from ..progress import Progress, no_progress
+from .data import DataConfig, open_splits
+from .losses import GANLoss, GanMode, distillation_loss
+from .run import LoopConfig, RunFolder, Trainer, build_config, config_dict, run_training
+from .teacher import SAMPLE_ROWS, check_fresh_or_resumable
+
+# The reference's loss weights, by the teacher's kind: (reconstruction, distillation).
+DEFAULT_WEIGHTS = {"pix2pix": (100.0, 1.0), "cyclegan": (10.0, 0.01)}
+
+
+@dataclass
+class DistillConfig:
+    """A distillation run: the teacher, the student (mobile or supernet), loss weights, data and schedule."""
+
+    out: str
+    teacher: str
+    student: Literal["mobile", "supernet"] = "supernet"
+    ngf: int = 32
+    choices: str = "channels-48"
+    init_from: str | None = None
+    lambda_recon: float | None = None
+    lambda_distill: float | None = None
+    lambda_gan: float = 1.0
+    gan_mode: GanMode = "lsgan"
+    data: DataConfig = field(default_factory=DataConfig)
+    loop: LoopConfig = field(default_factory=LoopConfig)
+
+    def __post_init__(self) -> None:
+        if self.student not in ("mobile", "supernet"):
+            raise ValueError(f"unknown student {self.student!r}; expected mobile or supernet")
+        if self.student == "supernet":
+            get_choice_set(self.choices)
+
+
+def build_distill_config(raw: dict[str, Any]) -> DistillConfig:
+    return build_config(DistillConfig, raw)
+
+
+@dataclass
+class Teacher:
+    kind: str
+    spec: ModelSpec
+    generator: ResnetLayout
+    discriminator_spec: ModelSpec
+    discriminator_state: dict
+    checkpoint: Path
+    dataset: str
+
+
+def load_teacher(path: str) -> Teacher:
+    checkpoint = resolve_checkpoint(Path(path))
+    payload = load_checkpoint(checkpoint)
+    kind = payload.get("kind")
+    if kind not in DEFAULT_WEIGHTS or "discriminator" not in payload:
+        raise CheckpointError(f"{checkpoint} is not a teacher checkpoint (pix2pix or cyclegan)")
+    generator = payload["generator"]
+    spec = ModelSpec(generator["arch"], dict(generator["options"]))
+    if spec.arch != "resnet":
+        raise ValueError(f"distillation taps need a ResNet teacher, not {spec.arch!r}")
+    model = spec.build()
+    model.load_state_dict(generator["state_dict"])
+    d = payload["discriminator"]
+    dataset = payload.get("config", {}).get("data", {}).get("dataset", "")
+    return Teacher(kind, spec, model.eval().requires_grad_(False), ModelSpec(d["arch"], dict(d["options"])),
+                   d["state_dict"], checkpoint, dataset)  # fmt: skip
+
+
+class DistillTrainer(Trainer):
+    def __init__(
+        self, config: DistillConfig, teacher: Teacher, train: TranslationDataset, val: TranslationDataset | None
+    ) -> None:
+        super().__init__(config.loop)
+        self.config, self.teacher, self.train_data, self.val_data = config, teacher, train, val
+        self.paired = teacher.kind == "pix2pix"
+        self.stage = "supernet" if config.student == "supernet" else "distill"
+        self.kind = self.stage
+        recon, distill = DEFAULT_WEIGHTS[teacher.kind]
+        self.lambda_recon = config.lambda_recon if config.lambda_recon is not None else recon
+        self.lambda_distill = config.lambda_distill if config.lambda_distill is not None else distill
+        self.gan_loss = GANLoss(config.gan_mode)
+        torch.manual_seed(config.loop.seed)
+
+        shared = {k: teacher.spec.options[k] for k in ("n_blocks", "residual") if k in teacher.spec.options}
+        if config.student == "supernet":
+            self.student_spec = ModelSpec("super_mobile_resnet", {"choices": config.choices, **shared})
+        else:
+            self.student_spec = ModelSpec("mobile_resnet", {"ngf": config.ngf, **shared})
+        student = self.student_spec.build()
+        mappings = nn.ModuleList(
+            SuperConv2d(student.widths.trunk, teacher.generator.widths.trunk, kernel_size=1)
+            for _ in range(len(teacher.generator.tap_blocks) + 1)
+        )
+        discriminator = teacher.discriminator_spec.build()
+        discriminator.load_state_dict(teacher.discriminator_state)
+        self.modules = {"G": student, "mappings": mappings, "D": discriminator}
+        if config.init_from:
+            self._init_from(config.init_from)
+        self.adam("G", [*student.parameters(), *mappings.parameters()])
+        self.adam("D", discriminator.parameters())
+
+    def _init_from(self, path: str) -> None:
+        """The original GAN Compression path: start the supernet from a distilled mobile student."""
+        checkpoint = resolve_checkpoint(Path(path))
+        payload = load_checkpoint(checkpoint)
+        if payload.get("kind") != "distill":
+            raise CheckpointError(f"--init-from needs a `ganc train distill` run; {checkpoint} is not one")
+        try:
+            self.modules["G"].load_state_dict(payload["training"]["modules"]["G"])
+            self.modules["mappings"].load_state_dict(payload["training"]["modules"]["mappings"])
+        except RuntimeError:
+            raise CheckpointError(
+                f"{checkpoint}'s student does not match the supernet: its ngf must equal the choice set's largest width"
+            ) from None
+
+    def reconstruction_target(self, b: torch.Tensor, teacher_out: torch.Tensor) -> torch.Tensor:
+        """Paired data: the real target. Unpaired data: the teacher's output (the pseudo pair)."""
+        return b if self.paired else teacher_out
+
+    def train_step(self, step: int) -> dict[str, float]:
+        student, mappings, d = self.modules["G"], self.modules["mappings"], self.modules["D"]
+        a, b = self.train_data.batch(step, self.loop.batch_size, self.loop.seed)
+        if isinstance(student, SuperMobileResnetGenerator):
+            student.sample_config(random.Random(f"{self.loop.seed}-{step}"))
+        with torch.no_grad():
+            teacher_out, teacher_taps = self.teacher.generator.forward_with_taps(a)
+        out, taps = student.forward_with_taps(a)
+        target = self.reconstruction_target(b, teacher_out)
+
+        def judge(image: torch.Tensor) -> torch.Tensor:
+            return d(torch.cat([a, image], 1) if self.paired else image)
+
+        # Discriminator: real B (paired with its input for pix2pix) against the student's output.
+        self.optimizers["D"].zero_grad()
+        loss_d = 0.5 * (self.gan_loss(judge(out.detach()), False) + self.gan_loss(judge(b), True))
+        loss_d.backward()
+        self.optimizers["D"].step()
+        # Student: GAN + reconstruction + feature distillation.
+        self.optimizers["G"].zero_grad()
+        d.requires_grad_(False)
+        loss_gan = self.gan_loss(judge(out), True, for_discriminator=False)
+        d.requires_grad_(True)
+        loss_recon = F.l1_loss(out, target)
+        loss_distill = distillation_loss(taps, teacher_taps, mappings)
+        total = self.config.lambda_gan * loss_gan + self.lambda_recon * loss_recon + self.lambda_distill * loss_distill
+        total.backward()
+        self.optimizers["G"].step()
+        return {
+            "g_gan": loss_gan.item(),
+            "recon": loss_recon.item(),
+            "distill": loss_distill.item(),
+            "d": loss_d.item(),
+        }
+
+    def _val_pairs(self):
+        return list(self.val_data.eval_pairs(self.config.data.val_limit)) if self.val_data is not None else []
+
+    def _configs(self):
+        student = self.modules["G"]
+        if isinstance(student, SuperMobileResnetGenerator):
+            choice_set = get_choice_set(self.config.choices)
+            smallest = type(choice_set.largest)(tuple(min(c) for c in choice_set.choices))
+            return [("largest_", choice_set.largest), ("smallest_", smallest)]
+        return [("", None)]
+
+    def evaluate(self) -> dict[str, float]:
+        student, pairs, metrics = self.modules["G"], self._val_pairs(), {}
+        for prefix, config in self._configs():
+            if config is not None:
+                student.set_config(config)
+            scores = evaluate_generator(student, pairs, self.teacher.generator, self.paired)
+            metrics.update({f"{prefix}{k}": v for k, v in scores.items()})
+        return metrics
+
+    def sample_rows(self) -> list[list[torch.Tensor]]:
+        student = self.modules["G"]
+        rows = []
+        student.eval()
+        with torch.no_grad():
+            for _name, a, b in self._val_pairs()[:SAMPLE_ROWS]:
+                x = a.unsqueeze(0)
+                row = [a, self.teacher.generator(x)[0]]
+                for _prefix, config in self._configs():
+                    if config is not None:
+                        student.set_config(config)
+                    row.append(student(x)[0])
+                rows.append([*row, b] if self.paired else row)
+        student.train()
+        return rows
+
+    def generator(self) -> tuple[ModelSpec, nn.Module]:
+        return self.student_spec, self.modules["G"]
+
+    def checkpoint_extras(self) -> dict[str, Any]:
+        d = self.teacher.discriminator_spec
+        return {
+            "teacher_kind": self.teacher.kind,
+            "teacher_checkpoint": str(self.teacher.checkpoint),
+            "discriminator": {"arch": d.arch, "options": d.options, "state_dict": self.modules["D"].state_dict()},
+        }
+
+
+def train_distill(config: DistillConfig, resume: bool = False, progress: Progress = no_progress) -> dict[str, float]:
+    """Distil the teacher into a mobile student or a supernet, in `config.out`; returns the final metrics."""
+    run = RunFolder(Path(config.out))
+    check_fresh_or_resumable(run, resume)
+    teacher = load_teacher(config.teacher)
+    if not config.data.dataset:
+        config.data.dataset = teacher.dataset
+    train, val = open_splits(config.data, teacher.generator.size_multiple)
+    if teacher.kind == "pix2pix" and train.layout == "unpaired":
+        raise ValueError("a pix2pix teacher needs paired data to distil on")
+    trainer = DistillTrainer(config, teacher, train, val)
+    return run_training(trainer, run, config_dict(config), resume, progress)

@@ -1,0 +1,69 @@
+"""Losses of pix2pix, CycleGAN and GAN Compression's distillation, and CycleGAN's image pool."""
+
+import random
+from typing import Literal
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+GanMode = Literal["lsgan", "hinge", "vanilla"]
+
+
+class GANLoss(nn.Module):
+    """The adversarial loss for real/fake score maps, in one of three formulations."""
+
+    def __init__(self, mode: GanMode = "lsgan") -> None:
+        super().__init__()
+        if mode not in ("lsgan", "hinge", "vanilla"):
+            raise ValueError(f"unknown gan mode {mode!r}; expected lsgan, hinge or vanilla")
+        self.mode = mode
+
+    def forward(self, scores: torch.Tensor, target_is_real: bool, for_discriminator: bool = True) -> torch.Tensor:
+        if self.mode == "lsgan":
+            return F.mse_loss(scores, torch.full_like(scores, float(target_is_real)))
+        if self.mode == "vanilla":
+            return F.binary_cross_entropy_with_logits(scores, torch.full_like(scores, float(target_is_real)))
+        if not for_discriminator:  # hinge, generator side
+            return -scores.mean()
+        return F.relu(1 - scores).mean() if target_is_real else F.relu(1 + scores).mean()
+
+
+class ImagePool:
+    """CycleGAN's history of generated images: the discriminator sees old fakes half of the time."""
+
+    def __init__(self, size: int = 50) -> None:
+        self.size = size
+        self.images: list[torch.Tensor] = []
+
+    def query(self, images: torch.Tensor, rng: random.Random) -> torch.Tensor:
+        if self.size == 0:
+            return images
+        out = []
+        for image in images.detach():
+            if len(self.images) < self.size:
+                self.images.append(image.clone())
+                out.append(image)
+            elif rng.random() < 0.5:
+                slot = rng.randrange(self.size)
+                out.append(self.images[slot].clone())
+                self.images[slot] = image.clone()
+            else:
+                out.append(image)
+        return torch.stack(out)
+
+    def state_dict(self) -> dict:
+        return {"images": list(self.images)}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.images = list(state["images"])
+
+
+def distillation_loss(
+    student_taps: list[torch.Tensor], teacher_taps: list[torch.Tensor], mappings: nn.ModuleList
+) -> torch.Tensor:
+    """Sum over taps of the MSE between the mapped student features and the teacher's."""
+    return sum(
+        (F.mse_loss(mapping(s), t) for s, t, mapping in zip(student_taps, teacher_taps, mappings, strict=True)),
+        torch.zeros(()),
+    )

@@ -1,0 +1,258 @@
+"""The training loop every stage shares: run folder, checkpoints, resume, logs, samples, progress.
+
+A run folder holds
+    config.json                 the stage's configuration
+    checkpoints/step_NNNNNNN.pt the last few checkpoints (generator spec and weights + training state)
+    train_log.csv, val_log.csv  losses per step; validation metrics per evaluation
+    samples/step_NNNNNNN.png    input | output | target rows on validation images
+
+Everything random in a step derives from (seed, step), so resuming from the checkpoint of step s
+reproduces an uninterrupted run bit for bit.
+"""
+
+import csv
+import json
+import re
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from PIL import Image
+from torch import nn
+
+from ..checkpoint import CheckpointError, load_checkpoint, resolve_checkpoint, save_checkpoint
+from ..data import to_image
+from ..models import ModelSpec
+from ..progress import Progress, no_progress
+
+_CHECKPOINT = re.compile(r"step_(\d+)\.pt")
+
+
+@dataclass
+class LoopConfig:
+    """How long to train and how often to look: steps, batch, optimiser and the logging cadence."""
+
+    steps: int = 2000
+    batch_size: int = 4
+    lr: float = 2e-4
+    beta1: float = 0.5
+    seed: int = 0
+    checkpoint_every: int = 500
+    eval_every: int = 500
+    sample_every: int = 500
+    keep_checkpoints: int = 3
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "batch_size", "checkpoint_every", "eval_every", "sample_every", "keep_checkpoints"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value <= 0:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if not self.lr > 0:
+            raise ValueError(f"lr must be positive, got {self.lr}")
+
+
+def linear_decay(total_steps: int):
+    """pix2pix's schedule: constant for the first half, then linearly down to zero."""
+    half = total_steps / 2
+
+    def factor(step: int) -> float:
+        return 1.0 if step < half else max(0.0, (total_steps - step) / half)
+
+    return factor
+
+
+class Trainer(ABC):
+    """One training stage: what a step does, how it is evaluated, and what its checkpoint holds."""
+
+    stage: str
+    kind: str
+
+    def __init__(self, loop: LoopConfig) -> None:
+        self.loop = loop
+        self.modules: dict[str, nn.Module] = {}
+        self.optimizers: dict[str, torch.optim.Optimizer] = {}
+        self.schedulers: dict[str, torch.optim.lr_scheduler.LRScheduler] = {}
+
+    def adam(self, name: str, parameters) -> None:
+        optimizer = torch.optim.Adam(parameters, lr=self.loop.lr, betas=(self.loop.beta1, 0.999))
+        self.optimizers[name] = optimizer
+        self.schedulers[name] = torch.optim.lr_scheduler.LambdaLR(optimizer, linear_decay(self.loop.steps))
+
+    @abstractmethod
+    def train_step(self, step: int) -> dict[str, float]: ...
+
+    @abstractmethod
+    def evaluate(self) -> dict[str, float]: ...
+
+    @abstractmethod
+    def sample_rows(self) -> list[list[torch.Tensor]]:
+        """Rows of [3, H, W] images in [-1, 1] for the sample grid."""
+
+    @abstractmethod
+    def generator(self) -> tuple[ModelSpec, nn.Module]:
+        """The generator this stage produces, with the spec that rebuilds it."""
+
+    def checkpoint_extras(self) -> dict[str, Any]:
+        """Top-level checkpoint entries later stages read (e.g. the discriminator)."""
+        return {}
+
+    def extra_state(self) -> dict[str, Any]:
+        return {}
+
+    def load_extra_state(self, state: dict[str, Any]) -> None:  # noqa: B027 (optional hook)
+        """Restore what `extra_state` saved."""
+
+
+class RunFolder:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.checkpoints = path / "checkpoints"
+        self.samples = path / "samples"
+
+    def checkpoint_steps(self) -> list[int]:
+        if not self.checkpoints.is_dir():
+            return []
+        return sorted(int(m.group(1)) for p in self.checkpoints.iterdir() if (m := _CHECKPOINT.fullmatch(p.name)))
+
+    def checkpoint_path(self, step: int) -> Path:
+        return self.checkpoints / f"step_{step:07d}.pt"
+
+    def latest_checkpoint(self) -> Path:
+        return resolve_checkpoint(self.path)
+
+    def read_config(self) -> dict[str, Any]:
+        path = self.path / "config.json"
+        if not path.is_file():
+            raise CheckpointError(f"{self.path} is not a run folder (no config.json)")
+        return json.loads(path.read_text())
+
+    def write_config(self, config: dict[str, Any]) -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
+        (self.path / "config.json").write_text(json.dumps(config, indent=2, default=str) + "\n")
+
+    def append_log(self, name: str, step: int, values: dict[str, float]) -> None:
+        path = self.path / name
+        row = {"step": step, **{k: f"{v:.6g}" for k, v in values.items()}}
+        new = not path.exists()
+        with open(path, "a", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(row), extrasaction="ignore")
+            if new:
+                writer.writeheader()
+            writer.writerow(row)
+
+    def truncate_logs(self, step: int) -> None:
+        """Drop log rows past `step`: a resumed run writes them again."""
+        for name in ("train_log.csv", "val_log.csv"):
+            path = self.path / name
+            if not path.exists():
+                continue
+            lines = path.read_text().splitlines(keepends=True)
+            kept = lines[:1] + [line for line in lines[1:] if int(line.split(",", 1)[0]) <= step]
+            path.write_text("".join(kept))
+
+    def save_samples(self, step: int, rows: list[list[torch.Tensor]]) -> Path:
+        tiles = [[to_image(t) for t in row] for row in rows]
+        width = max(sum(t.width for t in row) for row in tiles)
+        height = sum(max(t.height for t in row) for row in tiles)
+        grid = Image.new("RGB", (width, height), "white")
+        y = 0
+        for row in tiles:
+            x = 0
+            for tile in row:
+                grid.paste(tile, (x, y))
+                x += tile.width
+            y += max(t.height for t in row)
+        self.samples.mkdir(parents=True, exist_ok=True)
+        path = self.samples / f"step_{step:07d}.png"
+        grid.save(path)
+        return path
+
+
+def save_training_checkpoint(run: RunFolder, trainer: Trainer, step: int, config: dict[str, Any]) -> Path:
+    spec, generator = trainer.generator()
+    path = run.checkpoint_path(step)
+    save_checkpoint(
+        path,
+        spec,
+        generator,
+        kind=trainer.kind,
+        config=config,
+        **trainer.checkpoint_extras(),
+        training={
+            "step": step,
+            "modules": {name: module.state_dict() for name, module in trainer.modules.items()},
+            "optimizers": {name: opt.state_dict() for name, opt in trainer.optimizers.items()},
+            "schedulers": {name: s.state_dict() for name, s in trainer.schedulers.items()},
+            "extra": trainer.extra_state(),
+        },
+    )
+    for old in run.checkpoint_steps()[: -trainer.loop.keep_checkpoints]:
+        run.checkpoint_path(old).unlink(missing_ok=True)
+    return path
+
+
+def restore(trainer: Trainer, checkpoint: Path) -> int:
+    """Load the training state of `checkpoint` into `trainer`; return its step."""
+    state = load_checkpoint(checkpoint)["training"]
+    for name, module in trainer.modules.items():
+        module.load_state_dict(state["modules"][name])
+    for name, optimizer in trainer.optimizers.items():
+        optimizer.load_state_dict(state["optimizers"][name])
+    for name, scheduler in trainer.schedulers.items():
+        scheduler.load_state_dict(state["schedulers"][name])
+    trainer.load_extra_state(state["extra"])
+    return int(state["step"])
+
+
+def run_training(
+    trainer: Trainer,
+    run: RunFolder,
+    config: dict[str, Any],
+    resume: bool,
+    progress: Progress = no_progress,
+) -> dict[str, float]:
+    """Train from step 0 (or the latest checkpoint when resuming) to `loop.steps`; return the last metrics."""
+    loop = trainer.loop
+    start = 0
+    if resume and run.checkpoint_steps():
+        start = restore(trainer, run.latest_checkpoint())
+        run.truncate_logs(start)
+    run.write_config(config)
+    metrics: dict[str, float] = {}
+    progress(trainer.stage, start, loop.steps, "resumed" if start else "started")
+    for step in range(start, loop.steps):
+        losses = trainer.train_step(step)
+        for scheduler in trainer.schedulers.values():
+            scheduler.step()
+        done = step + 1
+        run.append_log("train_log.csv", done, losses)
+        if done % loop.eval_every == 0 or done == loop.steps:
+            metrics = trainer.evaluate()
+            run.append_log("val_log.csv", done, metrics)
+        if done % loop.sample_every == 0 or done == loop.steps:
+            run.save_samples(done, trainer.sample_rows())
+        if done % loop.checkpoint_every == 0 or done == loop.steps:
+            save_training_checkpoint(run, trainer, done, config)
+        progress(trainer.stage, done, loop.steps, " ".join(f"{k} {v:.3g}" for k, v in losses.items()))
+    if start == loop.steps and not metrics:
+        metrics = trainer.evaluate()
+    return metrics
+
+
+def build_config(cls: type, raw: dict[str, Any]) -> Any:
+    """A stage config from its JSON form (config.json), refusing unknown keys by name."""
+    from .data import DataConfig
+
+    raw = dict(raw)
+    try:
+        data = DataConfig(**raw.pop("data", {}))
+        loop = LoopConfig(**raw.pop("loop", {}))
+        return cls(**raw, data=data, loop=loop)
+    except TypeError as error:
+        raise ValueError(f"bad {cls.__name__}: {error}") from None
+
+
+def config_dict(config: Any) -> dict[str, Any]:
+    return json.loads(json.dumps(asdict(config), default=str))

@@ -1,0 +1,227 @@
+"""Teachers: pix2pix (Isola et al. 2017) for paired data and CycleGAN (Zhu et al. 2017) for unpaired data.
+
+ganc train teacher --model pix2pix --dataset data/sr4x --out runs/teacher --residual --steps 20000
+"""
+
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from ..data import TranslationDataset
+from ..metrics import evaluate_generator
+from ..models import ModelSpec
+from ..models.layers import NormName
+from ..progress import Progress, no_progress
+from .data import DataConfig, open_splits
+from .losses import GANLoss, GanMode, ImagePool
+from .run import LoopConfig, RunFolder, Trainer, build_config, config_dict, run_training
+
+SAMPLE_ROWS = 4
+
+
+@dataclass
+class TeacherConfig:
+    """A teacher run: the model, its generator and discriminator, the loss weights, data and schedule."""
+
+    out: str
+    model: Literal["pix2pix", "cyclegan"] = "pix2pix"
+    arch: Literal["resnet", "unet"] = "resnet"
+    ngf: int = 64
+    n_blocks: int = 9
+    num_downs: int = 8
+    norm: NormName = "instance"
+    residual: bool = False
+    ndf: int = 64
+    n_layers_d: int = 3
+    gan_mode: GanMode = "lsgan"
+    lambda_l1: float = 100.0
+    lambda_cycle: float = 10.0
+    lambda_identity: float = 0.5
+    pool_size: int = 50
+    data: DataConfig = field(default_factory=DataConfig)
+    loop: LoopConfig = field(default_factory=LoopConfig)
+
+    def __post_init__(self) -> None:
+        if self.model not in ("pix2pix", "cyclegan"):
+            raise ValueError(f"unknown model {self.model!r}; expected pix2pix or cyclegan")
+        if self.arch not in ("resnet", "unet"):
+            raise ValueError(f"unknown teacher architecture {self.arch!r}; expected resnet or unet")
+
+    def generator_spec(self) -> ModelSpec:
+        common = {"ngf": self.ngf, "norm": self.norm, "residual": self.residual}
+        if self.arch == "resnet":
+            return ModelSpec("resnet", {**common, "n_blocks": self.n_blocks})
+        return ModelSpec("unet", {**common, "num_downs": self.num_downs})
+
+    def discriminator_spec(self) -> ModelSpec:
+        input_nc = 6 if self.model == "pix2pix" else 3  # pix2pix's discriminator sees (A, B) together
+        return ModelSpec("nlayer_discriminator", {"input_nc": input_nc, "ndf": self.ndf, "n_layers": self.n_layers_d})
+
+
+def build_teacher_config(raw: dict[str, Any]) -> TeacherConfig:
+    return build_config(TeacherConfig, raw)
+
+
+class _TeacherTrainer(Trainer):
+    def __init__(self, config: TeacherConfig, train: TranslationDataset, val: TranslationDataset | None) -> None:
+        super().__init__(config.loop)
+        self.config, self.train_data, self.val_data = config, train, val
+        self.gan_loss = GANLoss(config.gan_mode)
+        self.g_spec, self.d_spec = config.generator_spec(), config.discriminator_spec()
+        torch.manual_seed(config.loop.seed)
+
+    def batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.train_data.batch(step, self.loop.batch_size, self.loop.seed)
+
+    def val_pairs(self):
+        return self.val_data.eval_pairs(self.config.data.val_limit) if self.val_data is not None else []
+
+    def generator(self) -> tuple[ModelSpec, nn.Module]:
+        return self.g_spec, self.modules["G"]
+
+    def checkpoint_extras(self) -> dict[str, Any]:
+        d = self.modules["D"]
+        return {
+            "discriminator": {"arch": self.d_spec.arch, "options": self.d_spec.options, "state_dict": d.state_dict()}
+        }
+
+    def sample_rows(self) -> list[list[torch.Tensor]]:
+        g = self.modules["G"]
+        rows = []
+        g.eval()
+        with torch.no_grad():
+            for _name, a, b in list(self.val_pairs())[:SAMPLE_ROWS]:
+                rows.append([a, g(a.unsqueeze(0))[0], b])
+        g.train()
+        return rows
+
+
+class Pix2PixTrainer(_TeacherTrainer):
+    stage = "teacher"
+    kind = "pix2pix"
+
+    def __init__(self, config: TeacherConfig, train: TranslationDataset, val: TranslationDataset | None) -> None:
+        super().__init__(config, train, val)
+        self.modules = {"G": self.g_spec.build(), "D": self.d_spec.build()}
+        self.adam("G", self.modules["G"].parameters())
+        self.adam("D", self.modules["D"].parameters())
+
+    def train_step(self, step: int) -> dict[str, float]:
+        g, d = self.modules["G"], self.modules["D"]
+        a, b = self.batch(step)
+        fake = g(a)
+        # Discriminator: real pairs against generated pairs.
+        self.optimizers["D"].zero_grad()
+        loss_d_fake = self.gan_loss(d(torch.cat([a, fake.detach()], 1)), False)
+        loss_d_real = self.gan_loss(d(torch.cat([a, b], 1)), True)
+        loss_d = 0.5 * (loss_d_fake + loss_d_real)
+        loss_d.backward()
+        self.optimizers["D"].step()
+        # Generator: fool the discriminator and stay close to the target.
+        self.optimizers["G"].zero_grad()
+        loss_gan = self.gan_loss(d(torch.cat([a, fake], 1)), True, for_discriminator=False)
+        loss_l1 = F.l1_loss(fake, b)
+        (loss_gan + self.config.lambda_l1 * loss_l1).backward()
+        self.optimizers["G"].step()
+        return {
+            "g_gan": loss_gan.item(),
+            "g_l1": loss_l1.item(),
+            "d_real": loss_d_real.item(),
+            "d_fake": loss_d_fake.item(),
+        }
+
+    def evaluate(self) -> dict[str, float]:
+        return evaluate_generator(self.modules["G"], self.val_pairs())
+
+
+class CycleGanTrainer(_TeacherTrainer):
+    """G maps A to B (the teacher that later stages distil), F maps B to A; D judges B, D_A judges A."""
+
+    stage = "teacher"
+    kind = "cyclegan"
+
+    def __init__(self, config: TeacherConfig, train: TranslationDataset, val: TranslationDataset | None) -> None:
+        super().__init__(config, train, val)
+        self.modules = {
+            "G": self.g_spec.build(),
+            "F": self.g_spec.build(),
+            "D": self.d_spec.build(),
+            "D_A": self.d_spec.build(),
+        }
+        self.adam("G", [*self.modules["G"].parameters(), *self.modules["F"].parameters()])
+        self.adam("D", [*self.modules["D"].parameters(), *self.modules["D_A"].parameters()])
+        self.pools = {"B": ImagePool(config.pool_size), "A": ImagePool(config.pool_size)}
+
+    def train_step(self, step: int) -> dict[str, float]:
+        g, f, d_b, d_a = (self.modules[k] for k in ("G", "F", "D", "D_A"))
+        c = self.config
+        real_a, real_b = self.batch(step)
+        rng = random.Random(f"{self.loop.seed}-{step}")
+        fake_b, fake_a = g(real_a), f(real_b)
+        # Generators: adversarial, cycle consistency and identity losses.
+        self.optimizers["G"].zero_grad()
+        for net in (d_a, d_b):
+            net.requires_grad_(False)
+        loss_gan = self.gan_loss(d_b(fake_b), True, False) + self.gan_loss(d_a(fake_a), True, False)
+        loss_cycle = F.l1_loss(f(fake_b), real_a) + F.l1_loss(g(fake_a), real_b)
+        loss_identity = F.l1_loss(g(real_b), real_b) + F.l1_loss(f(real_a), real_a)
+        (loss_gan + c.lambda_cycle * loss_cycle + c.lambda_cycle * c.lambda_identity * loss_identity).backward()
+        self.optimizers["G"].step()
+        for net in (d_a, d_b):
+            net.requires_grad_(True)
+        # Discriminators: real images against (partly historical) fakes.
+        self.optimizers["D"].zero_grad()
+        pooled_b, pooled_a = self.pools["B"].query(fake_b, rng), self.pools["A"].query(fake_a, rng)
+        loss_d = 0.5 * (
+            self.gan_loss(d_b(real_b), True) + self.gan_loss(d_b(pooled_b), False)
+            + self.gan_loss(d_a(real_a), True) + self.gan_loss(d_a(pooled_a), False)
+        )  # fmt: skip
+        loss_d.backward()
+        self.optimizers["D"].step()
+        return {
+            "g_gan": loss_gan.item(),
+            "cycle": loss_cycle.item(),
+            "identity": loss_identity.item(),
+            "d": loss_d.item(),
+        }
+
+    def evaluate(self) -> dict[str, float]:
+        # No targets in unpaired data: report how well F undoes G (cycle PSNR) on the validation inputs.
+        g, f = self.modules["G"], self.modules["F"]
+        cycle = nn.Sequential(g, f)
+        pairs = ((name, a, a) for name, a, _b in self.val_pairs())
+        return {f"cycle_{k}": v for k, v in evaluate_generator(cycle, pairs).items() if not k.endswith("_input")}
+
+    def extra_state(self) -> dict[str, Any]:
+        return {name: pool.state_dict() for name, pool in self.pools.items()}
+
+    def load_extra_state(self, state: dict[str, Any]) -> None:
+        for name, pool in self.pools.items():
+            pool.load_state_dict(state[name])
+
+
+def train_teacher(config: TeacherConfig, resume: bool = False, progress: Progress = no_progress) -> dict[str, float]:
+    """Train (or resume) a teacher into `config.out`; returns the final validation metrics."""
+    run = RunFolder(Path(config.out))
+    check_fresh_or_resumable(run, resume)
+    spec = config.generator_spec()
+    multiple = spec.build().size_multiple
+    train, val = open_splits(config.data, multiple)
+    if config.model == "cyclegan" and train.layout != "unpaired":
+        raise ValueError(f"cyclegan needs an unpaired dataset ({config.data.train_split}A/ and B/), got {train.layout}")
+    if config.model == "pix2pix" and train.layout == "unpaired":
+        raise ValueError("pix2pix needs paired data (aligned A|B images or A/ and B/ folders); use --model cyclegan")
+    trainer = (Pix2PixTrainer if config.model == "pix2pix" else CycleGanTrainer)(config, train, val)
+    return run_training(trainer, run, config_dict(config), resume, progress)
+
+
+def check_fresh_or_resumable(run: RunFolder, resume: bool) -> None:
+    if resume:
+        run.read_config()
+    elif run.path.exists() and any(run.path.iterdir()):
+        raise ValueError(f"{run.path} already holds a run; pass --resume to continue it, or choose a new --out")

@@ -1,0 +1,54 @@
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from ganc.cli import app
+
+runner = CliRunner()
+
+
+def run(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def test_sample_then_train_then_resume_a_teacher(tmp_path):
+    result = run("data", "sample", "--task", "sr4x", "--size", "32", "--out", tmp_path / "data")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["counts"]["train"]["pairs"] > 0
+    common = ["--ngf", "8", "--n-blocks", "3", "--ndf", "8", "--batch-size", "1", "--every", "2"]
+    result = run("train", "teacher", "--dataset", tmp_path / "data", "--out", tmp_path / "t", "--steps", "2", *common)
+    assert result.exit_code == 0, result.output
+    assert "psnr" in json.loads(result.stdout)["metrics"]
+    result = run("train", "teacher", "--out", tmp_path / "t", "--resume", "--steps", "4")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "t" / "checkpoints" / "step_0000004.pt").is_file()
+    result = run("train", "supernet", "--teacher", tmp_path / "t", "--out", tmp_path / "s", "--choices", "channels-32",
+                 "--steps", "1", "--batch-size", "1")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    result = run(
+        "export", "--checkpoint", tmp_path / "s", "--config", "16_16_16_16_16_16_16_16", "--out", tmp_path / "s.onnx"
+    )
+    assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["data", "sample", "--task", "horses", "--out", "{tmp}/d"], "unknown task"),
+        (["data", "sample", "--task", "sr4x", "--photos", "{tmp}/none", "--out", "{tmp}/d"], "does not exist"),
+        (["train", "teacher", "--out", "{tmp}/t"], "--dataset is required"),
+        (["train", "teacher", "--out", "{tmp}/t", "--dataset", "{tmp}/none"], "dataset folder"),
+        (["train", "teacher", "--out", "{tmp}/t", "--resume"], "not a run folder"),
+        (["train", "teacher", "--out", "{tmp}/t", "--dataset", "{tmp}", "--model", "gan"], "unknown model"),
+        (["train", "supernet", "--out", "{tmp}/s", "--teacher", "{tmp}/none"], "does not exist"),
+        (["train", "supernet", "--out", "{tmp}/s", "--teacher", "{tmp}", "--choices", "channels-7"],
+         "unknown choice set"),
+    ],
+)  # fmt: skip
+def test_bad_training_requests_get_one_line(tmp_path, args, message):
+    result = run(*[a.format(tmp=tmp_path) for a in args])
+    assert result.exit_code == 1
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "t").exists() and not (tmp_path / "s").exists() and not (tmp_path / "d").exists()
