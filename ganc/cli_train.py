@@ -77,7 +77,7 @@ def train_teacher_command(
     out: Out,
     dataset: Dataset = None,
     model: Annotated[str, typer.Option(help="pix2pix (paired) or cyclegan (unpaired)")] = "pix2pix",
-    arch: Annotated[str, typer.Option(help="resnet or unet")] = "resnet",
+    arch: Annotated[str, typer.Option(help="resnet, unet, or mobile_resnet (a student trained alone)")] = "resnet",
     ngf: Annotated[int, typer.Option(help="generator width")] = 64,
     n_blocks: Annotated[int, typer.Option(help="residual blocks")] = 9,
     num_downs: Annotated[int, typer.Option(help="U-Net stages")] = 8,

@@ -124,7 +124,7 @@ def _repeat(options: tuple[int, ...]) -> tuple[tuple[int, ...], ...]:
     return (options,) * N_ENTRIES
 
 
-# The reference implementation's choice sets, under the same names.
+# The reference implementation's choice sets, under the same names, and ganc's own.
 CHOICE_SETS: dict[str, ChoiceSet] = {
     choice_set.name: choice_set
     for choice_set in (
@@ -144,6 +144,8 @@ CHOICE_SETS: dict[str, ChoiceSet] = {
         ChoiceSet("channels-32", _repeat((32, 24, 16))),
         ChoiceSet("channels-64-cyclegan", _repeat((64, 48, 32, 24, 16))),
         ChoiceSet("channels-64-pix2pix", _repeat((64, 56, 48, 40, 32, 24, 16))),
+        # ganc's own: a small supernet for small teachers (tests, quick trials).
+        ChoiceSet("channels-16", _repeat((16, 8))),
     )
 }
 

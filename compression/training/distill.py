@@ -22,7 +22,7 @@ from torch.nn import functional as F
 from ..checkpoint import CheckpointError, load_checkpoint, resolve_checkpoint
 from ..data import TranslationDataset
 from ..metrics import evaluate_generator
-from ..models import ModelSpec, SuperMobileResnetGenerator, get_choice_set
+from ..models import ChannelConfig, ModelSpec, SuperMobileResnetGenerator, extract_subnet, get_choice_set
 from ..models.resnet import ResnetLayout
 from ..models.super_mobile_resnet import SuperConv2d
 from ..progress import Progress, no_progress
@@ -41,9 +41,10 @@ class DistillConfig:
 
     out: str
     teacher: str
-    student: Literal["mobile", "supernet"] = "supernet"
+    student: Literal["mobile", "supernet", "subnet"] = "supernet"
     ngf: int = 32
     choices: str = "channels-48"
+    config: str | None = None
     init_from: str | None = None
     lambda_recon: float | None = None
     lambda_distill: float | None = None
@@ -53,10 +54,12 @@ class DistillConfig:
     loop: LoopConfig = field(default_factory=LoopConfig)
 
     def __post_init__(self) -> None:
-        if self.student not in ("mobile", "supernet"):
-            raise ValueError(f"unknown student {self.student!r}; expected mobile or supernet")
+        if self.student not in ("mobile", "supernet", "subnet"):
+            raise ValueError(f"unknown student {self.student!r}; expected mobile, supernet or subnet")
         if self.student == "supernet":
             get_choice_set(self.choices)
+        if self.student == "subnet" and (self.config is None or self.init_from is None):
+            raise ValueError("fine-tuning a sub-network needs its config and the supernet run to extract it from")
 
 
 def build_distill_config(raw: dict[str, Any]) -> DistillConfig:
@@ -99,7 +102,7 @@ class DistillTrainer(Trainer):
         super().__init__(config.loop)
         self.config, self.teacher, self.train_data, self.val_data = config, teacher, train, val
         self.paired = teacher.kind == "pix2pix"
-        self.stage = "supernet" if config.student == "supernet" else "distill"
+        self.stage = {"mobile": "distill", "supernet": "supernet", "subnet": "finetune"}[config.student]
         self.kind = self.stage
         recon, distill = DEFAULT_WEIGHTS[teacher.kind]
         self.lambda_recon = config.lambda_recon if config.lambda_recon is not None else recon
@@ -108,36 +111,54 @@ class DistillTrainer(Trainer):
         torch.manual_seed(config.loop.seed)
 
         shared = {k: teacher.spec.options[k] for k in ("n_blocks", "residual") if k in teacher.spec.options}
-        if config.student == "supernet":
-            self.student_spec = ModelSpec("super_mobile_resnet", {"choices": config.choices, **shared})
-        else:
-            self.student_spec = ModelSpec("mobile_resnet", {"ngf": config.ngf, **shared})
-        student = self.student_spec.build()
-        mappings = nn.ModuleList(
-            SuperConv2d(student.widths.trunk, teacher.generator.widths.trunk, kernel_size=1)
-            for _ in range(len(teacher.generator.tap_blocks) + 1)
-        )
+        student, mappings = self._build_student(config, shared)
         discriminator = teacher.discriminator_spec.build()
         discriminator.load_state_dict(teacher.discriminator_state)
         self.modules = {"G": student, "mappings": mappings, "D": discriminator}
-        if config.init_from:
-            self._init_from(config.init_from)
         self.adam("G", [*student.parameters(), *mappings.parameters()])
         self.adam("D", discriminator.parameters())
 
-    def _init_from(self, path: str) -> None:
-        """The original GAN Compression path: start the supernet from a distilled mobile student."""
-        checkpoint = resolve_checkpoint(Path(path))
-        payload = load_checkpoint(checkpoint)
-        if payload.get("kind") != "distill":
-            raise CheckpointError(f"--init-from needs a `ganc train distill` run; {checkpoint} is not one")
-        try:
-            self.modules["G"].load_state_dict(payload["training"]["modules"]["G"])
-            self.modules["mappings"].load_state_dict(payload["training"]["modules"]["mappings"])
-        except RuntimeError:
-            raise CheckpointError(
-                f"{checkpoint}'s student does not match the supernet: its ngf must equal the choice set's largest width"
-            ) from None
+    def _build_student(self, config: DistillConfig, shared: dict[str, Any]) -> tuple[nn.Module, nn.ModuleList]:
+        """The student and its 1x1 mapping layers: fresh, or from an earlier run (config.init_from)."""
+        teacher_trunk = self.teacher.generator.widths.trunk
+        taps = len(self.teacher.generator.tap_blocks) + 1
+        if config.student == "mobile":
+            self.student_spec = ModelSpec("mobile_resnet", {"ngf": config.ngf, **shared})
+        else:
+            self.student_spec = ModelSpec("super_mobile_resnet", {"choices": config.choices, **shared})
+        init = load_checkpoint(resolve_checkpoint(Path(config.init_from))) if config.init_from else None
+        if config.student == "subnet":
+            if init.get("kind") != "supernet":
+                raise CheckpointError(
+                    f"fine-tuning extracts from a `ganc train supernet` run; {config.init_from} is not one"
+                )
+            generator = init["generator"]
+            supernet = ModelSpec(generator["arch"], dict(generator["options"])).build()
+            supernet.load_state_dict(generator["state_dict"])
+            self.student_spec, student = extract_subnet(
+                ModelSpec(generator["arch"], dict(generator["options"])), supernet, ChannelConfig.parse(config.config)
+            )
+            student.train()
+            trunk = supernet.widths.trunk
+        else:
+            student = self.student_spec.build()
+            trunk = student.widths.trunk
+        mappings = nn.ModuleList(SuperConv2d(trunk, teacher_trunk, kernel_size=1) for _ in range(taps))
+        if config.student == "subnet":
+            mappings.load_state_dict(init["training"]["modules"]["mappings"])
+        elif init is not None:
+            # The original GAN Compression path: the supernet starts from a distilled mobile student.
+            if init.get("kind") != "distill":
+                raise CheckpointError(f"--init-from needs a `ganc train distill` run; {config.init_from} is not one")
+            try:
+                student.load_state_dict(init["training"]["modules"]["G"])
+                mappings.load_state_dict(init["training"]["modules"]["mappings"])
+            except RuntimeError:
+                raise CheckpointError(
+                    f"{config.init_from}'s student does not match the supernet: "
+                    "its ngf must equal the choice set's largest width"
+                ) from None
+        return student, mappings
 
     def reconstruction_target(self, b: torch.Tensor, teacher_out: torch.Tensor) -> torch.Tensor:
         """Paired data: the real target. Unpaired data: the teacher's output (the pseudo pair)."""

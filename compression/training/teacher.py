@@ -30,7 +30,7 @@ class TeacherConfig:
 
     out: str
     model: Literal["pix2pix", "cyclegan"] = "pix2pix"
-    arch: Literal["resnet", "unet"] = "resnet"
+    arch: Literal["resnet", "mobile_resnet", "unet"] = "resnet"
     ngf: int = 64
     n_blocks: int = 9
     num_downs: int = 8
@@ -49,13 +49,13 @@ class TeacherConfig:
     def __post_init__(self) -> None:
         if self.model not in ("pix2pix", "cyclegan"):
             raise ValueError(f"unknown model {self.model!r}; expected pix2pix or cyclegan")
-        if self.arch not in ("resnet", "unet"):
-            raise ValueError(f"unknown teacher architecture {self.arch!r}; expected resnet or unet")
+        if self.arch not in ("resnet", "mobile_resnet", "unet"):
+            raise ValueError(f"unknown generator architecture {self.arch!r}; expected resnet, mobile_resnet or unet")
 
     def generator_spec(self) -> ModelSpec:
         common = {"ngf": self.ngf, "norm": self.norm, "residual": self.residual}
-        if self.arch == "resnet":
-            return ModelSpec("resnet", {**common, "n_blocks": self.n_blocks})
+        if self.arch in ("resnet", "mobile_resnet"):
+            return ModelSpec(self.arch, {**common, "n_blocks": self.n_blocks})
         return ModelSpec("unet", {**common, "num_downs": self.num_downs})
 
     def discriminator_spec(self) -> ModelSpec:

@@ -1,0 +1,123 @@
+"""Measured latency on a named target, and a predictor calibrated on measured sub-networks.
+
+MACs predict latency poorly for depthwise-separable students (their layers are memory-bound), so
+the search constrains what users feel: latency measured with onnxruntime on the target. Measuring
+every candidate would take hours; instead a sample of sub-networks is measured and a non-negative
+linear model over their cost categories (dense, depthwise, pointwise and transposed MACs, and
+activation traffic) is fitted; chosen configs are then measured to check the prediction.
+"""
+
+import statistics
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+from scipy.optimize import nnls
+from torch import nn
+
+from ganc.card import INPUT_NAME, OUTPUT_NAME
+
+from ..export import export_onnx
+from .cost import SubnetCost
+
+Device = Literal["cpu", "cuda"]
+PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
+
+
+class TargetUnavailableError(RuntimeError):
+    """The latency target does not exist on this machine."""
+
+
+@dataclass(frozen=True)
+class LatencyTarget:
+    """Where latency is measured: onnxruntime on `device` with `threads` intra-op threads, batch 1, size x size."""
+
+    device: Device = "cpu"
+    threads: int = 2
+    size: int = 256
+    repeats: int = 10
+
+    @property
+    def name(self) -> str:
+        return f"onnxruntime-{self.device}-{self.threads}t-{self.size}px"
+
+    def check_available(self) -> None:
+        """onnxruntime-gpu lists CUDA even without a GPU, so open a real session and see what it runs on."""
+        provider = PROVIDERS.get(self.device)
+        if provider is None or not provider_works(provider):
+            raise TargetUnavailableError(f"latency target {self.name} is not available here ({provider} cannot run)")
+
+    def session(self, onnx_path: Path) -> ort.InferenceSession:
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = self.threads
+        return ort.InferenceSession(str(onnx_path), options, providers=[PROVIDERS[self.device]])
+
+
+def provider_works(provider: str) -> bool:
+    if provider not in ort.get_available_providers():
+        return False
+    graph = onnx.helper.make_graph(
+        [onnx.helper.make_node("Identity", ["x"], ["y"])],
+        "probe",
+        [onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1])],
+        [onnx.helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1])],
+    )
+    model = onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", 17)], ir_version=8)
+    options = ort.SessionOptions()
+    options.log_severity_level = 4  # the failed CUDA probe would otherwise log an error
+    try:
+        providers = list(dict.fromkeys([provider, "CPUExecutionProvider"]))
+        session = ort.InferenceSession(model.SerializeToString(), options, providers=providers)
+    except Exception:  # onnxruntime raises its own exception types for a provider that cannot start
+        return False
+    return session.get_providers()[0] == provider
+
+
+def measure_onnx_ms(onnx_path: Path, target: LatencyTarget) -> float:
+    """Median latency of one size x size image, after warm-up."""
+    session = target.session(onnx_path)
+    x = np.random.default_rng(0).uniform(-1, 1, (1, 3, target.size, target.size)).astype(np.float32)
+    for _ in range(3):
+        session.run([OUTPUT_NAME], {INPUT_NAME: x})
+    samples = []
+    for _ in range(target.repeats):
+        start = time.perf_counter()
+        session.run([OUTPUT_NAME], {INPUT_NAME: x})
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples) * 1e3
+
+
+def measure_model_ms(model: nn.Module, target: LatencyTarget) -> float:
+    """Export `model` to a temporary ONNX file and measure it on `target`."""
+    with tempfile.TemporaryDirectory() as scratch:
+        path = Path(scratch) / "model.onnx"
+        export_onnx(model, path)
+        return measure_onnx_ms(path, target)
+
+
+@dataclass
+class LatencyModel:
+    """latency_ms = intercept + coefficients . cost features; fitted by non-negative least squares."""
+
+    intercept: float
+    coefficients: list[float]
+    fit_error_pct: float  # mean absolute relative error on the calibration sample
+
+    def predict(self, cost: SubnetCost) -> float:
+        return self.intercept + float(np.dot(self.coefficients, cost.features()))
+
+    @classmethod
+    def fit(cls, costs: list[SubnetCost], measured_ms: list[float]) -> "LatencyModel":
+        if len(costs) < 3:
+            raise ValueError("calibrating a latency model needs at least 3 measured sub-networks")
+        design = np.array([[1.0, *c.features()] for c in costs])
+        target = np.array(measured_ms)
+        solution, _ = nnls(design, target)
+        predicted = design @ solution
+        error = float(np.mean(np.abs(predicted - target) / target) * 100)
+        return cls(float(solution[0]), [float(v) for v in solution[1:]], round(error, 2))

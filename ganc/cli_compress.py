@@ -1,0 +1,43 @@
+"""`ganc compress SPEC.yaml`: the whole pipeline, from dataset to published family."""
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .cli_errors import friendly_errors
+from .progress_bar import ProgressBars
+from .settings import get_settings
+from .spec import CompressionSpec, SpecError, parse_spec
+
+
+def load_spec_file(path: Path) -> CompressionSpec:
+    import yaml
+
+    if not path.is_file():
+        raise SpecError(f"spec {path} does not exist")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        raise SpecError(f"{path}: not valid YAML: {str(error).splitlines()[0]}") from None
+    return parse_spec(data, str(path))
+
+
+@friendly_errors
+def compress(
+    spec_path: Annotated[Path, typer.Argument(metavar="SPEC.yaml", help="the compression spec")],
+    resume: Annotated[bool, typer.Option(help="skip finished stages and resume the running one")] = False,
+    work_dir: Annotated[Path | None, typer.Option(help="the job's work folder (default: var/jobs/<family>)")] = None,
+    job: Annotated[str | None, typer.Option(help="job id for the cards (default: the work folder name)")] = None,
+    repo: Annotated[Path | None, typer.Option(help="model repository (default: GANC_MODEL_REPOSITORY)")] = None,
+) -> None:
+    """Train the teacher, the supernet, search, fine-tune, export and publish a family of variants."""
+    spec = load_spec_file(spec_path)
+    from compression.pipeline import run_pipeline
+
+    work = work_dir or Path("var") / "jobs" / spec.family
+    bars = ProgressBars()
+    result = run_pipeline(spec, work, repo or get_settings().model_repository, job or work.name, resume, bars)
+    bars.close()
+    typer.echo(json.dumps(result))

@@ -1,0 +1,126 @@
+"""The compression spec: what `ganc compress SPEC.yaml` and `POST /v1/jobs` ask for.
+
+Validated before any work starts: unknown keys and bad values are refused with the field named.
+"""
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .card import check_name
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DatasetSpec(_Strict):
+    """An existing dataset folder (`path`), or a sample set to build (`sample`, from `photos` or scikit-image)."""
+
+    path: Path | None = None
+    sample: Literal["edges2photo", "sr4x", "gray2color"] | None = None
+    photos: Path | None = None
+    size: int = Field(128, ge=16, description="sample sets: crop size; also the training crop")
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "DatasetSpec":
+        if (self.path is None) == (self.sample is None):
+            raise ValueError("give exactly one of `path` (an existing dataset) or `sample` (a set to build)")
+        if self.photos is not None and self.sample is None:
+            raise ValueError("`photos` builds a sample set: give `sample` too")
+        if self.size % 4:
+            raise ValueError("`size` must be a multiple of 4")
+        return self
+
+
+class TrainingSpec(_Strict):
+    steps: int = Field(2000, gt=0)
+    batch_size: int = Field(4, gt=0)
+    lr: float = Field(2e-4, gt=0)
+    every: int = Field(500, gt=0, description="steps between checkpoints, evaluations and sample grids")
+
+
+class TeacherSpec(TrainingSpec):
+    """Train a teacher, or take the given `checkpoint` (a teacher run folder or checkpoint file)."""
+
+    checkpoint: Path | None = None
+    model: Literal["pix2pix", "cyclegan"] = "pix2pix"
+    ngf: int = Field(64, gt=0)
+    n_blocks: int = Field(9, gt=0, multiple_of=3)
+    residual: bool = False
+    ndf: int = Field(64, gt=0)
+    gan_mode: Literal["lsgan", "hinge", "vanilla"] = "lsgan"
+    lambda_l1: float = Field(100.0, ge=0)
+
+
+class SupernetSpec(TrainingSpec):
+    """`fast`: Fast GAN Compression, the supernet learns from the teacher directly. `original`: a mobile
+    student of the choice set's largest width is distilled first (`distill_steps`) and the supernet starts from it."""
+
+    path: Literal["fast", "original"] = "fast"
+    choices: str = "channels-48"
+    distill_steps: int = Field(1000, gt=0)
+
+
+class SearchSpec(_Strict):
+    macs_budgets: list[float] = Field(default_factory=list, description="paper-convention MACs at 256x256")
+    latency_budgets_ms: list[float] = Field(default_factory=list, description="measured on `target`")
+    target: Literal["onnxruntime-cpu", "onnxruntime-cuda"] = "onnxruntime-cpu"
+    threads: int = Field(2, gt=0)
+    size: int = Field(256, ge=16, multiple_of=4, description="latency is measured at size x size")
+    method: Literal["auto", "exhaustive", "evolution"] = "auto"
+    exhaustive_limit: int = Field(256, gt=0)
+    calibration_samples: int = Field(16, ge=3)
+    population_size: int = Field(100, ge=2)
+    iterations: int = Field(500, gt=0)
+    mutate_prob: float = Field(0.2, ge=0, le=1)
+    mutation_ratio: float = Field(0.5, ge=0, le=1)
+    parent_ratio: float = Field(0.25, gt=0, le=1)
+    eval_images: int | None = Field(None, gt=0, description="train2 images per candidate (default: all)")
+
+    @model_validator(mode="after")
+    def _one_kind_of_budget(self) -> "SearchSpec":
+        if bool(self.macs_budgets) == bool(self.latency_budgets_ms):
+            raise ValueError("give either `macs_budgets` or `latency_budgets_ms`, one variant per budget")
+        if any(b <= 0 for b in [*self.macs_budgets, *self.latency_budgets_ms]):
+            raise ValueError("budgets must be positive")
+        return self
+
+
+class FinetuneSpec(TrainingSpec):
+    """Distil each chosen sub-network further on its own for `steps` (0: publish it as extracted)."""
+
+    steps: int = Field(0, ge=0)
+
+
+class CompressionSpec(_Strict):
+    family: str
+    task: str = Field(description="what the family does, e.g. sr4x; shown on every card")
+    dataset: DatasetSpec
+    teacher: TeacherSpec = Field(default_factory=TeacherSpec)
+    supernet: SupernetSpec = Field(default_factory=SupernetSpec)
+    search: SearchSpec
+    finetune: FinetuneSpec = Field(default_factory=FinetuneSpec)
+    fp16: bool = Field(False, description="store published weights in FP16 (compute stays FP32)")
+    publish_teacher: bool = True
+    seed: int = 0
+
+    @field_validator("family")
+    @classmethod
+    def _safe_family(cls, value: str) -> str:
+        return check_name("family", value)
+
+
+class SpecError(ValueError):
+    """A spec that cannot be run; the message names the field."""
+
+
+def parse_spec(data: object, source: str = "spec") -> CompressionSpec:
+    """Validate `data` (parsed YAML or JSON) into a spec, or raise SpecError naming every bad field."""
+    try:
+        return CompressionSpec.model_validate(data)
+    except ValidationError as error:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or '(top level)'}: {e['msg']}" for e in error.errors())
+        raise SpecError(f"{source}: {problems}") from None

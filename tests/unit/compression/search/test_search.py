@@ -1,0 +1,87 @@
+import pytest
+
+from compression.metrics import count_macs
+from compression.models import ChannelConfig, build_model, get_choice_set
+from compression.search import (
+    Candidate,
+    LatencyModel,
+    LatencyTarget,
+    SearchConfig,
+    SearchError,
+    TargetUnavailableError,
+    check_budgets_reachable,
+    choose_ladder,
+    pareto_front,
+    subnet_cost,
+)
+
+
+@pytest.mark.parametrize("config", ["16_16_32_16_32_32_16_16", "8_16_24_32_40_48_56_64", "48_32_40_40_32_48_16_24"])
+def test_closed_form_cost_equals_the_counters(config):
+    counted = count_macs(build_model("sub_mobile_resnet", config=config), 128)
+    cost = subnet_cost(ChannelConfig.parse(config), 9, 128)
+    assert cost.macs_paper == counted.macs
+    assert cost.macs_real == counted.macs_real
+
+
+def _candidate(config, macs, score, latency=1.0):
+    return Candidate(config, macs, macs, latency, {"psnr": score}, score)
+
+
+def test_pareto_front_keeps_only_undominated_candidates():
+    candidates = [
+        _candidate("a", 1, 20.0),
+        _candidate("b", 2, 19.0),
+        _candidate("c", 3, 21.0),
+        _candidate("d", 3, 20.5),
+    ]
+    assert [c.config for c in pareto_front(candidates, "macs")] == ["a", "c"]
+
+
+def test_ladder_takes_the_best_within_each_budget():
+    candidates = [_candidate("a", 1, 20.0), _candidate("b", 2, 19.0), _candidate("c", 3, 21.0)]
+    assert [c.config for c in choose_ladder(candidates, [1.5, 3.5], "macs")] == ["a", "c"]
+
+
+def test_a_ladder_larger_than_the_front_is_refused():
+    candidates = [_candidate("a", 1, 20.0), _candidate("b", 2, 19.0)]
+    with pytest.raises(SearchError, match="only 1 distinct"):
+        choose_ladder(candidates, [1.5, 2.5], "macs")
+    with pytest.raises(SearchError, match="no evaluated sub-network fits"):
+        choose_ladder(candidates, [0.5], "macs")
+
+
+def test_budgets_that_nothing_meets_are_refused_before_any_work():
+    choice_set = get_choice_set("channels-32")
+    with pytest.raises(SearchError, match="smallest .* needs"):
+        check_budgets_reachable(choice_set, 9, SearchConfig(macs_budgets=[1e8]))
+    with pytest.raises(SearchError, match="smallest .* needs 12 ms"):
+        check_budgets_reachable(choice_set, 9, SearchConfig(latency_budgets_ms=[5]), smallest_latency_ms=12.0)
+    check_budgets_reachable(choice_set, 9, SearchConfig(macs_budgets=[2e9, 5e9]))
+
+
+def test_search_config_needs_one_kind_of_budget():
+    with pytest.raises(SearchError, match="either MACs budgets or latency budgets"):
+        SearchConfig()
+    with pytest.raises(SearchError, match="either"):
+        SearchConfig(macs_budgets=[1e9], latency_budgets_ms=[10])
+
+
+def test_latency_model_recovers_a_linear_cost():
+    configs = [ChannelConfig(tuple(w for _ in range(8))) for w in (8, 16, 24, 32, 40)]
+    costs = [subnet_cost(c, 9, 64) for c in configs]
+    truth = [2.0 + 0.01 * c.features()[2] + 0.05 * c.features()[4] for c in costs]
+    model = LatencyModel.fit(costs, truth)
+    assert model.fit_error_pct < 1
+    assert model.predict(subnet_cost(ChannelConfig.uniform(48), 9, 64)) == pytest.approx(
+        2.0
+        + 0.01 * subnet_cost(ChannelConfig.uniform(48), 9, 64).features()[2]
+        + 0.05 * subnet_cost(ChannelConfig.uniform(48), 9, 64).features()[4],
+        rel=0.02,
+    )
+
+
+def test_a_target_that_is_not_here_is_refused():
+    with pytest.raises(TargetUnavailableError, match="onnxruntime-cuda"):
+        LatencyTarget(device="cuda").check_available()
+    LatencyTarget(device="cpu").check_available()

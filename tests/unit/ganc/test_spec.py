@@ -1,0 +1,33 @@
+import pytest
+
+from ganc.spec import SpecError, parse_spec
+
+GOOD = {"family": "sr4x", "task": "sr4x", "dataset": {"sample": "sr4x", "size": 64}, "search": {"macs_budgets": [2e9]}}
+
+
+def test_a_good_spec_gets_the_reference_defaults():
+    spec = parse_spec(GOOD)
+    assert spec.search.population_size == 100 and spec.search.iterations == 500
+    assert spec.search.mutate_prob == 0.2 and spec.search.parent_ratio == 0.25 and spec.search.mutation_ratio == 0.5
+    assert spec.supernet.path == "fast" and spec.finetune.steps == 0
+
+
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        ({"colour": "red"}, "colour"),
+        ({"family": "../x"}, "family"),
+        ({"teacher": {"steps": 0}}, "teacher.steps"),
+        ({"teacher": {"n_blocks": 4}}, "teacher.n_blocks"),
+        ({"teacher": {"lr": "fast"}}, "teacher.lr"),
+        ({"dataset": {"sample": "sr4x", "path": "/data"}}, "dataset"),
+        ({"dataset": {"sample": "horses"}}, "dataset.sample"),
+        ({"search": {}}, "search"),
+        ({"search": {"macs_budgets": [-1]}}, "search"),
+        ({"search": {"macs_budgets": [1e9], "target": "tpu"}}, "search.target"),
+        ({"supernet": {"path": "slow"}}, "supernet.path"),
+    ],
+)
+def test_bad_specs_name_the_field(change, field):
+    with pytest.raises(SpecError, match=f"spec: .*{field}"):
+        parse_spec({**GOOD, **change})
