@@ -125,7 +125,8 @@ class Pipeline:
         return {"dataset": str(out)}
 
     def data_config(self, dataset: str) -> DataConfig:
-        return DataConfig(dataset=dataset, crop_size=self.spec.dataset.size)
+        d = self.spec.dataset
+        return DataConfig(dataset=dataset, crop_size=d.crop_size or d.size)
 
     def loop(self, training) -> LoopConfig:
         every = min(training.every, training.steps)

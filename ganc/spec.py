@@ -21,7 +21,8 @@ class DatasetSpec(_Strict):
     path: Path | None = None
     sample: Literal["edges2photo", "sr4x", "gray2color"] | None = None
     photos: Path | None = None
-    size: int = Field(128, ge=16, description="sample sets: crop size; also the training crop")
+    size: int = Field(128, ge=16, description="sample sets: the crop size they are built for")
+    crop_size: int | None = Field(None, ge=16, description="training crop (default: size)")
     seed: int = 0
 
     @model_validator(mode="after")
@@ -30,8 +31,8 @@ class DatasetSpec(_Strict):
             raise ValueError("give exactly one of `path` (an existing dataset) or `sample` (a set to build)")
         if self.photos is not None and self.sample is None:
             raise ValueError("`photos` builds a sample set: give `sample` too")
-        if self.size % 4:
-            raise ValueError("`size` must be a multiple of 4")
+        if self.size % 4 or (self.crop_size or 4) % 4:
+            raise ValueError("`size` and `crop_size` must be multiples of 4")
         return self
 
 

@@ -144,8 +144,10 @@ CHOICE_SETS: dict[str, ChoiceSet] = {
         ChoiceSet("channels-32", _repeat((32, 24, 16))),
         ChoiceSet("channels-64-cyclegan", _repeat((64, 48, 32, 24, 16))),
         ChoiceSet("channels-64-pix2pix", _repeat((64, 56, 48, 40, 32, 24, 16))),
-        # ganc's own: a small supernet for small teachers (tests, quick trials).
+        # ganc's own: a small supernet for small teachers (tests, quick trials), and one that reaches
+        # down to 8 channels, where latency-aware search on a CPU finds its fastest students.
         ChoiceSet("channels-16", _repeat((16, 8))),
+        ChoiceSet("channels-32-8", _repeat((32, 24, 16, 8))),
     )
 }
 

@@ -1,0 +1,92 @@
+"""A tiny spec runs the whole pipeline end to end, and the family it publishes loads in Triton."""
+
+import json
+import time
+
+import numpy as np
+import pytest
+import tritonclient.http as httpclient
+
+from compression.pipeline import MARKER, run_pipeline
+from ganc.card import INPUT_NAME, OUTPUT_NAME
+from ganc.python_flavour import derive_python_flavour
+from ganc.repository import read_index
+from ganc.spec import parse_spec
+
+pytestmark = pytest.mark.integration
+
+TINY = {
+    "family": "tiny",
+    "task": "sr4x",
+    "dataset": {"sample": "sr4x", "size": 32},
+    "teacher": {"ngf": 16, "n_blocks": 3, "ndf": 8, "residual": True, "steps": 12, "batch_size": 2, "every": 6},
+    "supernet": {"choices": "channels-16", "steps": 12, "batch_size": 2, "every": 6},
+    "search": {"macs_budgets": [1e12], "calibration_samples": 4, "method": "evolution", "population_size": 6,
+               "iterations": 2, "eval_images": 3, "size": 64},
+    "finetune": {"steps": 2, "batch_size": 2, "every": 2},
+    "fp16": True,
+}  # fmt: skip
+STAGES = ("data", "teacher", "supernet", "search", "finetune", "export", "publish")
+
+
+@pytest.fixture(scope="module")
+def pipeline_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("pipeline")
+    events = []
+    start = time.perf_counter()
+    result = run_pipeline(parse_spec(TINY), root / "work", root / "repo", "job-1", progress=lambda *e: events.append(e))
+    return root, result, events, time.perf_counter() - start
+
+
+def test_pipeline_publishes_the_teacher_and_the_ladder(pipeline_run):
+    root, result, events, _seconds = pipeline_run
+    published = result["published"]
+    assert set(published) == {
+        "teacher",
+        f"student-{json.loads((root / 'work/search/done.json').read_text())['ladder'][0]}",
+    }
+    index = read_index(root / "repo")
+    assert index.problems == [] and len(index.versions) == 2
+    for entry in index.versions:
+        card = entry.card
+        assert card.job == "job-1" and card.precision == "fp16" and card.task == "sr4x"
+        assert {"psnr", "ssim", "psnr_input"} <= set(card.quality)
+        assert list(card.latency_ms) == ["onnxruntime-cpu-2t-64px"]
+        if card.variant != "teacher":
+            assert card.teacher == "tiny--teacher" and card.config and "psnr_teacher" in card.quality
+    for stage in STAGES:
+        assert (root / "work" / stage / MARKER).is_file()
+    assert {e[0] for e in events} >= set(STAGES) | {"calibrate"}
+    search = root / "work" / "search"
+    assert json.loads((search / "candidates.json").read_text())
+    assert (search / "pareto.png").stat().st_size > 10_000
+    ladder = json.loads((search / "ladder.json").read_text())
+    assert all(c["latency_measured_ms"] > 0 and c["latency_predicted_ms"] > 0 for c in ladder)
+
+
+def test_resuming_a_finished_job_publishes_nothing_new(pipeline_run):
+    root, result, _, _ = pipeline_run
+    (root / "work" / "publish" / MARKER).unlink()  # as if the worker died while publishing
+    again = run_pipeline(parse_spec(TINY), root / "work", root / "repo", "job-1", resume=True)
+    assert again == result
+    assert len(read_index(root / "repo").versions) == 2
+
+
+def test_a_work_folder_in_use_is_not_reused_without_resume(pipeline_run):
+    root, *_ = pipeline_run
+    with pytest.raises(ValueError, match="pass --resume"):
+        run_pipeline(parse_spec(TINY), root / "work", root / "repo", "job-2")
+
+
+def test_the_published_family_serves_in_triton(pipeline_run, triton_factory, tmp_path):
+    root, result, _, _ = pipeline_run
+    derive_python_flavour(root / "repo", tmp_path / "python")
+    server = triton_factory(tmp_path / "python")
+    client = httpclient.InferenceServerClient(server.http_url)
+    x = np.random.default_rng(0).uniform(-1, 1, (1, 3, 32, 48)).astype(np.float32)
+    for entry in result["published"].values():
+        client.load_model(entry["model"])
+        tensor = httpclient.InferInput(INPUT_NAME, list(x.shape), "FP32")
+        tensor.set_data_from_numpy(x)
+        output = client.infer(entry["model"], [tensor]).as_numpy(OUTPUT_NAME)
+        assert output.shape == x.shape and np.isfinite(output).all()
