@@ -1,8 +1,9 @@
 """Does distillation help? The same small student trained alone, distilled, and as a supernet sub-network.
 
-    .venv/bin/python bench/ablation_distill.py --steps 1500 --teacher-steps 3000
+    .venv/bin/python bench/ablation_distill.py --teacher var/jobs/sr4x/teacher/run \
+        --dataset var/jobs/sr4x/data/dataset --steps 1500
 
-On sr4x at 64 px with equal steps: (a) a mobile ResNet of width 16 trained alone (pix2pix losses),
+On sr4x, training on 64 px crops, with equal steps: (a) a mobile ResNet of width 16 trained alone (pix2pix losses),
 (b) the same student distilled from the teacher, (c) the uniform-16 sub-network of a channels-32
 supernet distilled from the same teacher. PSNR/SSIM on the test split against the target and against
 the teacher; JSON on stdout and in bench/out/ablation_distill.json, a chart beside it.
@@ -32,13 +33,16 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=1500, help="training steps of each student")
     parser.add_argument("--teacher", type=Path, help="an existing sr4x teacher run (default: train one)")
     parser.add_argument("--teacher-steps", type=int, default=3000)
+    parser.add_argument("--dataset", type=Path, help="an sr4x dataset (default: build one at 64 px)")
+    parser.add_argument("--crop-size", type=int, default=64)
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--out", type=Path, default=Path("bench/out/ablation"))
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    data = args.out / "sr4x-64"
+    data = args.dataset or args.out / "sr4x-64"
     if not data.exists():
         build_sample_dataset("sr4x", 64, data)
+    data_config = DataConfig(dataset=str(data), crop_size=args.crop_size)
     timings = {}
 
     teacher = args.teacher
@@ -46,20 +50,20 @@ def main() -> None:
         teacher = args.out / "teacher"
         if not (teacher / "checkpoints").exists():
             start = time.perf_counter()
-            train_teacher(TeacherConfig(out=str(teacher), residual=True, data=DataConfig(dataset=str(data)),
+            train_teacher(TeacherConfig(out=str(teacher), residual=True, data=data_config,
                                         loop=loop(args.teacher_steps, args.batch_size)))  # fmt: skip
             timings["teacher_s"] = round(time.perf_counter() - start, 1)
 
     runs = {
         "alone": lambda out: train_teacher(TeacherConfig(
             out=str(out), arch="mobile_resnet", ngf=STUDENT_WIDTH, residual=True,
-            data=DataConfig(dataset=str(data)), loop=loop(args.steps, args.batch_size))),
+            data=data_config, loop=loop(args.steps, args.batch_size))),
         "distilled": lambda out: train_distill(DistillConfig(
             out=str(out), teacher=str(teacher), student="mobile", ngf=STUDENT_WIDTH,
-            data=DataConfig(dataset=str(data)), loop=loop(args.steps, args.batch_size))),
+            data=data_config, loop=loop(args.steps, args.batch_size))),
         "supernet": lambda out: train_distill(DistillConfig(
             out=str(out), teacher=str(teacher), student="supernet", choices="channels-32",
-            data=DataConfig(dataset=str(data)), loop=loop(args.steps, args.batch_size))),
+            data=data_config, loop=loop(args.steps, args.batch_size))),
     }  # fmt: skip
     for name, train in runs.items():
         if not (args.out / name / "checkpoints").exists():
@@ -76,7 +80,7 @@ def main() -> None:
             model = model.extract(ChannelConfig.uniform(STUDENT_WIDTH))
         results[name] = evaluate_generator(model, test, teacher_model)
     report = {
-        "task": "sr4x", "size": 64, "student": f"mobile ResNet, every width {STUDENT_WIDTH}",
+        "task": "sr4x", "crop_size": args.crop_size, "student": f"mobile ResNet, every width {STUDENT_WIDTH}",
         "steps": args.steps, "test_images": len(test),
         "input_psnr": results["teacher"]["psnr_input"], "input_ssim": results["teacher"]["ssim_input"],
         "results": {k: {m: round(v, 4) for m, v in r.items() if not m.endswith("_input")} for k, r in results.items()},
@@ -105,7 +109,8 @@ def draw(report: dict, path: Path) -> None:
             ax.annotate(f"{v:.3f}" if metric == "ssim" else f"{v:.2f}", (i, v), ha="center", va="bottom")
         ax.set_title(f"{metric.upper()} vs target (test split)")
         ax.legend(loc="lower right")
-    fig.suptitle(f"sr4x 64px, width-{STUDENT_WIDTH} student, {report['steps']} steps each", fontsize=10)
+    title = f"sr4x, {report['crop_size']}px crops, width-{STUDENT_WIDTH} student, {report['steps']} steps each"
+    fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
 

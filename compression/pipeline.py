@@ -10,6 +10,7 @@ before the first expensive step, and publishing comes last, so a failed job publ
 
 import json
 import shutil
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -81,7 +82,12 @@ class Pipeline:
         return outputs
 
     def stage(self, name: str, run) -> dict[str, Any]:
-        return self.done(name) or self.finish(name, run())
+        finished = self.done(name)
+        if finished is not None:
+            return finished
+        start = time.monotonic()
+        outputs = run()
+        return self.finish(name, {**outputs, "seconds": round(time.monotonic() - start, 1)})
 
     # -- checks before any expensive work ------------------------------------------------------
     def check(self) -> None:

@@ -5,6 +5,8 @@ width (ngf) everywhere, like the teacher; `SubMobileResnetGenerator` takes a cha
 (`c0_..._c7`, see channel_config.py) and is what the search extracts from the supernet.
 """
 
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -96,6 +98,22 @@ class MobileResnetGenerator(SubMobileResnetGenerator):
         super().__init__(ChannelConfig.uniform(ngf), **kwargs)
 
 
+def _layout_options(
+    input_nc: int, output_nc: int, n_blocks: int, norm: NormName, padding: PaddingType, residual: bool
+) -> dict[str, Any]:
+    """Factory options turned into constructor arguments."""
+    check_positive(input_nc=input_nc, output_nc=output_nc)
+    return dict(
+        input_nc=input_nc,
+        output_nc=output_nc,
+        n_blocks=n_blocks,
+        norm_layer=norm_layer_for(norm),
+        padding_type=padding,
+        bias=uses_bias(norm),
+        residual=residual,
+    )
+
+
 @register_model("mobile_resnet")
 def mobile_resnet_generator(
     input_nc: int = 3,
@@ -106,17 +124,8 @@ def mobile_resnet_generator(
     padding: PaddingType = "reflect",
     residual: bool = False,
 ) -> MobileResnetGenerator:
-    check_positive(ngf=ngf, input_nc=input_nc, output_nc=output_nc)
-    return MobileResnetGenerator(
-        ngf,
-        input_nc=input_nc,
-        output_nc=output_nc,
-        n_blocks=n_blocks,
-        norm_layer=norm_layer_for(norm),
-        padding_type=padding,
-        bias=uses_bias(norm),
-        residual=residual,
-    )
+    check_positive(ngf=ngf)
+    return MobileResnetGenerator(ngf, **_layout_options(input_nc, output_nc, n_blocks, norm, padding, residual))
 
 
 @register_model("sub_mobile_resnet")
@@ -129,14 +138,5 @@ def sub_mobile_resnet_generator(
     padding: PaddingType = "reflect",
     residual: bool = False,
 ) -> SubMobileResnetGenerator:
-    check_positive(input_nc=input_nc, output_nc=output_nc)
-    return SubMobileResnetGenerator(
-        ChannelConfig.parse(config),
-        input_nc=input_nc,
-        output_nc=output_nc,
-        n_blocks=n_blocks,
-        norm_layer=norm_layer_for(norm),
-        padding_type=padding,
-        bias=uses_bias(norm),
-        residual=residual,
-    )
+    options = _layout_options(input_nc, output_nc, n_blocks, norm, padding, residual)
+    return SubMobileResnetGenerator(ChannelConfig.parse(config), **options)
