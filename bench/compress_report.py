@@ -77,6 +77,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--out", type=Path, default=Path("bench/out"))
+    parser.add_argument("--grid", type=Path, default=Path("docs/sr4x_grid.png"), help="sample grid for the README")
+    parser.add_argument("--grid-rows", type=int, default=3)
     args = parser.parse_args()
 
     family = read_index(args.repo).families().get(args.family)
@@ -130,6 +132,7 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "compress_report.json").write_text(json.dumps(report, indent=2) + "\n")
     draw(report, args.out / "compress_report.png")
+    draw_grid(report, sessions, splits["test"][: args.grid_rows], args.grid)
     print(json.dumps(report, indent=2))
 
 
@@ -157,6 +160,35 @@ def draw(report: dict, path: Path) -> None:
     fig.suptitle(f"{report['family']}: quality against cost, {report['threads']} CPU threads", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
+
+
+def draw_grid(report: dict, sessions: dict, pairs: list, path: Path) -> None:
+    """input | teacher | each student (cheapest last) | target, on test images, captioned with cost and quality."""
+    from PIL import Image, ImageDraw
+
+    from compression.data import to_image
+
+    variants = sorted(report["variants"], key=lambda n: -report["variants"][n]["macs"])
+    columns = ["degraded input", *variants, "target"]
+    tile = pairs[0][1].shape[-1]
+    caption = 44
+    grid = Image.new("RGB", (tile * len(columns), (tile + 4) * len(pairs) + caption), "white")
+    pen = ImageDraw.Draw(grid)
+    for column, name in enumerate(columns):
+        v = report["variants"].get(name)
+        lines = [name.replace("student-", "")]
+        if v:
+            lines.append(f"{v['macs'] / 1e9:.2f}G MACs  {v['latency_256px_ms']:.0f} ms")
+            lines.append(f"PSNR {v['test_psnr']:.2f} dB")
+        elif name == "degraded input":
+            lines.append(f"PSNR {report['degraded_input']['test_psnr']:.2f} dB")
+        pen.multiline_text((column * tile + 3, 2), "\n".join(lines), fill="black")
+    for row, (_name, a, b) in enumerate(pairs):
+        images = [a, *(torch.from_numpy(run(sessions[n], a.unsqueeze(0).numpy())[0]) for n in variants), b]
+        for column, image in enumerate(images):
+            grid.paste(to_image(image), (column * tile, caption + row * (tile + 4)))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    grid.save(path)
 
 
 if __name__ == "__main__":

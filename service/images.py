@@ -1,0 +1,115 @@
+"""The image codec: decode what users send, prepare the model input, encode the answer.
+
+Decoding policy (documented in the README):
+- PNG, JPEG and WebP only; animated images are refused.
+- EXIF orientation is applied first, so the answer is upright as the user sees it.
+- Modes: RGB as is; L and 1 are replicated to three channels; transparency (LA, RGBA, PA, P with
+  a transparent colour) is composited over white; CMYK and YCbCr are converted by Pillow; 16- and
+  32-bit grayscale (I;16, I, F) is scaled to 8 bits by its full range.
+- A pixel-count cap (a decompression-bomb guard) is checked from the header, before decoding.
+
+Every refusal raises ImageError with an HTTP status and a sentence for the JSON body.
+"""
+
+import io
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+Image.MAX_IMAGE_PIXELS = None  # we enforce our own, configurable cap (and answer 413, not a warning)
+
+FORMATS = {"png": "PNG", "jpeg": "JPEG", "webp": "WEBP"}
+MEDIA_TYPES = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
+MIN_SIDE = 16  # reflection padding inside the generators needs a few pixels at a quarter of the size
+
+
+class ImageError(ValueError):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def decode(data: bytes, max_pixels: int) -> np.ndarray:
+    """Bytes -> upright RGB uint8 array [H, W, 3]."""
+    if not data:
+        raise ImageError(400, "the request body is empty: send an image")
+    try:
+        image = Image.open(io.BytesIO(data))
+    except (UnidentifiedImageError, OSError) as error:
+        raise ImageError(415, f"not a PNG, JPEG or WebP image ({error})") from None
+    if image.format not in FORMATS.values():
+        raise ImageError(415, f"{image.format} images are not supported: send PNG, JPEG or WebP")
+    width, height = image.size
+    if width * height > max_pixels:
+        raise ImageError(413, f"the image has {width}x{height} = {width * height} pixels, more than {max_pixels}")
+    if getattr(image, "n_frames", 1) > 1:
+        raise ImageError(422, "animated images are not supported: send a single frame")
+    try:
+        image.load()
+        image = ImageOps.exif_transpose(image)
+        return to_rgb(image)
+    except (OSError, ValueError, SyntaxError) as error:
+        raise ImageError(422, f"the image could not be decoded: {error}") from None
+
+
+def to_rgb(image: Image.Image) -> np.ndarray:
+    mode = image.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        array = np.asarray(image, dtype=np.float64)
+        top = 65535.0 if mode.startswith("I;16") or array.max() > 255 else 255.0
+        gray = np.clip(array / top * 255.0, 0, 255).round().astype(np.uint8)
+        return np.repeat(gray[..., None], 3, axis=2)
+    if mode == "P":
+        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+    elif mode == "PA":
+        image = image.convert("RGBA")
+    if image.mode in ("RGBA", "LA"):
+        rgba = image.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(white, rgba)
+    return np.asarray(image.convert("RGB"))
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A model input [1, 3, H', W'] in [-1, 1], padded by reflection, and the region to crop back."""
+
+    tensor: np.ndarray
+    height: int
+    width: int
+
+
+def padded_side(side: int, multiple: int) -> int:
+    side = max(side, MIN_SIDE)
+    return -(-side // multiple) * multiple
+
+
+def prepare(rgb: np.ndarray, multiple: int) -> Prepared:
+    height, width = rgb.shape[:2]
+    pad_h, pad_w = padded_side(height, multiple) - height, padded_side(width, multiple) - width
+    x = rgb.astype(np.float32) * (2.0 / 255.0) - 1.0
+    if pad_h or pad_w:
+        mode = "reflect" if min(height, width) > 1 else "edge"
+        x = np.pad(x, ((0, pad_h), (0, pad_w), (0, 0)), mode=mode)
+    return Prepared(np.ascontiguousarray(x.transpose(2, 0, 1)[None]), height, width)
+
+
+def finish(output: np.ndarray, prepared: Prepared) -> np.ndarray:
+    """Model output [1, 3, H', W'] in [-1, 1] -> RGB uint8 [H, W, 3] at the input's size."""
+    y = output[0, :, : prepared.height, : prepared.width]
+    return ((np.clip(y, -1.0, 1.0) + 1.0) * 127.5 + 0.5).astype(np.uint8).transpose(1, 2, 0)
+
+
+def encode(rgb: np.ndarray, fmt: str) -> bytes:
+    image = Image.fromarray(rgb)
+    buffer = io.BytesIO()
+    if fmt == "png":
+        image.save(buffer, format="PNG", compress_level=1)
+    elif fmt == "jpeg":
+        image.save(buffer, format="JPEG", quality=92)
+    elif fmt == "webp":
+        image.save(buffer, format="WEBP", quality=92, method=0)
+    else:
+        raise ImageError(400, f"unknown output format {fmt!r}: use png, jpeg or webp")
+    return buffer.getvalue()

@@ -1,0 +1,62 @@
+"""The router: a pure function from candidates, their latency estimates and a budget to a decision.
+
+Candidates are the healthy (variant, backend) pairs of a family. Each carries its quality (from its
+card) and the predicted tail latency for this request's size (live estimate plus queueing). The
+router picks the highest-quality candidate whose prediction fits the budget; with no budget, the
+best quality; with nothing that fits, the fastest, marked as a miss.
+"""
+
+from dataclasses import dataclass
+from typing import Literal
+
+Reason = Literal["best_quality", "fits_budget", "fastest_miss", "pinned"]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    variant: str
+    backend: str
+    quality: float
+    predicted_ms: float
+    healthy: bool = True
+
+
+@dataclass(frozen=True)
+class Decision:
+    candidate: Candidate
+    reason: Reason
+    budget_met: bool | None  # None when there was no budget
+
+    @property
+    def variant(self) -> str:
+        return self.candidate.variant
+
+    @property
+    def backend(self) -> str:
+        return self.candidate.backend
+
+
+def _quality_then_speed(c: Candidate) -> tuple[float, float]:
+    return (c.quality, -c.predicted_ms)
+
+
+def choose(candidates: list[Candidate], budget_ms: float | None) -> Decision | None:
+    """The decision for one request, or None when no healthy candidate exists."""
+    healthy = [c for c in candidates if c.healthy]
+    if not healthy:
+        return None
+    if budget_ms is None:
+        return Decision(max(healthy, key=_quality_then_speed), "best_quality", None)
+    fitting = [c for c in healthy if c.predicted_ms <= budget_ms]
+    if fitting:
+        return Decision(max(fitting, key=_quality_then_speed), "fits_budget", True)
+    return Decision(min(healthy, key=lambda c: c.predicted_ms), "fastest_miss", False)
+
+
+def ranked(candidates: list[Candidate], budget_ms: float | None) -> list[Decision]:
+    """Every healthy candidate in the order the router would try them: first choice, then the retries."""
+    order, remaining = [], list(candidates)
+    while (decision := choose(remaining, budget_ms)) is not None:
+        order.append(decision)
+        remaining = [c for c in remaining if c != decision.candidate]
+    return order

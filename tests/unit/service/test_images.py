@@ -1,0 +1,106 @@
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from service.images import ImageError, decode, encode, finish, padded_side, prepare
+
+MAX = 16_000_000
+
+
+def _bytes(image: Image.Image, fmt: str = "PNG", **kwargs) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt, **kwargs)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    "mode, value, expected",
+    [
+        ("RGB", (10, 20, 30), (10, 20, 30)),
+        ("L", 77, (77, 77, 77)),
+        ("1", 1, (255, 255, 255)),
+        ("RGBA", (0, 0, 0, 0), (255, 255, 255)),  # transparent over white
+        ("RGBA", (200, 0, 0, 255), (200, 0, 0)),
+        ("LA", (0, 128), (128, 128, 128)),  # half-transparent black over white
+        ("CMYK", (0, 0, 0, 0), (255, 255, 255)),
+        ("I;16", 65535, (255, 255, 255)),
+        ("I;16", 257 * 100, (100, 100, 100)),
+    ],
+)
+def test_every_mode_becomes_rgb_by_the_documented_policy(mode, value, expected):
+    fmt = "JPEG" if mode == "CMYK" else "PNG"
+    rgb = decode(_bytes(Image.new(mode, (5, 3), value), fmt), MAX)
+    assert rgb.shape == (3, 5, 3) and rgb.dtype == np.uint8
+    assert np.abs(rgb[1, 2].astype(int) - expected).max() <= (2 if fmt == "JPEG" else 1)
+
+
+def test_palette_images_with_transparency_are_composited():
+    image = Image.new("P", (4, 4), 0)
+    image.putpalette([255, 0, 0] + [0, 0, 255] * 255)
+    image.info["transparency"] = 0
+    assert tuple(decode(_bytes(image, transparency=0), MAX)[0, 0]) == (255, 255, 255)
+
+
+def test_exif_orientation_is_applied():
+    image = Image.new("RGB", (6, 2), (0, 0, 0))
+    exif = image.getexif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to display
+    rgb = decode(_bytes(image, "JPEG", exif=exif), MAX)
+    assert rgb.shape[:2] == (6, 2)
+
+
+def test_webp_and_jpeg_decode_and_every_format_encodes():
+    rgb = np.random.default_rng(0).integers(0, 256, (9, 7, 3), dtype=np.uint8)
+    for fmt in ("png", "jpeg", "webp"):
+        data = encode(rgb, fmt)
+        assert decode(data, MAX).shape == rgb.shape
+    assert np.array_equal(decode(encode(rgb, "png"), MAX), rgb)
+
+
+@pytest.mark.parametrize(
+    "data, status, message",
+    [
+        (b"", 400, "empty"),
+        (b"GIF89a not really", 415, "not a PNG"),
+        (_bytes(Image.new("RGB", (4, 4)), "GIF"), 415, "GIF images are not supported"),
+        (_bytes(Image.new("RGB", (4, 4)), "BMP"), 415, "BMP"),
+        (_bytes(Image.new("RGB", (40, 40)))[:60], 422, "could not be decoded"),
+    ],
+)
+def test_refusals_say_what_was_wrong(data, status, message):
+    with pytest.raises(ImageError, match=message) as caught:
+        decode(data, MAX)
+    assert caught.value.status == status
+
+
+def test_animated_images_are_refused():
+    frames = [Image.new("RGB", (4, 4), c) for c in ((255, 0, 0), (0, 255, 0))]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, format="WEBP", save_all=True, append_images=frames[1:])
+    with pytest.raises(ImageError, match="animated") as caught:
+        decode(buffer.getvalue(), MAX)
+    assert caught.value.status == 422
+
+
+def test_pixel_cap_is_checked_before_decoding():
+    data = _bytes(Image.new("L", (5000, 5000)))
+    with pytest.raises(ImageError, match="more than 16000000") as caught:
+        decode(data, 16_000_000)
+    assert caught.value.status == 413
+
+
+@pytest.mark.parametrize("height, width", [(1, 1), (1, 7), (5, 3), (16, 16), (33, 70), (256, 256)])
+def test_any_size_is_padded_to_the_multiple_and_cropped_back(height, width):
+    rgb = np.random.default_rng(0).integers(0, 256, (height, width, 3), dtype=np.uint8)
+    prepared = prepare(rgb, 4)
+    _, channels, padded_h, padded_w = prepared.tensor.shape
+    assert channels == 3 and padded_h % 4 == 0 and padded_w % 4 == 0 and min(padded_h, padded_w) >= 16
+    assert prepared.tensor.min() >= -1 and prepared.tensor.max() <= 1
+    assert np.array_equal(finish(prepared.tensor, prepared), rgb)  # identity model: same pixels back
+
+
+def test_padded_side():
+    assert [padded_side(s, 4) for s in (1, 16, 17, 256)] == [16, 16, 20, 256]
+    assert padded_side(100, 256) == 256
