@@ -18,6 +18,7 @@ import typer
 
 from .cli_compress import compress
 from .cli_errors import friendly_errors
+from .cli_serve import serve
 from .cli_train import data_app, train_app
 from .settings import get_settings
 
@@ -27,6 +28,7 @@ app.add_typer(repo_app, name="repo")
 app.add_typer(data_app, name="data")
 app.add_typer(train_app, name="train")
 app.command()(compress)
+app.command()(serve)
 
 Arch = Annotated[str | None, typer.Option(help="architecture name, e.g. resnet, sub_mobile_resnet, unet")]
 Ngf = Annotated[int | None, typer.Option(help="base width of the generator")]

@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -9,6 +10,25 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GANC_")
 
     model_repository: Path = Path("model_repository")
+
+    # gateway: CPU backend (onnxruntime in process)
+    cpu_threads: int = Field(0, ge=0, description="intra-op threads per inference; 0: all cores / cpu_workers")
+    cpu_workers: int = Field(1, ge=1, description="inferences the CPU backend runs at once")
+    # gateway: Triton backend (off unless a URL is set)
+    triton_url: str | None = Field(None, description="Triton's gRPC address, e.g. 127.0.0.1:8001")
+    triton_concurrency: int = Field(4, ge=1)
+    triton_timeout_s: float = Field(10.0, gt=0)
+    triton_hardware: str = Field("triton", description="hardware label of the Triton backend, e.g. 'NVIDIA H200'")
+    triton_manage_models: bool = Field(True, description="ask Triton to load published models (explicit mode)")
+    # gateway: requests
+    max_body_bytes: int = Field(20 * 1024 * 1024, gt=0)
+    max_pixels: int = Field(16_000_000, gt=0)
+    max_in_flight: int = Field(64, ge=1, description="more concurrent requests than this get 429")
+    catalog_poll_s: float = Field(2.0, gt=0, description="how often the gateway looks for new versions")
+    warmup_runs: int = Field(3, ge=1)
+    warmup_size: int = Field(256, ge=16)
+    probe_backoff_s: float = Field(1.0, gt=0, description="first wait before probing a failed backend again")
+    probe_backoff_max_s: float = Field(30.0, gt=0)
 
 
 def get_settings() -> Settings:

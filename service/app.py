@@ -1,0 +1,76 @@
+"""The gateway's FastAPI app: builds backends, catalog and gateway at start-up, and the routes."""
+
+import asyncio
+import contextlib
+import os
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from ganc.settings import Settings, get_settings
+
+from .api.routes import health, models, translate
+from .backends import Backend, OnnxCpuBackend, TritonBackend
+from .catalog import Catalog
+from .estimates import LatencyEstimates
+from .gateway import Gateway, GatewayError
+from .images import ImageError
+
+
+def build_backends(settings: Settings) -> dict[str, Backend]:
+    threads = settings.cpu_threads or max(1, (os.cpu_count() or 1) // settings.cpu_workers)
+    backends: dict[str, Backend] = {"cpu": OnnxCpuBackend(threads, settings.cpu_workers)}
+    if settings.triton_url:
+        backends["triton"] = TritonBackend(
+            settings.triton_url,
+            settings.triton_concurrency,
+            settings.triton_timeout_s,
+            settings.triton_hardware,
+            settings.triton_manage_models,
+        )
+    return backends
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        backends = build_backends(settings)
+        estimates = LatencyEstimates()
+        catalog = Catalog(settings.model_repository, backends, estimates, settings.warmup_runs, settings.warmup_size)
+        await catalog.refresh()
+        app.state.catalog = catalog
+        app.state.gateway = Gateway(settings, catalog, backends, estimates)
+        watcher = asyncio.create_task(catalog.watch(settings.catalog_poll_s))
+        yield
+        watcher.cancel()
+        for backend in backends.values():
+            await backend.close()
+
+    app = FastAPI(
+        title="ganc gateway",
+        summary="Image-to-image translation with compressed GAN generators, routed by latency budget.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.include_router(translate.router)
+    app.include_router(models.router)
+    app.include_router(health.router)
+
+    @app.exception_handler(GatewayError)
+    async def gateway_error(request: Request, error: GatewayError) -> JSONResponse:
+        return JSONResponse({"error": str(error)}, status_code=error.status, headers=error.headers)
+
+    @app.exception_handler(ImageError)
+    async def image_error(request: Request, error: ImageError) -> JSONResponse:
+        return JSONResponse({"error": str(error)}, status_code=error.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
+        return JSONResponse({"error": problems, "detail": error.errors()}, status_code=422)
+
+    return app

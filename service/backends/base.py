@@ -1,0 +1,34 @@
+"""What every backend offers the gateway."""
+
+from abc import ABC, abstractmethod
+from pathlib import Path
+
+import numpy as np
+
+
+class BackendError(RuntimeError):
+    """A backend that failed or timed out on a request (the router retries on the next candidate)."""
+
+
+class Backend(ABC):
+    name: str  # "cpu" or "triton": the X-Ganc-Backend header and the metrics label
+    hardware: str  # e.g. the CPU model or the GPU name
+    concurrency: int  # requests it runs at once; more wait in its queue
+
+    @abstractmethod
+    async def load(self, model: str, version: int, onnx_path: Path) -> None:
+        """Make `model` at `version` servable; in-flight requests on an older version finish on it."""
+
+    @abstractmethod
+    def ready(self, model: str) -> bool: ...
+
+    @abstractmethod
+    async def infer(self, model: str, x: np.ndarray) -> np.ndarray:
+        """Run [1, 3, H, W] float32 through `model`; raise BackendError on failure."""
+
+    async def healthy(self) -> bool:
+        return True
+
+    @abstractmethod
+    async def close(self) -> None:
+        """Release what the backend holds."""

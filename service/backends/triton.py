@@ -1,0 +1,57 @@
+"""NVIDIA Triton through tritonclient's asyncio gRPC client (binary tensors; safe to share across requests)."""
+
+import asyncio
+from pathlib import Path
+
+import numpy as np
+import tritonclient.grpc.aio as grpcclient
+from tritonclient.utils import InferenceServerException
+
+from ganc.card import INPUT_NAME, OUTPUT_NAME
+
+from .base import Backend, BackendError
+
+
+class TritonBackend(Backend):
+    name = "triton"
+
+    def __init__(self, url: str, concurrency: int, timeout_s: float, hardware: str, manage_models: bool) -> None:
+        self.url, self.concurrency, self.timeout_s = url, concurrency, timeout_s
+        self.hardware = hardware
+        self.manage_models = manage_models
+        self.client = grpcclient.InferenceServerClient(url)
+        self.models: dict[str, int] = {}
+
+    async def load(self, model: str, version: int, onnx_path: Path) -> None:
+        """In explicit model-control mode, ask Triton to (re)load `model`; then wait until `version` is ready."""
+        try:
+            if self.manage_models and not await self.client.is_model_ready(model, str(version)):
+                await self.client.load_model(model)
+            if await self.client.is_model_ready(model, str(version)):
+                self.models[model] = version
+        except InferenceServerException as error:
+            raise BackendError(f"Triton cannot load {model}: {error.message()}") from None
+
+    def ready(self, model: str) -> bool:
+        return model in self.models
+
+    async def infer(self, model: str, x: np.ndarray) -> np.ndarray:
+        tensor = grpcclient.InferInput(INPUT_NAME, list(x.shape), "FP32")
+        tensor.set_data_from_numpy(x)
+        try:
+            result = await asyncio.wait_for(
+                self.client.infer(model, [tensor], outputs=[grpcclient.InferRequestedOutput(OUTPUT_NAME)]),
+                self.timeout_s,
+            )
+        except (InferenceServerException, TimeoutError, OSError) as error:
+            raise BackendError(f"Triton failed on {model}: {error}") from None
+        return result.as_numpy(OUTPUT_NAME)
+
+    async def healthy(self) -> bool:
+        try:
+            return bool(await asyncio.wait_for(self.client.is_server_ready(), self.timeout_s))
+        except (InferenceServerException, TimeoutError, OSError):
+            return False
+
+    async def close(self) -> None:
+        await self.client.close()

@@ -1,0 +1,167 @@
+"""Serving one translation: decode, route, infer (retrying once elsewhere on failure), encode, measure."""
+
+import asyncio
+import time
+from dataclasses import dataclass
+
+from starlette.concurrency import run_in_threadpool
+
+from ganc.settings import Settings
+
+from . import images, metrics
+from .backends import Backend, BackendError
+from .catalog import Catalog
+from .estimates import LatencyEstimates
+from .health import BackendHealth
+from .routing import Candidate, Decision, ranked
+
+
+class GatewayError(Exception):
+    """A request the gateway cannot serve: HTTP status, a sentence, and optional headers."""
+
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status, self.headers = status, headers or {}
+
+
+@dataclass
+class Translation:
+    body: bytes
+    media_type: str
+    headers: dict[str, str]
+
+
+class Gateway:
+    def __init__(self, settings: Settings, catalog: Catalog, backends: dict[str, Backend], estimates: LatencyEstimates):
+        self.settings, self.catalog, self.backends, self.estimates = settings, catalog, backends, estimates
+        self.health = {name: BackendHealth(settings.probe_backoff_s, settings.probe_backoff_max_s) for name in backends}
+        self.in_flight = 0
+        for backend in backends.values():
+            metrics.BACKEND_UP.labels(backend.name, backend.hardware).set(1)
+
+    def candidates(self, family: str, pixels: int, variant: str | None) -> list[Candidate]:
+        variants = self.catalog.variants(family)
+        if not variants:
+            raise GatewayError(404, f"no family {family!r}; GET /v1/models lists them")
+        if variant is not None and variant not in variants:
+            raise GatewayError(
+                404, f"family {family!r} has no variant {variant!r}; it has {', '.join(sorted(variants))}"
+            )
+        out = []
+        for name, v in variants.items():
+            if variant is not None and name != variant:
+                continue
+            for backend_name in v.backends:
+                backend = self.backends[backend_name]
+                predicted = self.estimates.predict_ms(v.model, backend_name, pixels, backend.concurrency)
+                out.append(
+                    Candidate(
+                        name,
+                        backend_name,
+                        v.quality,
+                        predicted if predicted is not None else 1e9,
+                        self.health[backend_name].healthy,
+                    )
+                )
+        return out
+
+    async def translate(
+        self, family: str, data: bytes, budget_ms: float | None, variant: str | None, fmt: str
+    ) -> Translation:
+        if self.in_flight >= self.settings.max_in_flight:
+            metrics.REFUSED.labels(family, "429").inc()
+            raise GatewayError(
+                429, f"more than {self.settings.max_in_flight} requests in flight; retry shortly", {"Retry-After": "1"}
+            )
+        self.in_flight += 1
+        metrics.IN_FLIGHT.labels(family).inc()
+        try:
+            return await self._translate(family, data, budget_ms, variant, fmt)
+        finally:
+            self.in_flight -= 1
+            metrics.IN_FLIGHT.labels(family).dec()
+
+    async def _translate(
+        self, family: str, data: bytes, budget_ms: float | None, variant: str | None, fmt: str
+    ) -> Translation:
+        start = time.perf_counter()
+        if fmt not in images.FORMATS:
+            raise GatewayError(400, f"unknown output format {fmt!r}: use png, jpeg or webp")
+        if not self.catalog.variants(family):
+            raise GatewayError(404, f"no family {family!r}; GET /v1/models lists them")
+        rgb = await run_in_threadpool(images.decode, data, self.settings.max_pixels)
+        multiple = max(v.card.size_multiple for v in self.catalog.variants(family).values())
+        prepared = images.prepare(rgb, multiple)
+        pixels = prepared.tensor.shape[2] * prepared.tensor.shape[3]
+        self._probe_due_backends()
+        order = ranked(self.candidates(family, pixels, variant), budget_ms)
+        if not order:
+            raise GatewayError(503, f"no backend can serve {family!r} right now", {"Retry-After": "2"})
+        # A failing backend gets one retry on the next candidate, not a cascade.
+        for attempt, decision in enumerate(order[:2]):
+            try:
+                output, model_ms = await self._infer(family, decision, prepared.tensor, pixels)
+                break
+            except BackendError:
+                self._mark_down(decision.backend)
+                if attempt == 1 or len(order) == 1:
+                    raise GatewayError(503, f"every backend failed to serve {family!r}", {"Retry-After": "2"}) from None
+                metrics.RETRIES.labels(decision.backend).inc()
+        rgb_out = images.finish(output, prepared)
+        body = await run_in_threadpool(images.encode, rgb_out, fmt)
+        total_ms = (time.perf_counter() - start) * 1e3
+        return Translation(
+            body, images.MEDIA_TYPES[fmt], self._account(family, decision, budget_ms, total_ms, model_ms, rgb)
+        )
+
+    async def _infer(self, family: str, decision: Decision, x, pixels: int):
+        backend = self.backends[decision.backend]
+        model = self.catalog.variants(family)[decision.variant].model
+        self.estimates.in_flight[decision.backend] += 1
+        start = time.perf_counter()
+        try:
+            output = await backend.infer(model, x)
+        finally:
+            self.estimates.in_flight[decision.backend] -= 1
+        model_ms = (time.perf_counter() - start) * 1e3
+        self.estimates.record(model, decision.backend, pixels, model_ms)
+        return output, model_ms
+
+    def _account(self, family: str, decision: Decision, budget_ms, total_ms: float, model_ms: float, rgb) -> dict:
+        labels = (family, decision.variant, decision.backend, self.backends[decision.backend].hardware)
+        metrics.REQUEST_LATENCY.labels(*labels).observe(total_ms / 1e3)
+        metrics.INFERENCE_LATENCY.labels(*labels).observe(model_ms / 1e3)
+        metrics.REQUESTS.labels(*labels, "200").inc()
+        metrics.PIXELS.labels(*labels).inc(rgb.shape[0] * rgb.shape[1])
+        metrics.DECISIONS.labels(family, decision.variant, decision.backend, decision.reason).inc()
+        headers = {
+            "X-Ganc-Variant": decision.variant,
+            "X-Ganc-Backend": decision.backend,
+            "X-Ganc-Latency-Ms": f"{total_ms:.2f}",
+        }
+        if budget_ms is not None:
+            met = total_ms <= budget_ms
+            metrics.BUDGET_REQUESTS.labels(*labels).inc()
+            if not met:
+                metrics.BUDGET_MISSES.labels(*labels).inc()
+            headers["X-Ganc-Budget-Met"] = "true" if met else "false"
+            if decision.reason == "fastest_miss":
+                headers["X-Ganc-Budget-Note"] = "no variant was predicted to fit the budget; the fastest served"
+        return headers
+
+    def _mark_down(self, name: str) -> None:
+        self.health[name].failed()
+        metrics.BACKEND_UP.labels(name, self.backends[name].hardware).set(0)
+
+    def _probe_due_backends(self) -> None:
+        for name, health in self.health.items():
+            if health.due():
+                health.next_probe = float("inf")  # one probe at a time
+                asyncio.get_running_loop().create_task(self._probe(name))
+
+    async def _probe(self, name: str) -> None:
+        if await self.backends[name].healthy():
+            self.health[name].recovered()
+            metrics.BACKEND_UP.labels(name, self.backends[name].hardware).set(1)
+        else:
+            self.health[name].failed()

@@ -1,0 +1,132 @@
+"""The gateway app in process (real onnxruntime, a real repository on disk), through FastAPI's test client."""
+
+import io
+import subprocess
+import sys
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from ganc.card import INPUT_NAME, OUTPUT_NAME, VariantCard
+from ganc.repository import publish_variant
+from ganc.settings import Settings
+from service.app import create_app
+from service.images import prepare
+from tests.conftest import card_fields
+
+
+def png(width=40, height=24, seed=0) -> bytes:
+    rgb = np.random.default_rng(seed).integers(0, 256, (height, width, 3), dtype=np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def repo(tmp_path, tiny_onnx):
+    publish_variant(tmp_path, tiny_onnx, VariantCard(**card_fields(tiny_onnx, variant="teacher", quality={"psnr": 30.0},
+                                                                   macs=4000)))  # fmt: skip
+    publish_variant(tmp_path, tiny_onnx, VariantCard(**card_fields(tiny_onnx, variant="small", quality={"psnr": 29.0},
+                                                                   macs=1000)))  # fmt: skip
+    return tmp_path
+
+
+@pytest.fixture
+def client(repo):
+    settings = Settings(model_repository=repo, warmup_runs=1, warmup_size=32, catalog_poll_s=0.2)
+    with TestClient(create_app(settings)) as test_client:
+        yield test_client
+
+
+def test_the_gateway_never_imports_torch():
+    probe = "import sys, service.app, service.bento; sys.exit('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", probe], check=False).returncode == 0
+
+
+def test_translate_answers_the_same_size_with_what_served_it(client, tiny_onnx):
+    data = png(37, 23)
+    response = client.post("/v1/translate/tiny", content=data, headers={"Content-Type": "image/png"})
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "image/png"
+    assert response.headers["x-ganc-variant"] == "teacher"  # best quality without a budget
+    assert response.headers["x-ganc-backend"] == "cpu"
+    assert float(response.headers["x-ganc-latency-ms"]) > 0
+    out = np.asarray(Image.open(io.BytesIO(response.content)))
+    assert out.shape == (23, 37, 3)
+    rgb = np.asarray(Image.open(io.BytesIO(data)))
+    prepared = prepare(rgb, 4)
+    expected = ort.InferenceSession(str(tiny_onnx)).run([OUTPUT_NAME], {INPUT_NAME: prepared.tensor})[0]
+    expected = ((np.clip(expected[0, :, :23, :37], -1, 1) + 1) * 127.5 + 0.5).astype(np.uint8).transpose(1, 2, 0)
+    assert np.abs(out.astype(int) - expected).max() <= 1
+
+
+def test_multipart_budget_header_pinning_and_formats(client):
+    response = client.post(
+        "/v1/translate/tiny?format=jpeg&variant=small", files={"image": ("x.png", png(), "image/png")}
+    )
+    assert response.status_code == 200 and response.headers["content-type"] == "image/jpeg"
+    assert response.headers["x-ganc-variant"] == "small"
+    headers = {"Content-Type": "image/png", "X-Latency-Budget-Ms": "100000"}
+    response = client.post("/v1/translate/tiny?format=webp", content=png(), headers=headers)
+    assert response.status_code == 200 and response.headers["x-ganc-budget-met"] == "true"
+
+
+def test_a_tight_budget_is_served_by_the_fastest_and_marked_a_miss(client):
+    response = client.post("/v1/translate/tiny?budget_ms=0.0001", content=png(), headers={"Content-Type": "image/png"})
+    assert response.status_code == 200
+    assert response.headers["x-ganc-budget-met"] == "false"
+    assert "fastest" in response.headers["x-ganc-budget-note"]
+
+
+@pytest.mark.parametrize(
+    "path, body, content_type, status, message",
+    [
+        ("/v1/translate/nope", png(), "image/png", 404, "no family 'nope'"),
+        ("/v1/translate/tiny?variant=huge", png(), "image/png", 404, "no variant 'huge'"),
+        ("/v1/translate/tiny", b"hello", "text/plain", 415, "content type"),
+        ("/v1/translate/tiny", b"not an image", "image/png", 415, "not a PNG"),
+        ("/v1/translate/tiny", b"", "image/png", 400, "empty"),
+        ("/v1/translate/tiny?format=gif", png(), "image/png", 422, "format"),
+        ("/v1/translate/tiny?budget_ms=-3", png(), "image/png", 422, "budget_ms"),
+    ],
+)
+def test_refusals_are_4xx_with_a_json_error(client, path, body, content_type, status, message):
+    response = client.post(path, content=body, headers={"Content-Type": content_type})
+    assert response.status_code == status
+    assert message in response.json()["error"]
+
+
+def test_models_lists_cards_backends_and_live_latency(client):
+    client.post("/v1/translate/tiny", content=png(), headers={"Content-Type": "image/png"})
+    families = client.get("/v1/models").json()["families"]
+    assert [f["family"] for f in families] == ["tiny"]
+    variants = {v["variant"]: v for v in families[0]["variants"]}
+    assert set(variants) == {"teacher", "small"}
+    backend = variants["teacher"]["backends"][0]
+    assert backend["backend"] == "cpu" and backend["p50_ms"] > 0 and backend["p95_ms"] >= backend["p50_ms"]
+    assert variants["small"]["macs"] == 1000 and variants["small"]["quality"] == {"psnr": 29.0}
+
+
+def test_health_readiness_and_metrics(client):
+    assert client.get("/livez").json() == {"status": "alive"}
+    assert client.get("/readyz").status_code == 200
+    client.post("/v1/translate/tiny", content=png(), headers={"Content-Type": "image/png"})
+    text = client.get("/metrics").text
+    assert 'ganc_request_latency_seconds_bucket{backend="cpu",family="tiny"' in text
+    assert 'ganc_variant_macs{family="tiny",variant="small"} 1000.0' in text
+    assert "ganc_router_decisions_total" in text and "ganc_pixels_total" in text
+
+
+def test_a_body_over_the_cap_is_refused(repo):
+    settings = Settings(model_repository=repo, warmup_runs=1, warmup_size=32, max_body_bytes=100)
+    with TestClient(create_app(settings)) as client:
+        response = client.post("/v1/translate/tiny", content=png(), headers={"Content-Type": "image/png"})
+        assert response.status_code == 413 and "more than 100" in response.json()["error"]
+
+
+def test_an_empty_repository_is_not_ready(tmp_path):
+    with TestClient(create_app(Settings(model_repository=tmp_path))) as client:
+        assert client.get("/readyz").status_code == 503
