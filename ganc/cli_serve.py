@@ -25,6 +25,5 @@ def serve(
     bentoml = Path(sys.executable).parent / "bentoml"
     command = [str(bentoml), "serve", "service.bento:Gateway", "--host", host, "--port", str(port)]
     command += ["--working-dir", str(Path(__file__).resolve().parent.parent)]
-    if workers > 1:
-        env["GANC_GATEWAY_WORKERS"] = str(workers)
+    env["GANC_GATEWAY_WORKERS"] = str(workers)
     os.execve(command[0], command, env)

@@ -12,6 +12,7 @@ class Settings(BaseSettings):
     model_repository: Path = Path("model_repository")
 
     # gateway: CPU backend (onnxruntime in process)
+    cpu_backend: bool = Field(True, description="serve in process on the CPU (off: a Triton-only gateway)")
     cpu_threads: int = Field(0, ge=0, description="intra-op threads per inference; 0: all cores / cpu_workers")
     cpu_workers: int = Field(1, ge=1, description="inferences the CPU backend runs at once")
     # gateway: Triton backend (off unless a URL is set)
@@ -20,7 +21,8 @@ class Settings(BaseSettings):
     triton_timeout_s: float = Field(10.0, gt=0)
     triton_hardware: str = Field("triton", description="hardware label of the Triton backend, e.g. 'NVIDIA H200'")
     triton_manage_models: bool = Field(True, description="ask Triton to load published models (explicit mode)")
-    # gateway: requests
+    # gateway: processes and requests
+    gateway_workers: int = Field(1, ge=1, description="gateway worker processes under bentoml serve")
     max_body_bytes: int = Field(20 * 1024 * 1024, gt=0)
     max_pixels: int = Field(16_000_000, gt=0)
     max_in_flight: int = Field(64, ge=1, description="more concurrent requests than this get 429")

@@ -20,8 +20,10 @@ from .images import ImageError
 
 
 def build_backends(settings: Settings) -> dict[str, Backend]:
-    threads = settings.cpu_threads or max(1, (os.cpu_count() or 1) // settings.cpu_workers)
-    backends: dict[str, Backend] = {"cpu": OnnxCpuBackend(threads, settings.cpu_workers)}
+    backends: dict[str, Backend] = {}
+    if settings.cpu_backend:
+        threads = settings.cpu_threads or max(1, (os.cpu_count() or 1) // settings.cpu_workers)
+        backends["cpu"] = OnnxCpuBackend(threads, settings.cpu_workers)
     if settings.triton_url:
         backends["triton"] = TritonBackend(
             settings.triton_url,

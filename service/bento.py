@@ -1,13 +1,24 @@
-"""The BentoML service: a thin lifecycle shell around the FastAPI app (`bentoml serve service.bento:Gateway`)."""
+"""The BentoML service: a thin lifecycle shell around the FastAPI app (`bentoml serve service.bento:Gateway`).
+
+BentoML answers /livez, /readyz and /metrics itself; readiness is delegated to the app's catalog, and
+the gateway's metrics reach BentoML's /metrics through prometheus_client's multiprocess files.
+"""
 
 import bentoml
 
+from ganc.settings import get_settings
+
 from .app import create_app
 
-app = create_app()
+settings = get_settings()
+app = create_app(settings)
 
 
-@bentoml.service(name="ganc-gateway", traffic={"timeout": 60})
+@bentoml.service(name="ganc-gateway", workers=settings.gateway_workers, traffic={"timeout": 60})
 @bentoml.asgi_app(app, path="/")
 class Gateway:
     """Routes live in FastAPI (service/app.py); BentoML runs the workers and the HTTP server."""
+
+    def __is_ready__(self) -> bool:
+        catalog = getattr(app.state, "catalog", None)
+        return catalog is not None and catalog.ready()

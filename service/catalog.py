@@ -19,6 +19,7 @@ from ganc.repository import read_index
 from . import metrics
 from .backends import Backend, BackendError
 from .estimates import LatencyEstimates
+from .images import padded_side
 
 log = logging.getLogger("ganc.catalog")
 
@@ -104,14 +105,15 @@ class Catalog:
             log.info("serving %s v%d on %s", variant.model, variant.version, name)
 
     async def _warm_up(self, variant: Variant, backend: Backend) -> None:
-        """Seed the latency estimates (and let the backend allocate) before the first real request."""
-        side = self.warmup_size
-        x = np.zeros((1, variant.card.channels_in, side, side), np.float32)
-        await backend.infer(variant.model, x)
-        for _ in range(self.warmup_runs):
-            start = time.perf_counter()
+        """Seed the latency estimates at two sizes (overhead and slope), and let the backend allocate."""
+        for side in (padded_side(self.warmup_size // 4, variant.card.size_multiple),
+                     padded_side(self.warmup_size, variant.card.size_multiple)):  # fmt: skip
+            x = np.zeros((1, variant.card.channels_in, side, side), np.float32)
             await backend.infer(variant.model, x)
-            self.estimates.record(variant.model, backend.name, side * side, (time.perf_counter() - start) * 1e3)
+            for _ in range(self.warmup_runs):
+                start = time.perf_counter()
+                await backend.infer(variant.model, x)
+                self.estimates.record(variant.model, backend.name, side * side, (time.perf_counter() - start) * 1e3)
 
     async def watch(self, poll_s: float) -> None:
         while True:

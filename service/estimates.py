@@ -1,9 +1,11 @@
 """Live latency estimates per (variant, backend, size bucket), and the queueing delay of requests in flight.
 
 Each key keeps a window of recent service times; the tail estimate is the window's p95. Buckets are
-powers of two of the padded pixel count; a bucket with no samples borrows the nearest one, scaled by
-the pixel ratio. Requests in flight on a backend add their expected service time divided by the
-backend's concurrency. Not thread-safe by itself: the gateway updates it from the event loop only.
+powers of two of the padded pixel count. A bucket with no samples is interpolated (or extrapolated)
+linearly in pixels from the two nearest measured buckets, which keeps a backend's fixed overhead
+from being scaled with the image; with one measured bucket it is scaled by the pixel ratio.
+Requests in flight on a backend add their expected service time divided by the backend's concurrency.
+Not thread-safe by itself: the gateway updates it from the event loop only.
 """
 
 import math
@@ -37,11 +39,19 @@ class LatencyEstimates:
     def service_ms(self, variant: str, backend: str, pixels: int, q: float = TAIL) -> float | None:
         """The q-quantile of recent service times at this size, or None when nothing was ever measured."""
         bucket = size_bucket(pixels)
-        known = [(b, s) for (v, be, b), s in self.samples.items() if v == variant and be == backend and s]
+        known = {
+            b: percentile(list(s), q) for (v, be, b), s in self.samples.items() if v == variant and be == backend and s
+        }
         if not known:
             return None
-        nearest, window = min(known, key=lambda item: abs(item[0] - bucket))
-        return percentile(list(window), q) * 2.0 ** (bucket - nearest)
+        if bucket in known:
+            return known[bucket]
+        nearest = sorted(known, key=lambda b: (abs(b - bucket), b))[:2]
+        if len(nearest) == 1:
+            return known[nearest[0]] * 2.0 ** (bucket - nearest[0])
+        (b1, b2) = sorted(nearest)
+        slope = (known[b2] - known[b1]) / (2.0**b2 - 2.0**b1)
+        return max(known[b1] + slope * (2.0**bucket - 2.0**b1), min(known.values()) * 0.5)
 
     def predict_ms(self, variant: str, backend: str, pixels: int, concurrency: int) -> float | None:
         """Tail service time plus the wait behind requests already in flight on the backend."""

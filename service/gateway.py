@@ -136,6 +136,7 @@ class Gateway:
         metrics.DECISIONS.labels(family, decision.variant, decision.backend, decision.reason).inc()
         headers = {
             "X-Ganc-Variant": decision.variant,
+            "X-Ganc-Version": str(self.catalog.variants(family)[decision.variant].version),
             "X-Ganc-Backend": decision.backend,
             "X-Ganc-Latency-Ms": f"{total_ms:.2f}",
         }

@@ -45,9 +45,17 @@ def test_estimates_track_the_tail_scale_by_size_and_add_queueing():
         estimates.record("v", "cpu", 256 * 256, ms)
     assert estimates.service_ms("v", "cpu", 256 * 256) == 10.0
     assert estimates.service_ms("v", "cpu", 256 * 256, 0.99) == 30.0
-    assert estimates.service_ms("v", "cpu", 512 * 512) == 40.0  # borrowed from the nearest bucket, 4x pixels
+    assert estimates.service_ms("v", "cpu", 512 * 512) == 40.0  # one measured bucket: scaled by the pixel ratio
     estimates.in_flight["cpu"] = 3
     assert estimates.predict_ms("v", "cpu", 256 * 256, concurrency=1) == 10.0 + 3 * 10.0
     assert estimates.predict_ms("v", "cpu", 256 * 256, concurrency=4) == 10.0
     assert estimates.percentiles("v", "cpu") == {"p50_ms": 10.0, "p95_ms": 10.0}
     assert size_bucket(256 * 256) == 16
+
+
+def test_estimates_interpolate_between_measured_sizes_keeping_the_overhead():
+    estimates = LatencyEstimates()
+    estimates.record("v", "triton", 2**10, 5.0)  # 5 ms of overhead at a tiny size
+    estimates.record("v", "triton", 2**16, 11.3)
+    assert abs(estimates.service_ms("v", "triton", 2**14) - (5.0 + 6.3 * (2**14 - 2**10) / (2**16 - 2**10))) < 1e-9
+    assert estimates.service_ms("v", "triton", 2**12) < 2 * 5.0  # not 4x the tiny size's time

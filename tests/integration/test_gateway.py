@@ -1,0 +1,167 @@
+"""`ganc serve` (bentoml serve, two workers) with the real Triton server binary as a second backend."""
+
+import io
+import os
+import signal
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import numpy as np
+import onnxruntime as ort
+import pytest
+import torch
+from PIL import Image
+
+from compression.export import export_onnx
+from compression.models import ModelSpec
+from ganc.card import INPUT_NAME, OUTPUT_NAME, VariantCard
+from ganc.python_flavour import derive_python_flavour
+from ganc.repository import publish_variant
+from service.images import finish, prepare
+from tests.conftest import card_fields, free_port
+
+pytestmark = pytest.mark.integration
+
+
+def png(width=48, height=32, seed=0) -> bytes:
+    rgb = np.random.default_rng(seed).integers(0, 256, (height, width, 3), dtype=np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def expected(onnx_path: Path, data: bytes) -> np.ndarray:
+    prepared = prepare(np.asarray(Image.open(io.BytesIO(data)).convert("RGB")), 4)
+    output = ort.InferenceSession(str(onnx_path)).run([OUTPUT_NAME], {INPUT_NAME: prepared.tensor})[0]
+    return finish(output, prepared)
+
+
+def decode(response: httpx.Response) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(response.content)))
+
+
+class Gateway:
+    def __init__(self, repo: Path, env: dict[str, str], workdir: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = open(workdir / f"gateway-{self.port}.log", "wb")  # noqa: SIM115 (closed in stop)
+        command = ["serve", "--port", str(self.port), "--repo", str(repo), "--workers", "2"]
+        self.process = subprocess.Popen(
+            [str(Path(sys.executable).parent / "ganc"), *command],
+            env={**os.environ, "GANC_CATALOG_POLL_S": "0.5", "GANC_WARMUP_RUNS": "2", "GANC_WARMUP_SIZE": "128", **env},
+            stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            assert self.process.poll() is None, (workdir / f"gateway-{self.port}.log").read_text()
+            time.sleep(0.5)
+        raise TimeoutError("the gateway did not become ready")
+
+    def translate(self, data: bytes, **params) -> httpx.Response:
+        return httpx.post(f"{self.url}/v1/translate/tiny", content=data, params=params,
+                          headers={"Content-Type": "image/png"}, timeout=30)  # fmt: skip
+
+    def stop(self) -> None:
+        if self.process.poll() is not None:
+            return
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.log.close()
+
+
+@pytest.fixture
+def stack(tmp_path, tiny_onnx, triton_factory):
+    canonical, flavour = tmp_path / "canonical", tmp_path / "python"
+    publish_variant(canonical, tiny_onnx, VariantCard(**card_fields(tiny_onnx, variant="s8", quality={"psnr": 25.0})))
+    derive_python_flavour(canonical, flavour)
+    triton = triton_factory(flavour)
+    gateways = []
+
+    def start(**env) -> Gateway:
+        gateway = Gateway(canonical, {"GANC_TRITON_URL": triton.grpc_url, **env}, tmp_path)
+        gateways.append(gateway)
+        return gateway
+
+    yield canonical, flavour, triton, start
+    for gateway in gateways:
+        gateway.stop()
+
+
+def test_each_backend_answers_like_onnxruntime(stack, tiny_onnx):
+    _, _, _, start = stack
+    data = png()
+    for env, backend in (({"GANC_TRITON_URL": ""}, "cpu"), ({"GANC_CPU_BACKEND": "false"}, "triton")):
+        gateway = start(**env)
+        response = gateway.translate(data)
+        assert response.status_code == 200, response.text
+        assert response.headers["x-ganc-backend"] == backend
+        assert np.abs(decode(response).astype(int) - expected(tiny_onnx, data)).max() <= 1
+        gateway.stop()
+
+
+def test_requests_keep_succeeding_on_the_cpu_when_triton_stops(stack):
+    _, _, triton, start = stack
+    # One single-threaded CPU worker queues up under load, so the router sends part of it to Triton.
+    gateway = start(GANC_CPU_WORKERS="1", GANC_CPU_THREADS="1")
+    data = png(128, 128)
+
+    def load(count: int) -> list[httpx.Response]:
+        with ThreadPoolExecutor(8) as pool:
+            return list(pool.map(lambda _: gateway.translate(data), range(count)))
+
+    before = load(48)
+    assert all(r.status_code == 200 for r in before)
+    assert {r.headers["x-ganc-backend"] for r in before} == {"cpu", "triton"}  # queueing spreads the load
+    triton.stop()
+    after = load(48)
+    assert [r.status_code for r in after] == [200] * 48
+    assert {r.headers["x-ganc-backend"] for r in after[-8:]} == {"cpu"}
+    metrics = httpx.get(f"{gateway.url}/metrics").text
+    assert 'ganc_backend_up{backend="triton"' in metrics
+
+
+def test_a_version_published_while_serving_is_picked_up(stack, tmp_path):
+    canonical, flavour, _, start = stack
+    gateway = start()
+    data = png()
+    assert gateway.translate(data).headers["x-ganc-version"] == "1"
+    torch.manual_seed(1)
+    other = tmp_path / "other.onnx"
+    export_onnx(ModelSpec("sub_mobile_resnet", {"config": "8_8_8_8_8_8_8_8", "n_blocks": 3}).build(), other)
+    publish_variant(canonical, other, VariantCard(**card_fields(other, variant="s8", quality={"psnr": 25.0})))
+    derive_python_flavour(canonical, flavour)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        response = gateway.translate(data)
+        assert response.status_code == 200
+        if response.headers["x-ganc-version"] == "2":
+            break
+        time.sleep(0.3)
+    assert response.headers["x-ganc-version"] == "2"
+    assert np.abs(decode(response).astype(int) - expected(other, data)).max() <= 1
+
+
+def test_metrics_carry_the_serving_labels_across_workers(stack):
+    *_, start = stack
+    gateway = start()
+    for _ in range(6):
+        assert gateway.translate(png(), budget_ms=10_000).status_code == 200
+    text = httpx.get(f"{gateway.url}/metrics").text
+    lines = [line for line in text.splitlines() if line.startswith("ganc_request_latency_seconds_count")]
+    assert lines and all('family="tiny"' in line and 'variant="s8"' in line and "hardware=" in line for line in lines)
+    served = sum(float(line.rsplit(" ", 1)[1]) for line in lines)
+    assert served >= 6
+    for name in ("ganc_pixels_total", "ganc_variant_macs", "ganc_router_decisions_total", "ganc_budget_requests_total"):
+        assert name in text
