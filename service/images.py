@@ -12,6 +12,8 @@ Every refusal raises ImageError with an HTTP status and a sentence for the JSON 
 """
 
 import io
+import struct
+import zlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -101,12 +103,32 @@ def finish(output: np.ndarray, prepared: Prepared) -> np.ndarray:
     return ((np.clip(y, -1.0, 1.0) + 1.0) * 127.5 + 0.5).astype(np.uint8).transpose(1, 2, 0)
 
 
+def _png_chunk(tag: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + tag + body + struct.pack(">I", zlib.crc32(tag + body))
+
+
+def encode_png(rgb: np.ndarray) -> bytes:
+    """A lossless PNG with unfiltered rows in stored deflate blocks.
+
+    Pillow's encoder spends ~6 ms on a 256x256 generator output filtering and compressing rows that
+    barely compress (the output is noisy); storing them costs ~0.2 ms for a ~20% larger answer.
+    Ask for WebP or JPEG when bytes matter more than milliseconds.
+    """
+    height, width, _ = rgb.shape
+    rows = np.empty((height, width * 3 + 1), np.uint8)
+    rows[:, 0] = 0  # filter type None
+    rows[:, 1:] = rgb.reshape(height, -1)
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB, not interlaced
+    idat = zlib.compress(rows.tobytes(), 0)
+    return b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header) + _png_chunk(b"IDAT", idat) + _png_chunk(b"IEND", b"")
+
+
 def encode(rgb: np.ndarray, fmt: str) -> bytes:
+    if fmt == "png":
+        return encode_png(rgb)
     image = Image.fromarray(rgb)
     buffer = io.BytesIO()
-    if fmt == "png":
-        image.save(buffer, format="PNG", compress_level=1)
-    elif fmt == "jpeg":
+    if fmt == "jpeg":
         image.save(buffer, format="JPEG", quality=92)
     elif fmt == "webp":
         image.save(buffer, format="WEBP", quality=92, method=0)
