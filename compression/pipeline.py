@@ -23,7 +23,7 @@ from .checkpoint import load_checkpoint, load_generator, resolve_checkpoint
 from .data import DataError, Preprocess, TranslationDataset, build_sample_dataset, find_split
 from .export import export_onnx, make_card, verify_onnx
 from .metrics import evaluate_generator
-from .models import ChannelConfig, get_choice_set
+from .models import ChannelConfig, ModelSpec, extract_subnet, get_choice_set
 from .progress import Progress, no_progress
 from .search import LatencyTarget, SearchConfig, check_budgets_reachable, measure_model_ms, run_search, smallest_config
 from .training import DataConfig, DistillConfig, LoopConfig, TeacherConfig, load_teacher, train_distill, train_teacher
@@ -97,20 +97,22 @@ class Pipeline:
             find_split(d.path, "train")
         elif d.photos is not None and not d.photos.is_dir():
             raise DataError(f"dataset.photos: folder {d.photos} does not exist")
+        n_blocks, residual = spec.teacher.n_blocks, spec.teacher.residual
         if spec.teacher.checkpoint is not None:
             payload = load_checkpoint(spec.teacher.checkpoint)
             if payload.get("kind") not in ("pix2pix", "cyclegan"):
                 raise ValueError(f"teacher.checkpoint: {spec.teacher.checkpoint} is not a teacher checkpoint")
+            options = payload["generator"]["options"]
+            n_blocks, residual = options.get("n_blocks", 9), options.get("residual", False)
         choice_set = get_choice_set(spec.supernet.choices)
         target = latency_target(spec)
         target.check_available()
         config = search_config(spec)
         smallest_ms = None
         if config.budget_kind == "latency_ms":  # the smallest sub-network's latency does not depend on its weights
-            n_blocks = spec.teacher.n_blocks
-            supernet = get_supernet_spec(spec, n_blocks).build()
-            smallest_ms = measure_model_ms(supernet.extract(smallest_config(choice_set)), target)
-        check_budgets_reachable(choice_set, spec.teacher.n_blocks, config, smallest_ms)
+            options = {"config": str(smallest_config(choice_set)), "n_blocks": n_blocks, "residual": residual}
+            smallest_ms = measure_model_ms(ModelSpec("sub_mobile_resnet", options).build(), target)
+        check_budgets_reachable(choice_set, n_blocks, config, smallest_ms)
 
     # -- stages --------------------------------------------------------------------------------
     def data(self) -> dict[str, Any]:
@@ -235,8 +237,6 @@ class Pipeline:
         paired = teacher.kind == "pix2pix"
         target = latency_target(self.spec)
         supernet_spec, supernet = load_generator(Path(supernet_run))
-        from .models import extract_subnet
-
         variants = []
         if self.spec.publish_teacher:
             variants.append((TEACHER_VARIANT, teacher.spec, teacher.generator, None))
@@ -302,15 +302,6 @@ class Pipeline:
             "export", lambda: self.export(dataset, teacher, supernet, finetuned, search["latency_ms"])
         )
         return self.stage("publish", lambda: self.publish(exported["variants"]))
-
-
-def get_supernet_spec(spec: CompressionSpec, n_blocks: int):
-    from .models import ModelSpec
-
-    return ModelSpec(
-        "super_mobile_resnet",
-        {"choices": spec.supernet.choices, "n_blocks": n_blocks, "residual": spec.teacher.residual},
-    )
 
 
 def run_pipeline(
