@@ -43,7 +43,10 @@ class OnnxCpuBackend(Backend):
         if current is not None and current[0] >= version:
             return
         loop = asyncio.get_running_loop()
-        session = await loop.run_in_executor(self.pool, self._session, onnx_path)
+        try:
+            session = await loop.run_in_executor(self.pool, self._session, onnx_path)
+        except Exception as error:  # onnxruntime raises its own types for unreadable graphs
+            raise BackendError(f"onnxruntime cannot load {onnx_path}: {str(error).splitlines()[0]}") from error
         self.sessions[model] = (version, session)  # requests already running keep the old session
 
     def ready(self, model: str) -> bool:

@@ -165,3 +165,14 @@ def test_metrics_carry_the_serving_labels_across_workers(stack):
     assert served >= 6
     for name in ("ganc_pixels_total", "ganc_variant_macs", "ganc_router_decisions_total", "ganc_budget_requests_total"):
         assert name in text
+
+
+def test_no_backend_able_to_serve_gives_503_with_retry_after(stack):
+    _, _, triton, start = stack
+    gateway = start(GANC_CPU_BACKEND="false")
+    assert gateway.translate(png()).status_code == 200
+    triton.stop()
+    for _ in range(3):
+        response = gateway.translate(png())
+        assert response.status_code == 503
+        assert response.headers["retry-after"] == "2" and "serve" in response.json()["error"]

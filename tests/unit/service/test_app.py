@@ -3,6 +3,7 @@
 import io
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import onnxruntime as ort
@@ -130,3 +131,26 @@ def test_a_body_over_the_cap_is_refused(repo):
 def test_an_empty_repository_is_not_ready(tmp_path):
     with TestClient(create_app(Settings(model_repository=tmp_path))) as client:
         assert client.get("/readyz").status_code == 503
+
+
+def test_a_variant_that_fails_to_load_is_reported_and_the_rest_serve(repo, tmp_path):
+    broken = tmp_path / "broken.onnx"
+    broken.write_bytes(b"not an onnx graph")
+    publish_variant(repo, broken, VariantCard(**card_fields(broken, variant="broken", quality={"psnr": 99.0})))
+    with TestClient(create_app(Settings(model_repository=repo, warmup_runs=1, warmup_size=32))) as client:
+        problems = client.get("/v1/models").json()["problems"]
+        assert any(p.startswith("tiny--broken v1 on cpu") for p in problems)
+        response = client.post("/v1/translate/tiny", content=png(), headers={"Content-Type": "image/png"})
+        assert response.status_code == 200 and response.headers["x-ganc-variant"] == "teacher"
+
+
+def test_more_requests_in_flight_than_the_bound_get_429(repo):
+    settings = Settings(model_repository=repo, warmup_runs=1, warmup_size=32, max_in_flight=1)
+    with TestClient(create_app(settings)) as client, ThreadPoolExecutor(8) as pool:
+        big = png(512, 512)
+        responses = list(pool.map(lambda _: client.post("/v1/translate/tiny", content=big,
+                                                        headers={"Content-Type": "image/png"}), range(8)))  # fmt: skip
+    statuses = sorted(r.status_code for r in responses)
+    assert 200 in statuses and 429 in statuses and set(statuses) <= {200, 429}
+    refused = next(r for r in responses if r.status_code == 429)
+    assert refused.headers["retry-after"] == "1" and "in flight" in refused.json()["error"]
