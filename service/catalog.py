@@ -76,11 +76,12 @@ class Catalog:
             if current is not None and current.version == entry.version:
                 variant.backends = set(current.backends)
             await self._load(variant)
-            if variant.backends:
+            # A new version that loads nowhere does not replace an old one that serves.
+            if variant.backends or current is None or not current.backends:
                 self.families.setdefault(family, {})[name] = variant
-                metrics.MACS.labels(family, name).set(entry.card.macs)
-                metrics.MACS_REAL.labels(family, name).set(entry.card.macs_real)
-                metrics.PARAMS.labels(family, name).set(entry.card.params)
+            metrics.MACS.labels(family, name).set(entry.card.macs)
+            metrics.MACS_REAL.labels(family, name).set(entry.card.macs_real)
+            metrics.PARAMS.labels(family, name).set(entry.card.params)
 
     def _complete(self, variant: Variant) -> bool:
         return variant.backends >= set(self.backends)

@@ -174,5 +174,5 @@ def test_no_backend_able_to_serve_gives_503_with_retry_after(stack):
     triton.stop()
     for _ in range(3):
         response = gateway.translate(png())
-        assert response.status_code == 503
+        assert response.status_code == 503, response.text
         assert response.headers["retry-after"] == "2" and "serve" in response.json()["error"]
