@@ -16,8 +16,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[serve,worker,test]'
 	touch $(STAMP)
 
+# Serve the shipped demo family (model_repository/) on http://127.0.0.1:3000, in process on the CPU.
 run: setup
-	$(BIN)/python bench/latency_cpu.py --sizes 128 --repeats 5
+	$(BIN)/ganc serve --host 127.0.0.1 --port 3000 --repo model_repository
 
 lint: setup
 	$(BIN)/ruff check .
