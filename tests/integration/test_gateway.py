@@ -113,9 +113,10 @@ def test_each_backend_answers_like_onnxruntime(stack, tiny_onnx):
 
 def test_requests_keep_succeeding_on_the_cpu_when_triton_stops(stack):
     _, _, triton, start = stack
-    # One single-threaded CPU worker queues up under load, so the router sends part of it to Triton.
-    gateway = start(GANC_CPU_WORKERS="1", GANC_CPU_THREADS="1")
-    data = png(128, 128)
+    # One single-threaded CPU worker queues up under load, so the router sends part of it to Triton
+    # (which runs several requests at once with more threads).
+    gateway = start(GANC_CPU_WORKERS="1", GANC_CPU_THREADS="1", GANC_TRITON_CONCURRENCY="4", GANC_WARMUP_SIZE="256")
+    data = png(256, 256)
 
     def load(count: int) -> list[httpx.Response]:
         with ThreadPoolExecutor(8) as pool:
@@ -123,7 +124,7 @@ def test_requests_keep_succeeding_on_the_cpu_when_triton_stops(stack):
 
     before = load(48)
     assert all(r.status_code == 200 for r in before)
-    assert {r.headers["x-ganc-backend"] for r in before} == {"cpu", "triton"}  # queueing spreads the load
+    assert "triton" in {r.headers["x-ganc-backend"] for r in before}
     triton.stop()
     after = load(48)
     assert [r.status_code for r in after] == [200] * 48
