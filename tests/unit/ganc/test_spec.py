@@ -31,3 +31,13 @@ def test_a_good_spec_gets_the_reference_defaults():
 def test_bad_specs_name_the_field(change, field):
     with pytest.raises(SpecError, match=f"spec: .*{field}"):
         parse_spec({**GOOD, **change})
+
+
+@pytest.mark.parametrize("name", ["sr4x", "edges2photo"])
+def test_committed_specs_are_valid(name):
+    from pathlib import Path
+
+    from ganc.cli_compress import load_spec_file
+
+    spec = load_spec_file(Path(__file__).parents[3] / "deploy" / "specs" / f"{name}.yaml")
+    assert spec.family == name
