@@ -52,3 +52,22 @@ def test_bad_training_requests_get_one_line(tmp_path, args, message):
     assert message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "t").exists() and not (tmp_path / "s").exists() and not (tmp_path / "d").exists()
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (None, "does not exist"),
+        ("family: [unclosed", "not valid YAML"),
+        ("family: sr4x\ntask: sr4x\ndataset: {sample: sr4x}\nsearch: {macs_budgets: [1e9]}\ncolour: red\n", "colour"),
+        ("family: sr4x\ntask: sr4x\ndataset: {sample: sr4x}\nsearch: {macs_budgets: [1e3]}\n", "can meet the budget"),
+    ],
+)
+def test_compress_refuses_bad_specs_with_one_line(tmp_path, content, message):
+    spec = tmp_path / "spec.yaml"
+    if content is not None:
+        spec.write_text(content)
+    result = run("compress", spec, "--work-dir", tmp_path / "work", "--repo", tmp_path / "repo")
+    assert result.exit_code == 1
+    assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "repo").exists()
