@@ -1,0 +1,102 @@
+"""The job contract between the gateway and the workers: task name, states, and the job records.
+
+A job lives in its own folder under the jobs root (shared by gateways and workers, like the model
+repository): `job.json` (the record, rewritten atomically), `spec.json` (what was asked) and the
+pipeline's stage folders. The gateway creates the record and sends the task by name; workers update
+it as the pipeline reports progress; a `cancel` file asks the worker to stop at the next step.
+"""
+
+import json
+import os
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from .spec import CompressionSpec
+
+COMPRESS_TASK = "ganc.compress_generator"
+JOB_FILE = "job.json"
+CANCEL_FILE = "cancel"
+
+JobState = Literal["queued", "running", "succeeded", "failed", "cancelled"]
+FINAL_STATES = ("succeeded", "failed", "cancelled")
+
+
+class JobRecord(BaseModel):
+    id: str
+    state: JobState = "queued"
+    family: str
+    stage: str | None = None
+    step: int = 0
+    total: int = 0
+    message: str = ""
+    created_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    published: dict[str, Any] = Field(default_factory=dict, description="variant -> model, version, card")
+    error: str | None = None
+    attempts: int = 0
+
+
+def new_job_id() -> str:
+    return uuid.uuid4().hex[:16]
+
+
+class JobStore:
+    """Job records as files under `root` (stdlib only, so the gateway can read them without the worker stack)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def folder(self, job_id: str) -> Path:
+        if not job_id.isalnum():
+            raise KeyError(job_id)
+        return self.root / job_id
+
+    def create(self, spec: CompressionSpec) -> JobRecord:
+        record = JobRecord(id=new_job_id(), family=spec.family, created_at=datetime.now(UTC))
+        folder = self.folder(record.id)
+        folder.mkdir(parents=True)
+        (folder / "request.json").write_text(spec.model_dump_json(indent=2) + "\n")
+        self.save(record)
+        return record
+
+    def spec(self, job_id: str) -> CompressionSpec:
+        return CompressionSpec.model_validate_json((self.folder(job_id) / "request.json").read_text())
+
+    def save(self, record: JobRecord) -> None:
+        path = self.folder(record.id) / JOB_FILE
+        temporary = path.with_name(f".{JOB_FILE}.{uuid.uuid4().hex}")
+        temporary.write_text(record.model_dump_json(indent=2) + "\n")
+        os.replace(temporary, path)
+
+    def get(self, job_id: str) -> JobRecord:
+        try:
+            return JobRecord.model_validate_json((self.folder(job_id) / JOB_FILE).read_text())
+        except (OSError, ValueError):
+            raise KeyError(job_id) from None
+
+    def update(self, job_id: str, **changes: Any) -> JobRecord:
+        record = self.get(job_id).model_copy(update=changes)
+        self.save(record)
+        return record
+
+    def recent(self, limit: int = 50) -> list[JobRecord]:
+        if not self.root.is_dir():
+            return []
+        records = []
+        for folder in self.root.iterdir():
+            try:
+                records.append(self.get(folder.name))
+            except KeyError:
+                continue
+        return sorted(records, key=lambda r: r.created_at, reverse=True)[:limit]
+
+    def request_cancel(self, job_id: str) -> None:
+        (self.folder(job_id) / CANCEL_FILE).write_text(json.dumps({"at": datetime.now(UTC).isoformat()}))
+
+    def cancel_requested(self, job_id: str) -> bool:
+        return (self.folder(job_id) / CANCEL_FILE).exists()
