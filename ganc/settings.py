@@ -11,12 +11,21 @@ class Settings(BaseSettings):
 
     model_repository: Path = Path("model_repository")
 
+    # jobs: broker, results and the shared jobs folder (the laptop default needs no server)
+    jobs_root: Path = Field(Path("var/jobs"), description="job folders, shared by gateways and workers")
+    broker_url: str = Field("sqla+sqlite:///var/broker.sqlite", description="redis://host:6379/0 in deployment")
+    result_backend: str = Field("db+sqlite:///var/results.sqlite", description="redis://host:6379/1 in deployment")
+    visibility_timeout_s: int = Field(48 * 3600, gt=0, description="redelivery after; above the longest job")
+    worker_metrics_port: int = Field(9101, ge=0, description="the worker's Prometheus port (0: none)")
+    api_token: str | None = Field(None, description="bearer token of the job endpoints (unset: they refuse everything)")
+    data_roots: list[Path] = Field(default_factory=lambda: [Path("data")], description="folders job specs may read")
+
     # gateway: CPU backend (onnxruntime in process)
     cpu_backend: bool = Field(True, description="serve in process on the CPU (off: a Triton-only gateway)")
     cpu_threads: int = Field(0, ge=0, description="intra-op threads per inference; 0: all cores / cpu_workers")
     cpu_workers: int = Field(1, ge=1, description="inferences the CPU backend runs at once")
     # gateway: Triton backend (off unless a URL is set)
-    triton_url: str | None = Field(None, description="Triton's gRPC address, e.g. 127.0.0.1:8001")
+    triton_url: str | None = Field(None, description="Triton's HTTP address, e.g. 127.0.0.1:8000")
     triton_concurrency: int = Field(4, ge=1)
     triton_timeout_s: float = Field(10.0, gt=0)
     triton_hardware: str = Field("triton", description="hardware label of the Triton backend, e.g. 'NVIDIA H200'")

@@ -1,10 +1,14 @@
-"""NVIDIA Triton through tritonclient's asyncio gRPC client (binary tensors; safe to share across requests)."""
+"""NVIDIA Triton through tritonclient's asyncio HTTP client (binary tensors; one client shared by all requests).
+
+HTTP rather than gRPC so that one address (GANC_TRITON_URL, Triton's HTTP port) serves inference, health
+and the repository API that workers use to load new models.
+"""
 
 import asyncio
 from pathlib import Path
 
 import numpy as np
-import tritonclient.grpc.aio as grpcclient
+import tritonclient.http.aio as httpclient
 from tritonclient.utils import InferenceServerException
 
 from ganc.card import INPUT_NAME, OUTPUT_NAME
@@ -19,7 +23,7 @@ class TritonBackend(Backend):
         self.url, self.concurrency, self.timeout_s = url, concurrency, timeout_s
         self.hardware = hardware
         self.manage_models = manage_models
-        self.client = grpcclient.InferenceServerClient(url)
+        self.client = httpclient.InferenceServerClient(url, conn_limit=max(8, concurrency * 2))
         self.models: dict[str, int] = {}
 
     async def load(self, model: str, version: int, onnx_path: Path) -> None:
@@ -36,13 +40,11 @@ class TritonBackend(Backend):
         return model in self.models
 
     async def infer(self, model: str, x: np.ndarray) -> np.ndarray:
-        tensor = grpcclient.InferInput(INPUT_NAME, list(x.shape), "FP32")
-        tensor.set_data_from_numpy(x)
+        tensor = httpclient.InferInput(INPUT_NAME, list(x.shape), "FP32")
+        tensor.set_data_from_numpy(x, binary_data=True)
+        output = httpclient.InferRequestedOutput(OUTPUT_NAME, binary_data=True)
         try:
-            result = await asyncio.wait_for(
-                self.client.infer(model, [tensor], outputs=[grpcclient.InferRequestedOutput(OUTPUT_NAME)]),
-                self.timeout_s,
-            )
+            result = await asyncio.wait_for(self.client.infer(model, [tensor], outputs=[output]), self.timeout_s)
         except (InferenceServerException, TimeoutError, OSError) as error:
             raise BackendError(f"Triton failed on {model}: {error}") from None
         return result.as_numpy(OUTPUT_NAME)

@@ -90,7 +90,7 @@ def stack(tmp_path, tiny_onnx, triton_factory):
     gateways = []
 
     def start(**env) -> Gateway:
-        gateway = Gateway(canonical, {"GANC_TRITON_URL": triton.grpc_url, **env}, tmp_path)
+        gateway = Gateway(canonical, {"GANC_TRITON_URL": triton.http_url, **env}, tmp_path)
         gateways.append(gateway)
         return gateway
 
