@@ -20,6 +20,7 @@ from .cli_compress import compress
 from .cli_errors import friendly_errors
 from .cli_serve import serve
 from .cli_train import data_app, train_app
+from .cli_worker import worker
 from .settings import get_settings
 
 app = typer.Typer(help="ganc: compress image-to-image GAN generators and serve them.", no_args_is_help=True)
@@ -29,6 +30,7 @@ app.add_typer(data_app, name="data")
 app.add_typer(train_app, name="train")
 app.command()(compress)
 app.command()(serve)
+app.command()(worker)
 
 Arch = Annotated[str | None, typer.Option(help="architecture name, e.g. resnet, sub_mobile_resnet, unet")]
 Ngf = Annotated[int | None, typer.Option(help="base width of the generator")]

@@ -8,6 +8,8 @@ from its stage checkpoints.
 from pathlib import Path
 
 from celery import Celery
+from celery.signals import worker_init
+from prometheus_client import start_http_server
 
 from ganc.settings import Settings, get_settings
 
@@ -23,11 +25,21 @@ def make_app(settings: Settings) -> Celery:
         worker_prefetch_multiplier=1,
         task_track_started=True,
         broker_connection_retry_on_startup=True,
-        broker_transport_options={"visibility_timeout": settings.visibility_timeout_s},
         result_expires=None,
         worker_hijack_root_logger=False,
     )
+    if settings.broker_url.startswith(("redis://", "rediss://")):
+        # Redis redelivers an unacknowledged job after this; the SQL transport has no such timeout.
+        app.conf.broker_transport_options = {"visibility_timeout": settings.visibility_timeout_s}
     return app
 
 
 app = make_app(get_settings())
+
+
+@worker_init.connect
+def serve_metrics(**_: object) -> None:
+    """Workers run jobs in their main process (solo pool), so one metrics server covers them."""
+    port = get_settings().worker_metrics_port
+    if port:
+        start_http_server(port, addr="0.0.0.0")

@@ -1,0 +1,21 @@
+"""`ganc worker`: a Celery worker that runs compression jobs, one at a time."""
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+def worker(
+    loglevel: Annotated[str, typer.Option(help="Celery log level")] = "INFO",
+    hostname: Annotated[str | None, typer.Option(help="worker name (default: Celery's)")] = None,
+) -> None:
+    """Run jobs from the broker (GANC_BROKER_URL; the SQLite default needs no server)."""
+    celery = Path(sys.executable).parent / "celery"
+    # solo pool: the job runs in the worker's own process (torch uses the cores), one job at a time
+    command = [str(celery), "-A", "workers.celery_app", "worker", "--pool", "solo", "--loglevel", loglevel]
+    if hostname:
+        command += ["--hostname", hostname]
+    os.execv(command[0], command)
