@@ -29,6 +29,8 @@ from ganc.repository import read_index
 def session(path: Path, threads: int) -> ort.InferenceSession:
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
+    # Idle intra-op threads spin by default and steal the cores from the next session in an interleaved run.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
@@ -74,6 +76,7 @@ def main() -> None:
     parser.add_argument("--repo", type=Path, default=Path("model_repository"))
     parser.add_argument("--work-dir", type=Path, default=Path("var/jobs/sr4x"), help="the job that made the family")
     parser.add_argument("--photos", type=Path, help="also score on this folder of photos, degraded like the task")
+    parser.add_argument("--photos-size", type=int, default=64, help="crop size the photos are cut for")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--out", type=Path, default=Path("bench/out"))
@@ -95,8 +98,7 @@ def main() -> None:
     splits = {"test": list(TranslationDataset(dataset, "test", Preprocess(multiple=4)).eval_pairs())}
     if args.photos:
         scratch = Path(tempfile.mkdtemp())
-        size = json.loads((dataset / "dataset.json").read_text())["size"]
-        build_sample_dataset("sr4x", size, scratch / "photos", args.photos)
+        build_sample_dataset("sr4x", args.photos_size, scratch / "photos", args.photos)
         photos = [
             TranslationDataset(scratch / "photos", s, Preprocess(multiple=4))
             for s in ("train", "train2", "val", "test")

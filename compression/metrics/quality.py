@@ -29,21 +29,28 @@ def ssim(output: torch.Tensor, target: torch.Tensor) -> float:
     return float(structural_similarity(b, a, channel_axis=-1, data_range=255, win_size=window))
 
 
+def teacher_outputs(teacher: nn.Module, pairs: Iterable[tuple[str, torch.Tensor, torch.Tensor]]) -> list[torch.Tensor]:
+    """The teacher's output for every pair, computed once (a search scores many students against them)."""
+    with torch.no_grad():
+        return [teacher.eval()(a.unsqueeze(0))[0] for _name, a, _b in pairs]
+
+
 def evaluate_generator(
     generator: nn.Module,
     pairs: Iterable[tuple[str, torch.Tensor, torch.Tensor]],
-    teacher: nn.Module | None = None,
+    teacher: nn.Module | list[torch.Tensor] | None = None,
     paired: bool = True,
 ) -> dict[str, float]:
-    """Mean PSNR/SSIM of `generator` on (name, A, B) pairs: against B when `paired`, against the teacher's output,
-    and of the input A itself against B (the baseline a restoration model must beat)."""
+    """Mean PSNR/SSIM of `generator` on (name, A, B) pairs: against B when `paired`, against the teacher's output
+    (`teacher` is the model, or its outputs from `teacher_outputs`), and of the input A itself against B (the
+    baseline a restoration model must beat)."""
     sums: dict[str, float] = {}
     count = 0
     was_training = generator.training
     generator.eval()
     try:
         with torch.no_grad():
-            for _name, a, b in pairs:
+            for index, (_name, a, b) in enumerate(pairs):
                 output = generator(a.unsqueeze(0))[0]
                 scores = {}
                 if paired:
@@ -51,7 +58,7 @@ def evaluate_generator(
                         psnr=psnr(output, b), ssim=ssim(output, b), psnr_input=psnr(a, b), ssim_input=ssim(a, b)
                     )
                 if teacher is not None:
-                    reference = teacher(a.unsqueeze(0))[0]
+                    reference = teacher[index] if isinstance(teacher, list) else teacher(a.unsqueeze(0))[0]
                     scores.update(psnr_teacher=psnr(output, reference), ssim_teacher=ssim(output, reference))
                 for key, value in scores.items():
                     sums[key] = sums.get(key, 0.0) + value

@@ -18,6 +18,7 @@ from torch import nn
 from ganc.card import MACS_SIZE
 
 from ..metrics import evaluate_generator
+from ..metrics.quality import teacher_outputs
 from ..models import ChannelConfig, ChoiceSet, SuperMobileResnetGenerator
 from ..progress import Progress, no_progress
 from .cost import SubnetCost, subnet_cost
@@ -138,12 +139,13 @@ def run_search(
 
     cache: dict[str, Candidate] = _load_cache(out_dir / "candidates.json")
     metric = "psnr" if paired else "psnr_teacher"
+    references = teacher_outputs(teacher, pairs)
 
     def evaluate(channel_config: ChannelConfig) -> Candidate:
         key = str(channel_config)
         if key not in cache:
             supernet.set_config(channel_config)
-            quality = evaluate_generator(supernet, pairs, teacher, paired)
+            quality = evaluate_generator(supernet, pairs, references, paired)
             cost, macs = _cost(channel_config, n_blocks, config), subnet_cost(channel_config, n_blocks, MACS_SIZE)
             cache[key] = Candidate(key, macs.macs_paper, macs.macs_real, round(latency_model.predict(cost), 3),
                                    {k: round(v, 4) for k, v in quality.items()}, quality[metric])  # fmt: skip

@@ -36,6 +36,8 @@ class OnnxCpuBackend(Backend):
         options = ort.SessionOptions()
         options.intra_op_num_threads = self.threads
         options.inter_op_num_threads = 1
+        # One session per variant: idle threads must not spin on the cores another variant needs.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         return ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
 
     async def load(self, model: str, version: int, onnx_path: Path) -> None:
