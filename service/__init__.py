@@ -1,1 +1,1 @@
-"""The gateway: HTTP image translation over the model repository (issue 5). Never imports torch."""
+"""The gateway: HTTP image translation over the model repository. Never imports torch."""

@@ -1,1 +1,1 @@
-"""Celery tasks that run compression jobs and publish their results (issue 6)."""
+"""Celery tasks that run compression jobs through the pipeline and publish their results."""
