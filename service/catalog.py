@@ -7,7 +7,6 @@ A variant that fails to load is reported (in /v1/models and the log) and skipped
 
 import asyncio
 import logging
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -112,9 +111,8 @@ class Catalog:
             x = np.zeros((1, variant.card.channels_in, side, side), np.float32)
             await backend.infer(variant.model, x)
             for _ in range(self.warmup_runs):
-                start = time.perf_counter()
-                await backend.infer(variant.model, x)
-                self.estimates.record(variant.model, backend.name, side * side, (time.perf_counter() - start) * 1e3)
+                inference = await backend.infer(variant.model, x)
+                self.estimates.record(variant.model, backend.name, side * side, inference.service_ms)
 
     async def watch(self, poll_s: float) -> None:
         while True:

@@ -1,19 +1,29 @@
-"""Live latency estimates per (variant, backend, size bucket), and the queueing delay of requests in flight.
+"""Live latency estimates per (variant, backend, size bucket), the gateway's own overhead, and the work in flight.
 
-Each key keeps a window of recent service times; the tail estimate is the window's p95. Buckets are
-powers of two of the padded pixel count. A bucket with no samples is interpolated (or extrapolated)
-linearly in pixels from the two nearest measured buckets, which keeps a backend's fixed overhead
-from being scaled with the image; with one measured bucket it is scaled by the pixel ratio.
-Requests in flight on a backend add their expected service time divided by the backend's concurrency.
+Each key keeps a window of recent service times (measured where the backend runs the model, not
+counting its queue); the tail estimate is the window's p95. Buckets are powers of two of the padded
+pixel count. A bucket with no samples is interpolated (or extrapolated) linearly in pixels from the
+two nearest measured buckets, which keeps a backend's fixed overhead from being scaled with the
+image; with one measured bucket it is scaled by the pixel ratio.
+
+The gateway's overhead around the model (decoding and preparing before, cropping and encoding after)
+is estimated the same way, so that predictions are of the latency the client sees.
+
+Work in flight: every request admitted to a backend registers its expected service time. A new
+request waits for the remaining work ahead of it, spread over the backend's concurrency.
 Not thread-safe by itself: the gateway updates it from the event loop only.
 """
 
+import itertools
 import math
-from collections import defaultdict, deque
+import time
+from collections import deque
 from dataclasses import dataclass, field
 
 WINDOW = 64
 TAIL = 0.95
+PRE, POST = "(decode)", "(encode)"  # the gateway's overhead before and after the model
+GATEWAY = "gateway"
 
 
 def size_bucket(pixels: int) -> int:
@@ -27,14 +37,26 @@ def percentile(values: list[float], q: float) -> float:
 
 
 @dataclass
+class _Work:
+    backend: str
+    expected_ms: float
+    started: float
+
+
+@dataclass
 class LatencyEstimates:
     window: int = WINDOW
     samples: dict[tuple[str, str, int], deque] = field(default_factory=dict)
-    in_flight: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    work: dict[int, _Work] = field(default_factory=dict)
+    _tickets: itertools.count = field(default_factory=itertools.count)
 
     def record(self, variant: str, backend: str, pixels: int, ms: float) -> None:
         key = (variant, backend, size_bucket(pixels))
         self.samples.setdefault(key, deque(maxlen=self.window)).append(ms)
+
+    def record_overhead(self, stage: str, pixels: int, ms: float) -> None:
+        """`stage` is PRE or POST: the gateway's own time before or after the model."""
+        self.record(stage, GATEWAY, pixels, ms)
 
     def service_ms(self, variant: str, backend: str, pixels: int, q: float = TAIL) -> float | None:
         """The q-quantile of recent service times at this size, or None when nothing was ever measured."""
@@ -53,14 +75,41 @@ class LatencyEstimates:
         slope = (known[b2] - known[b1]) / (2.0**b2 - 2.0**b1)
         return max(known[b1] + slope * (2.0**bucket - 2.0**b1), min(known.values()) * 0.5)
 
+    def overhead_ms(self, stage: str, pixels: int) -> float:
+        return self.service_ms(stage, GATEWAY, pixels) or 0.0
+
+    def begin(self, backend: str, expected_ms: float) -> int:
+        """Register a request's work on `backend`; returns the ticket that `end` takes."""
+        ticket = next(self._tickets)
+        self.work[ticket] = _Work(backend, expected_ms, time.monotonic())
+        return ticket
+
+    def end(self, ticket: int) -> None:
+        self.work.pop(ticket, None)
+
+    def in_flight(self, backend: str) -> int:
+        return sum(w.backend == backend for w in self.work.values())
+
+    def wait_ms(self, backend: str, concurrency: int) -> float:
+        """Expected wait for a request admitted now: the work ahead of it beyond the backend's concurrency.
+
+        The oldest `concurrency` requests are taken as running since they were admitted (their
+        remaining time shrinks as they run); later ones wait in the queue with all of their work.
+        """
+        ahead = sorted((w for w in self.work.values() if w.backend == backend), key=lambda w: w.started)
+        if len(ahead) < concurrency:
+            return 0.0
+        now = time.monotonic()
+        running = sum(max(w.expected_ms - (now - w.started) * 1e3, 0.0) for w in ahead[:concurrency])
+        queued = sum(w.expected_ms for w in ahead[concurrency:])
+        return (running + queued) / concurrency
+
     def predict_ms(self, variant: str, backend: str, pixels: int, concurrency: int) -> float | None:
-        """Tail service time plus the wait behind requests already in flight on the backend."""
+        """From now until the answer is encoded: the wait, the tail service time, and the encoding."""
         tail = self.service_ms(variant, backend, pixels)
         if tail is None:
             return None
-        median = self.service_ms(variant, backend, pixels, 0.5) or tail
-        waiting = max(0, self.in_flight[backend] - concurrency + 1)
-        return tail + waiting * median / max(1, concurrency)
+        return self.wait_ms(backend, concurrency) + tail + self.overhead_ms(POST, pixels)
 
     def percentiles(self, variant: str, backend: str) -> dict[str, float]:
         values = [ms for (v, be, _b), s in self.samples.items() if v == variant and be == backend for ms in s]

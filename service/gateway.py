@@ -2,6 +2,7 @@
 
 import asyncio
 import time
+from collections import deque
 from dataclasses import dataclass
 
 from starlette.concurrency import run_in_threadpool
@@ -11,9 +12,12 @@ from ganc.settings import Settings
 from . import images, metrics
 from .backends import Backend, BackendError
 from .catalog import Catalog
-from .estimates import LatencyEstimates
+from .estimates import POST, PRE, LatencyEstimates
 from .health import BackendHealth
 from .routing import Candidate, Decision, ranked
+
+UNMEASURED_MS = 1e9  # a candidate never measured is tried last
+TIGHT_BUDGET_MEMORY_S = 30.0  # how long a tight budget keeps long requests off the shared backends
 
 
 class GatewayError(Exception):
@@ -36,6 +40,7 @@ class Gateway:
         self.settings, self.catalog, self.backends, self.estimates = settings, catalog, backends, estimates
         self.health = {name: BackendHealth(settings.probe_backoff_s, settings.probe_backoff_max_s) for name in backends}
         self.in_flight = 0
+        self.recent_budgets: dict[str, deque[tuple[float, float]]] = {}
         for backend in backends.values():
             metrics.BACKEND_UP.labels(backend.name, backend.hardware).set(1)
 
@@ -54,13 +59,15 @@ class Gateway:
             for backend_name in v.backends:
                 backend = self.backends[backend_name]
                 predicted = self.estimates.predict_ms(v.model, backend_name, pixels, backend.concurrency)
+                service = self.estimates.service_ms(v.model, backend_name, pixels)
                 out.append(
                     Candidate(
                         name,
                         backend_name,
                         v.quality,
-                        predicted if predicted is not None else 1e9,
+                        predicted if predicted is not None else UNMEASURED_MS,
                         self.health[backend_name].healthy,
+                        service if service is not None else UNMEASURED_MS,
                     )
                 )
         return out
@@ -89,12 +96,18 @@ class Gateway:
             raise GatewayError(400, f"unknown output format {fmt!r}: use png, jpeg or webp")
         if not self.catalog.variants(family):
             raise GatewayError(404, f"no family {family!r}; GET /v1/models lists them")
-        rgb = await run_in_threadpool(images.decode, data, self.settings.max_pixels)
         multiple = max(v.card.size_multiple for v in self.catalog.variants(family).values())
-        prepared = images.prepare(rgb, multiple)
+        prepared = await run_in_threadpool(images.decode_and_prepare, data, self.settings.max_pixels, multiple)
         pixels = prepared.tensor.shape[2] * prepared.tensor.shape[3]
+        pre_ms = (time.perf_counter() - start) * 1e3
+        self.estimates.record_overhead(PRE, pixels, pre_ms)
         self._probe_due_backends()
-        order = ranked(self.candidates(family, pixels, variant), budget_ms)
+        candidates = self.candidates(family, pixels, variant)
+        if budget_ms is None:
+            order = ranked(candidates, None)
+        else:
+            max_service_ms = self._protect_tight_budgets(family, budget_ms, pixels, candidates)
+            order = ranked(candidates, budget_ms - pre_ms, max_service_ms)
         if not order:
             raise GatewayError(503, f"no backend can serve {family!r} right now", {"Retry-After": "2"})
         # A failing backend gets one retry on the next candidate, not a cascade.
@@ -107,32 +120,54 @@ class Gateway:
                 if attempt == 1 or len(order) == 1:
                     raise GatewayError(503, f"every backend failed to serve {family!r}", {"Retry-After": "2"}) from None
                 metrics.RETRIES.labels(decision.backend).inc()
-        rgb_out = images.finish(output, prepared)
-        body = await run_in_threadpool(images.encode, rgb_out, fmt)
-        total_ms = (time.perf_counter() - start) * 1e3
+        post_start = time.perf_counter()
+        body = await run_in_threadpool(images.finish_and_encode, output, prepared, fmt)
+        end = time.perf_counter()
+        self.estimates.record_overhead(POST, pixels, (end - post_start) * 1e3)
+        total_ms = (end - start) * 1e3
         return Translation(
-            body, images.MEDIA_TYPES[fmt], self._account(family, decision, budget_ms, total_ms, model_ms, rgb)
+            body,
+            images.MEDIA_TYPES[fmt],
+            self._account(family, decision, budget_ms, total_ms, model_ms, prepared.height * prepared.width),
         )
 
-    async def _infer(self, family: str, decision: Decision, x, pixels: int):
+    def _protect_tight_budgets(
+        self, family: str, budget_ms: float, pixels: int, candidates: list[Candidate]
+    ) -> float | None:
+        """The longest service time that still lets the tightest budget asked for lately be met behind it."""
+        now = time.monotonic()
+        recent = self.recent_budgets.setdefault(family, deque())
+        recent.append((now, budget_ms))
+        while recent and recent[0][0] < now - TIGHT_BUDGET_MEMORY_S:
+            recent.popleft()
+        healthy = [c.service_ms for c in candidates if c.healthy]
+        if not healthy:
+            return None
+        tightest = min(b for _, b in recent)
+        overhead = self.estimates.overhead_ms(PRE, pixels) + self.estimates.overhead_ms(POST, pixels)
+        return tightest - overhead - min(healthy)
+
+    async def _infer(self, family: str, decision: Decision, x, pixels: int) -> tuple:
         backend = self.backends[decision.backend]
         model = self.catalog.variants(family)[decision.variant].model
-        self.estimates.in_flight[decision.backend] += 1
+        expected = self.estimates.service_ms(model, decision.backend, pixels, 0.5) or 0.0
+        ticket = self.estimates.begin(decision.backend, expected)
         start = time.perf_counter()
         try:
-            output = await backend.infer(model, x)
+            output, service_ms = await backend.infer(model, x)
         finally:
-            self.estimates.in_flight[decision.backend] -= 1
-        model_ms = (time.perf_counter() - start) * 1e3
-        self.estimates.record(model, decision.backend, pixels, model_ms)
-        return output, model_ms
+            self.estimates.end(ticket)
+        self.estimates.record(model, decision.backend, pixels, service_ms)
+        return output, (time.perf_counter() - start) * 1e3
 
-    def _account(self, family: str, decision: Decision, budget_ms, total_ms: float, model_ms: float, rgb) -> dict:
+    def _account(
+        self, family: str, decision: Decision, budget_ms, total_ms: float, model_ms: float, pixels: int
+    ) -> dict:
         labels = (family, decision.variant, decision.backend, self.backends[decision.backend].hardware)
         metrics.REQUEST_LATENCY.labels(*labels).observe(total_ms / 1e3)
         metrics.INFERENCE_LATENCY.labels(*labels).observe(model_ms / 1e3)
         metrics.REQUESTS.labels(*labels, "200").inc()
-        metrics.PIXELS.labels(*labels).inc(rgb.shape[0] * rgb.shape[1])
+        metrics.PIXELS.labels(*labels).inc(pixels)
         metrics.DECISIONS.labels(family, decision.variant, decision.backend, decision.reason).inc()
         headers = {
             "X-Ganc-Variant": decision.variant,

@@ -135,3 +135,13 @@ def encode(rgb: np.ndarray, fmt: str) -> bytes:
     else:
         raise ImageError(400, f"unknown output format {fmt!r}: use png, jpeg or webp")
     return buffer.getvalue()
+
+
+def decode_and_prepare(data: bytes, max_pixels: int, multiple: int) -> Prepared:
+    """The gateway's work before the model, in one hop to a worker thread."""
+    return prepare(decode(data, max_pixels), multiple)
+
+
+def finish_and_encode(output: np.ndarray, prepared: Prepared, fmt: str) -> bytes:
+    """The gateway's work after the model, in one hop to a worker thread."""
+    return encode(finish(output, prepared), fmt)

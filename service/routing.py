@@ -4,6 +4,10 @@ Candidates are the healthy (variant, backend) pairs of a family. Each carries it
 card) and the predicted tail latency for this request's size (live estimate plus queueing). The
 router picks the highest-quality candidate whose prediction fits the budget; with no budget, the
 best quality; with nothing that fits, the fastest, marked as a miss.
+
+Tight budgets are protected under mixed load: a request on a shared backend delays whatever arrives
+behind it, so while tighter budgets are being asked for, a budgeted request gets the best candidate
+that also keeps its own service time within `max_service_ms` (the slack those tighter budgets leave).
 """
 
 from dataclasses import dataclass
@@ -19,6 +23,7 @@ class Candidate:
     quality: float
     predicted_ms: float
     healthy: bool = True
+    service_ms: float = 0.0  # its own time on the backend, without the wait
 
 
 @dataclass(frozen=True)
@@ -40,7 +45,9 @@ def _quality_then_speed(c: Candidate) -> tuple[float, float]:
     return (c.quality, -c.predicted_ms)
 
 
-def choose(candidates: list[Candidate], budget_ms: float | None) -> Decision | None:
+def choose(
+    candidates: list[Candidate], budget_ms: float | None, max_service_ms: float | None = None
+) -> Decision | None:
     """The decision for one request, or None when no healthy candidate exists."""
     healthy = [c for c in candidates if c.healthy]
     if not healthy:
@@ -48,15 +55,18 @@ def choose(candidates: list[Candidate], budget_ms: float | None) -> Decision | N
     if budget_ms is None:
         return Decision(max(healthy, key=_quality_then_speed), "best_quality", None)
     fitting = [c for c in healthy if c.predicted_ms <= budget_ms]
+    polite = [c for c in fitting if max_service_ms is None or c.service_ms <= max_service_ms]
+    if polite:
+        return Decision(max(polite, key=_quality_then_speed), "fits_budget", True)
     if fitting:
-        return Decision(max(fitting, key=_quality_then_speed), "fits_budget", True)
+        return Decision(min(fitting, key=lambda c: c.service_ms), "fits_budget", True)
     return Decision(min(healthy, key=lambda c: c.predicted_ms), "fastest_miss", False)
 
 
-def ranked(candidates: list[Candidate], budget_ms: float | None) -> list[Decision]:
+def ranked(candidates: list[Candidate], budget_ms: float | None, max_service_ms: float | None = None) -> list[Decision]:
     """Every healthy candidate in the order the router would try them: first choice, then the retries."""
     order, remaining = [], list(candidates)
-    while (decision := choose(remaining, budget_ms)) is not None:
+    while (decision := choose(remaining, budget_ms, max_service_ms)) is not None:
         order.append(decision)
         remaining = [c for c in remaining if c != decision.candidate]
     return order

@@ -1,7 +1,7 @@
 """Inference backends: onnxruntime in process (CPU) and NVIDIA Triton (through tritonclient)."""
 
-from .base import Backend, BackendError
+from .base import Backend, BackendError, Inference
 from .onnx_cpu import OnnxCpuBackend
 from .triton import TritonBackend
 
-__all__ = ["Backend", "BackendError", "OnnxCpuBackend", "TritonBackend"]
+__all__ = ["Backend", "BackendError", "Inference", "OnnxCpuBackend", "TritonBackend"]

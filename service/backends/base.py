@@ -2,12 +2,18 @@
 
 from abc import ABC, abstractmethod
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
 
 class BackendError(RuntimeError):
     """A backend that failed or timed out on a request (the router retries on the next candidate)."""
+
+
+class Inference(NamedTuple):
+    output: np.ndarray
+    service_ms: float  # the model's own time where it runs, without the backend's queue
 
 
 class Backend(ABC):
@@ -23,7 +29,7 @@ class Backend(ABC):
     def ready(self, model: str) -> bool: ...
 
     @abstractmethod
-    async def infer(self, model: str, x: np.ndarray) -> np.ndarray:
+    async def infer(self, model: str, x: np.ndarray) -> Inference:
         """Run [1, 3, H, W] float32 through `model`; raise BackendError on failure."""
 
     async def healthy(self) -> bool:

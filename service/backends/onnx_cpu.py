@@ -2,6 +2,7 @@
 
 import asyncio
 import platform
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import onnxruntime as ort
 
 from ganc.card import INPUT_NAME, OUTPUT_NAME
 
-from .base import Backend, BackendError
+from .base import Backend, BackendError, Inference
 
 
 def cpu_model() -> str:
@@ -54,14 +55,19 @@ class OnnxCpuBackend(Backend):
     def ready(self, model: str) -> bool:
         return model in self.sessions
 
-    async def infer(self, model: str, x: np.ndarray) -> np.ndarray:
+    async def infer(self, model: str, x: np.ndarray) -> Inference:
         try:
             _, session = self.sessions[model]
         except KeyError:
             raise BackendError(f"{model} is not loaded on the CPU backend") from None
-        loop = asyncio.get_running_loop()
+
+        def run() -> Inference:
+            start = time.perf_counter()
+            output = session.run([OUTPUT_NAME], {INPUT_NAME: x})[0]
+            return Inference(output, (time.perf_counter() - start) * 1e3)
+
         try:
-            return await loop.run_in_executor(self.pool, lambda: session.run([OUTPUT_NAME], {INPUT_NAME: x})[0])
+            return await asyncio.get_running_loop().run_in_executor(self.pool, run)
         except Exception as error:  # onnxruntime raises its own types
             raise BackendError(f"onnxruntime failed on {model}: {error}") from error
 

@@ -5,6 +5,7 @@ and the repository API that workers use to load new models.
 """
 
 import asyncio
+import time
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,7 @@ from tritonclient.utils import InferenceServerException
 
 from ganc.card import INPUT_NAME, OUTPUT_NAME
 
-from .base import Backend, BackendError
+from .base import Backend, BackendError, Inference
 
 
 class TritonBackend(Backend):
@@ -39,15 +40,17 @@ class TritonBackend(Backend):
     def ready(self, model: str) -> bool:
         return model in self.models
 
-    async def infer(self, model: str, x: np.ndarray) -> np.ndarray:
+    async def infer(self, model: str, x: np.ndarray) -> Inference:
         tensor = httpclient.InferInput(INPUT_NAME, list(x.shape), "FP32")
         tensor.set_data_from_numpy(x, binary_data=True)
         output = httpclient.InferRequestedOutput(OUTPUT_NAME, binary_data=True)
+        start = time.perf_counter()
         try:
             result = await asyncio.wait_for(self.client.infer(model, [tensor], outputs=[output]), self.timeout_s)
         except (InferenceServerException, TimeoutError, OSError) as error:
             raise BackendError(f"Triton failed on {model}: {error}") from None
-        return result.as_numpy(OUTPUT_NAME)
+        # Triton queues and batches on its side: the round trip is this backend's service time.
+        return Inference(result.as_numpy(OUTPUT_NAME), (time.perf_counter() - start) * 1e3)
 
     async def healthy(self) -> bool:
         try:

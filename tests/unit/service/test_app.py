@@ -26,6 +26,9 @@ def png(width=40, height=24, seed=0) -> bytes:
     return buffer.getvalue()
 
 
+PNG = {"Content-Type": "image/png"}
+
+
 @pytest.fixture
 def repo(tmp_path, tiny_onnx):
     publish_variant(tmp_path, tiny_onnx, VariantCard(**card_fields(tiny_onnx, variant="teacher", quality={"psnr": 30.0},
@@ -80,6 +83,21 @@ def test_a_tight_budget_is_served_by_the_fastest_and_marked_a_miss(client):
     assert response.status_code == 200
     assert response.headers["x-ganc-budget-met"] == "false"
     assert "fastest" in response.headers["x-ganc-budget-note"]
+
+
+def test_tight_budgets_keep_long_requests_off_the_shared_backend(client):
+    estimates = client.app.state.gateway.estimates
+    for _ in range(64):  # the teacher takes 400 ms on this size (the test's models are equally tiny)
+        estimates.record("tiny--teacher", "cpu", 40 * 24, 400.0)
+
+    def served(budget_ms: float) -> str:
+        response = client.post(f"/v1/translate/tiny?budget_ms={budget_ms}", content=png(), headers=PNG)
+        assert response.status_code == 200 and response.headers["x-ganc-budget-met"] == "true"
+        return response.headers["x-ganc-variant"]
+
+    assert served(1000) == "teacher"
+    assert served(100) == "small"  # the teacher would not fit
+    assert served(1000) == "small"  # a 100 ms request arriving behind a teacher run would miss
 
 
 @pytest.mark.parametrize(

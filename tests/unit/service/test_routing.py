@@ -1,10 +1,10 @@
-from service.estimates import LatencyEstimates, size_bucket
+from service.estimates import POST, LatencyEstimates, size_bucket
 from service.routing import Candidate, choose, ranked
 
-TEACHER = Candidate("teacher", "cpu", quality=30.0, predicted_ms=700)
-MEDIUM = Candidate("student-32", "cpu", quality=29.6, predicted_ms=90)
-SMALL = Candidate("student-8", "cpu", quality=29.0, predicted_ms=25)
-GPU_TEACHER = Candidate("teacher", "triton", quality=30.0, predicted_ms=40)
+TEACHER = Candidate("teacher", "cpu", quality=30.0, predicted_ms=700, service_ms=690)
+MEDIUM = Candidate("student-32", "cpu", quality=29.6, predicted_ms=90, service_ms=80)
+SMALL = Candidate("student-8", "cpu", quality=29.0, predicted_ms=25, service_ms=20)
+GPU_TEACHER = Candidate("teacher", "triton", quality=30.0, predicted_ms=40, service_ms=30)
 
 
 def test_router_picks_best_quality_without_a_budget():
@@ -38,7 +38,18 @@ def test_ranked_gives_the_retry_order():
     assert order == [("teacher", "triton"), ("student-32", "cpu"), ("student-8", "cpu"), ("teacher", "cpu")]
 
 
-def test_estimates_track_the_tail_scale_by_size_and_add_queueing():
+def test_router_keeps_long_requests_off_a_backend_that_tighter_budgets_share():
+    # 1000 ms fits the teacher, but a 100 ms request arriving behind it would wait ~690 ms.
+    decision = choose([SMALL, TEACHER, MEDIUM], 1000, max_service_ms=75)
+    assert decision.variant == "student-8" and decision.reason == "fits_budget"
+    assert choose([SMALL, TEACHER, MEDIUM], 1000, max_service_ms=85).variant == "student-32"
+    # When nothing is short enough, the shortest that fits the request's own budget serves it.
+    assert choose([TEACHER, MEDIUM], 1000, max_service_ms=5).variant == "student-32"
+    # Without a budget the request asks for the best quality, and gets it.
+    assert choose([SMALL, TEACHER, MEDIUM], None, max_service_ms=75).variant == "teacher"
+
+
+def test_estimates_track_the_tail_and_scale_by_size():
     estimates = LatencyEstimates()
     assert estimates.predict_ms("v", "cpu", 256 * 256, concurrency=1) is None
     for ms in [10.0] * 19 + [30.0]:
@@ -46,11 +57,27 @@ def test_estimates_track_the_tail_scale_by_size_and_add_queueing():
     assert estimates.service_ms("v", "cpu", 256 * 256) == 10.0
     assert estimates.service_ms("v", "cpu", 256 * 256, 0.99) == 30.0
     assert estimates.service_ms("v", "cpu", 512 * 512) == 40.0  # one measured bucket: scaled by the pixel ratio
-    estimates.in_flight["cpu"] = 3
-    assert estimates.predict_ms("v", "cpu", 256 * 256, concurrency=1) == 10.0 + 3 * 10.0
-    assert estimates.predict_ms("v", "cpu", 256 * 256, concurrency=4) == 10.0
+    assert estimates.predict_ms("v", "cpu", 256 * 256, concurrency=1) == 10.0
+    estimates.record_overhead(POST, 256 * 256, 2.0)
+    assert estimates.predict_ms("v", "cpu", 256 * 256, concurrency=1) == 12.0  # the encoding counts too
     assert estimates.percentiles("v", "cpu") == {"p50_ms": 10.0, "p95_ms": 10.0}
     assert size_bucket(256 * 256) == 16
+
+
+def test_estimates_add_the_work_in_flight_ahead_of_a_request():
+    estimates = LatencyEstimates()
+    estimates.record("v", "cpu", 256 * 256, 10.0)
+    long = estimates.begin("cpu", 600.0)
+    assert estimates.wait_ms("cpu", concurrency=2) == 0.0  # a second slot is free
+    assert 590.0 < estimates.wait_ms("cpu", concurrency=1) <= 600.0
+    estimates.begin("cpu", 50.0)
+    estimates.begin("triton", 1000.0)
+    assert 640.0 < estimates.predict_ms("v", "cpu", 256 * 256, concurrency=1) <= 660.0
+    assert estimates.in_flight("cpu") == 2
+    estimates.end(long)
+    assert estimates.wait_ms("cpu", concurrency=1) <= 50.0
+    estimates.work[next(iter(estimates.work))].started -= 1.0  # the 50 ms request has overrun its estimate
+    assert estimates.wait_ms("cpu", concurrency=1) == 0.0
 
 
 def test_estimates_interpolate_between_measured_sizes_keeping_the_overhead():
