@@ -1,5 +1,6 @@
 # Two commands: `make run` (set up, then the main job) and `make test` (set up, lint, all tests).
 PYTHON ?= python3.11
+SHELL := /bin/bash
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -16,8 +17,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[serve,worker,test]'
 	touch $(STAMP)
 
-# Serve the shipped demo family (model_repository/) on http://127.0.0.1:3000, in process on the CPU.
+# The local stack on the embedded defaults: one worker (SQLite broker under var/) and the gateway
+# serving the shipped demo family (model_repository/) on http://127.0.0.1:3000, in process on the CPU.
+# The job endpoints take the bearer token GANC_API_TOKEN (for this local stack: local-dev-token).
+run: export GANC_API_TOKEN ?= local-dev-token
 run: setup
+	$(BIN)/ganc worker --loglevel WARNING & trap "kill $$! 2>/dev/null" EXIT INT TERM; \
 	$(BIN)/ganc serve --host 127.0.0.1 --port 3000 --repo model_repository
 
 lint: setup

@@ -4,6 +4,7 @@
     ganc export --arch sub_mobile_resnet --config 16_16_32_16_32_32_16_16 --out student.onnx
     ganc export --checkpoint run/latest.pt --family sr4x --variant teacher --task sr4x
     ganc repo list
+    ganc submit deploy/specs/sr4x.yaml --wait
 
 Heavy imports (torch, compression) happen inside the commands that need them, so commands that
 do not train or export start quickly.
@@ -19,6 +20,7 @@ import typer
 from .cli_compress import compress
 from .cli_errors import friendly_errors
 from .cli_serve import serve
+from .cli_submit import submit
 from .cli_train import data_app, train_app
 from .cli_worker import worker
 from .settings import get_settings
@@ -31,6 +33,7 @@ app.add_typer(train_app, name="train")
 app.command()(compress)
 app.command()(serve)
 app.command()(worker)
+app.command()(submit)
 
 Arch = Annotated[str | None, typer.Option(help="architecture name, e.g. resnet, sub_mobile_resnet, unet")]
 Ngf = Annotated[int | None, typer.Option(help="base width of the generator")]

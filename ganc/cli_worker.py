@@ -14,8 +14,9 @@ def worker(
 ) -> None:
     """Run jobs from the broker (GANC_BROKER_URL; the SQLite default needs no server)."""
     celery = Path(sys.executable).parent / "celery"
-    # solo pool: the job runs in the worker's own process (torch uses the cores), one job at a time
-    command = [str(celery), "-A", "workers.celery_app", "worker", "--pool", "solo", "--loglevel", loglevel]
+    # one job at a time, each in a fresh pool child (torch uses the cores; time limits need a child to stop)
+    command = [str(celery), "-A", "workers.celery_app", "worker", "--pool", "prefork", "--concurrency", "1",
+               "--loglevel", loglevel]  # fmt: skip
     if hostname:
         command += ["--hostname", hostname]
     os.execv(command[0], command)

@@ -8,6 +8,7 @@ it as the pipeline reports progress; a `cancel` file asks the worker to stop at 
 
 import json
 import os
+import shutil
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,6 +40,15 @@ class JobRecord(BaseModel):
     published: dict[str, Any] = Field(default_factory=dict, description="variant -> model, version, card")
     error: str | None = None
     attempts: int = 0
+    worker: str | None = Field(None, description="host:pid of the process running it")
+    resumed: dict[str, int] = Field(default_factory=dict, description="stage -> checkpoint step it resumed from")
+
+
+def make_local_broker_dirs(*urls: str) -> None:
+    """The embedded SQLite broker and result store live in files whose folder must exist."""
+    for url in urls:
+        if "sqlite:///" in url:
+            Path(url.split("sqlite:///", 1)[1]).parent.mkdir(parents=True, exist_ok=True)
 
 
 def new_job_id() -> str:
@@ -55,6 +65,10 @@ class JobStore:
         if not job_id.isalnum():
             raise KeyError(job_id)
         return self.root / job_id
+
+    def remove(self, job_id: str) -> None:
+        """Forget a job that never reached the broker."""
+        shutil.rmtree(self.folder(job_id))
 
     def create(self, spec: CompressionSpec) -> JobRecord:
         record = JobRecord(id=new_job_id(), family=spec.family, created_at=datetime.now(UTC))
@@ -84,7 +98,7 @@ class JobStore:
         self.save(record)
         return record
 
-    def recent(self, limit: int = 50) -> list[JobRecord]:
+    def all(self) -> list[JobRecord]:
         if not self.root.is_dir():
             return []
         records = []
@@ -93,7 +107,10 @@ class JobStore:
                 records.append(self.get(folder.name))
             except KeyError:
                 continue
-        return sorted(records, key=lambda r: r.created_at, reverse=True)[:limit]
+        return records
+
+    def recent(self, limit: int = 50) -> list[JobRecord]:
+        return sorted(self.all(), key=lambda r: r.created_at, reverse=True)[:limit]
 
     def request_cancel(self, job_id: str) -> None:
         (self.folder(job_id) / CANCEL_FILE).write_text(json.dumps({"at": datetime.now(UTC).isoformat()}))

@@ -107,11 +107,26 @@ class CompressionSpec(_Strict):
     fp16: bool = Field(False, description="store published weights in FP16 (compute stays FP32)")
     publish_teacher: bool = True
     seed: int = 0
+    soft_time_limit_s: float | None = Field(None, gt=0, description="a job past this stops and fails cleanly")
+    time_limit_s: float | None = Field(None, gt=0, description="a job past this is killed (after the soft limit)")
 
     @field_validator("family")
     @classmethod
     def _safe_family(cls, value: str) -> str:
         return check_name("family", value)
+
+    @model_validator(mode="after")
+    def _soft_before_hard(self) -> "CompressionSpec":
+        soft, hard = self.soft_time_limit_s, self.time_limit_s
+        if soft is not None and hard is not None and soft >= hard:
+            raise ValueError("soft_time_limit_s must be below time_limit_s, so the job can stop cleanly first")
+        return self
+
+    def data_paths(self) -> dict[str, Path]:
+        """The paths on the machine this spec reads, by field."""
+        paths = {"dataset.path": self.dataset.path, "dataset.photos": self.dataset.photos,
+                 "teacher.checkpoint": self.teacher.checkpoint}  # fmt: skip
+        return {name: path for name, path in paths.items() if path is not None}
 
 
 class SpecError(ValueError):
@@ -125,3 +140,25 @@ def parse_spec(data: object, source: str = "spec") -> CompressionSpec:
     except ValidationError as error:
         problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or '(top level)'}: {e['msg']}" for e in error.errors())
         raise SpecError(f"{source}: {problems}") from None
+
+
+def confine_to_roots(spec: CompressionSpec, roots: list[Path]) -> CompressionSpec:
+    """The spec with its data paths resolved (symlinks followed), or SpecError for one outside every root.
+
+    Relative paths are taken from the working directory, as the workers will read them.
+    """
+    resolved_roots = [root.resolve() for root in roots]
+    problems, changes = [], {}
+    for name, path in spec.data_paths().items():
+        real = path.resolve()
+        if not any(real.is_relative_to(root) for root in resolved_roots):
+            allowed = ", ".join(str(r) for r in resolved_roots) or "(none configured)"
+            problems.append(f"{name}: {path} is outside the data roots ({allowed})")
+        changes[name] = real
+    if problems:
+        raise SpecError("; ".join(problems))
+    data = spec.model_dump()
+    for name, real in changes.items():
+        section, field = name.split(".")
+        data[section][field] = real
+    return CompressionSpec.model_validate(data)

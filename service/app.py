@@ -11,12 +11,13 @@ from fastapi.responses import JSONResponse
 
 from ganc.settings import Settings, get_settings
 
-from .api.routes import health, models, translate
+from .api.routes import health, jobs, models, translate
 from .backends import Backend, OnnxCpuBackend, TritonBackend
 from .catalog import Catalog
 from .estimates import LatencyEstimates
 from .gateway import Gateway, GatewayError
 from .images import ImageError
+from .jobs import JobError, JobQueue
 
 
 def build_backends(settings: Settings) -> dict[str, Backend]:
@@ -46,9 +47,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await catalog.refresh()
         app.state.catalog = catalog
         app.state.gateway = Gateway(settings, catalog, backends, estimates)
+        app.state.jobs = JobQueue(settings)
         watcher = asyncio.create_task(catalog.watch(settings.catalog_poll_s))
         yield
         watcher.cancel()
+        app.state.jobs.close()
         for backend in backends.values():
             await backend.close()
 
@@ -61,10 +64,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(translate.router)
     app.include_router(models.router)
     app.include_router(health.router)
+    app.include_router(jobs.router)
+    app.state.settings = settings
 
     @app.exception_handler(GatewayError)
     async def gateway_error(request: Request, error: GatewayError) -> JSONResponse:
         return JSONResponse({"error": str(error)}, status_code=error.status, headers=error.headers)
+
+    @app.exception_handler(JobError)
+    async def job_error(request: Request, error: JobError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
+        return JSONResponse({"error": str(error)}, status_code=error.status, headers=headers)
 
     @app.exception_handler(ImageError)
     async def image_error(request: Request, error: ImageError) -> JSONResponse:

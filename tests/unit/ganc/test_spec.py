@@ -1,6 +1,6 @@
 import pytest
 
-from ganc.spec import SpecError, parse_spec
+from ganc.spec import SpecError, confine_to_roots, parse_spec
 
 GOOD = {"family": "sr4x", "task": "sr4x", "dataset": {"sample": "sr4x", "size": 64}, "search": {"macs_budgets": [2e9]}}
 
@@ -26,6 +26,8 @@ def test_a_good_spec_gets_the_reference_defaults():
         ({"search": {"macs_budgets": [-1]}}, "search"),
         ({"search": {"macs_budgets": [1e9], "target": "tpu"}}, "search.target"),
         ({"supernet": {"path": "slow"}}, "supernet.path"),
+        ({"soft_time_limit_s": 60, "time_limit_s": 30}, "soft_time_limit_s must be below"),
+        ({"time_limit_s": 0}, "time_limit_s"),
     ],
 )
 def test_bad_specs_name_the_field(change, field):
@@ -41,3 +43,17 @@ def test_committed_specs_are_valid(name):
 
     spec = load_spec_file(Path(__file__).parents[3] / "deploy" / "specs" / f"{name}.yaml")
     assert spec.family == name
+
+
+def test_data_paths_are_resolved_inside_the_roots_and_refused_outside(tmp_path, monkeypatch):
+    (tmp_path / "data" / "photos").mkdir(parents=True)
+    (tmp_path / "data" / "link").symlink_to(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    spec = parse_spec({**GOOD, "dataset": {"sample": "sr4x", "photos": "data/photos"}})
+    confined = confine_to_roots(spec, [tmp_path / "data"])
+    assert confined.dataset.photos == tmp_path / "data" / "photos"  # absolute, for workers anywhere
+    for escape in ("data/../elsewhere", "data/link/elsewhere", "/etc"):
+        spec = parse_spec({**GOOD, "dataset": {"sample": "sr4x", "photos": escape}})
+        with pytest.raises(SpecError, match="dataset.photos: .* is outside the data roots"):
+            confine_to_roots(spec, [tmp_path / "data"])
+    assert confine_to_roots(parse_spec(GOOD), []) == parse_spec(GOOD)  # a sample set reads no path

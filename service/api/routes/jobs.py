@@ -1,0 +1,57 @@
+"""Compression jobs: submit a spec, follow it, list recent jobs, cancel. Every endpoint needs the bearer token."""
+
+import hmac
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi.responses import JSONResponse
+
+from ganc.jobs import JobRecord
+
+from ...jobs import JobError, JobQueue
+
+
+def get_jobs(request: Request) -> JobQueue:
+    return request.app.state.jobs
+
+
+def require_token(request: Request, authorization: Annotated[str | None, Header()] = None) -> None:
+    expected = request.app.state.settings.api_token
+    if not expected:
+        raise JobError(401, "job endpoints are off: the server has no GANC_API_TOKEN")
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), expected.encode()):
+        raise JobError(401, "send the API token as `Authorization: Bearer <token>`")
+
+
+router = APIRouter(tags=["jobs"], dependencies=[Depends(require_token)])
+JobsDep = Annotated[JobQueue, Depends(get_jobs)]
+
+
+@router.post("/v1/jobs", status_code=202, response_model=JobRecord)
+async def submit_job(request: Request, jobs: JobsDep) -> JSONResponse:
+    """Queue a compression job from a spec (the JSON form of `ganc compress`'s YAML)."""
+    try:
+        spec: Any = await request.json()
+    except ValueError:
+        raise JobError(400, "the body must be the job's spec as JSON") from None
+    record = jobs.submit(spec)
+    return JSONResponse(record.model_dump(mode="json"), status_code=202, headers={"Location": f"/v1/jobs/{record.id}"})
+
+
+@router.get("/v1/jobs", response_model=list[JobRecord])
+async def list_jobs(jobs: JobsDep, limit: Annotated[int, Query(gt=0, le=500)] = 50) -> list[JobRecord]:
+    """Recent jobs, newest first."""
+    return jobs.recent(limit)
+
+
+@router.get("/v1/jobs/{job_id}", response_model=JobRecord)
+async def get_job(job_id: str, jobs: JobsDep) -> JobRecord:
+    """A job's state, stage and progress, timestamps, published variants with their cards, or its error."""
+    return jobs.get(job_id)
+
+
+@router.delete("/v1/jobs/{job_id}", status_code=202, response_model=JobRecord)
+async def cancel_job(job_id: str, jobs: JobsDep) -> JobRecord:
+    """Cancel a job: at once when queued, at the next step when running; nothing of it is published."""
+    return jobs.cancel(job_id)

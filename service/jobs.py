@@ -1,0 +1,73 @@
+"""Compression jobs from the gateway's side: validate, record, queue by task name, follow, cancel.
+
+The gateway never imports the workers: it writes the job record and sends the task through the broker.
+"""
+
+from datetime import UTC, datetime
+from typing import Any
+
+from celery import Celery
+
+from ganc.jobs import COMPRESS_TASK, FINAL_STATES, JobRecord, JobStore, make_local_broker_dirs
+from ganc.settings import Settings
+from ganc.spec import confine_to_roots, parse_spec
+
+
+class JobError(Exception):
+    """A job request the gateway refuses: HTTP status and a sentence."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class JobQueue:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.store = JobStore(settings.jobs_root)
+        make_local_broker_dirs(settings.broker_url)
+        self.celery = Celery("ganc-gateway", broker=settings.broker_url)
+        self.celery.conf.broker_connection_retry_on_startup = True
+        # A broker that is down answers the client within a second or two, not after Celery's long retries.
+        self.celery.conf.task_publish_retry_policy = {"max_retries": 2, "interval_start": 0.2, "interval_step": 0.4}
+        if settings.broker_url.startswith(("redis://", "rediss://")):
+            self.celery.conf.broker_transport_options = {"visibility_timeout": settings.visibility_timeout_s}
+
+    def submit(self, data: Any) -> JobRecord:
+        """Validate the spec (422 naming the fields), record the job and queue it; nothing is left on failure."""
+        try:
+            spec = confine_to_roots(parse_spec(data, "spec"), self.settings.data_roots)
+        except ValueError as error:
+            raise JobError(422, str(error)) from None
+        record = self.store.create(spec)
+        limits = {"soft_time_limit": spec.soft_time_limit_s, "time_limit": spec.time_limit_s}
+        try:
+            self.celery.send_task(COMPRESS_TASK, args=[record.id], task_id=record.id,
+                                  **{k: v for k, v in limits.items() if v is not None})  # fmt: skip
+        except Exception as error:  # the broker is unreachable: forget the job rather than leave it queued forever
+            self.store.remove(record.id)
+            raise JobError(503, f"the job queue is unreachable ({type(error).__name__}); retry later") from None
+        return record
+
+    def get(self, job_id: str) -> JobRecord:
+        try:
+            return self.store.get(job_id)
+        except KeyError:
+            raise JobError(404, f"no job {job_id!r}") from None
+
+    def recent(self, limit: int) -> list[JobRecord]:
+        return self.store.recent(limit)
+
+    def cancel(self, job_id: str) -> JobRecord:
+        """Ask the job to stop: a queued job is cancelled at once, a running one at its next step."""
+        record = self.get(job_id)
+        if record.state in FINAL_STATES:
+            raise JobError(409, f"job {job_id} has already {record.state}; nothing to cancel")
+        self.store.request_cancel(job_id)
+        if record.state == "queued":
+            return self.store.update(job_id, state="cancelled", finished_at=datetime.now(UTC),
+                                     message="cancelled before it started")  # fmt: skip
+        return self.store.get(job_id)
+
+    def close(self) -> None:
+        self.celery.close()
