@@ -46,28 +46,37 @@ class _Work:
 @dataclass
 class LatencyEstimates:
     window: int = WINDOW
-    samples: dict[tuple[str, str, int], deque] = field(default_factory=dict)
+    samples: dict[tuple[str, str], dict[int, deque]] = field(default_factory=dict)
     work: dict[int, _Work] = field(default_factory=dict)
+    _sorted: dict[tuple[str, str, int], list[float]] = field(default_factory=dict)
     _tickets: itertools.count = field(default_factory=itertools.count)
 
     def record(self, variant: str, backend: str, pixels: int, ms: float) -> None:
-        key = (variant, backend, size_bucket(pixels))
-        self.samples.setdefault(key, deque(maxlen=self.window)).append(ms)
+        bucket = size_bucket(pixels)
+        buckets = self.samples.setdefault((variant, backend), {})
+        buckets.setdefault(bucket, deque(maxlen=self.window)).append(ms)
+        self._sorted.pop((variant, backend, bucket), None)
 
     def record_overhead(self, stage: str, pixels: int, ms: float) -> None:
         """`stage` is PRE or POST: the gateway's own time before or after the model."""
         self.record(stage, GATEWAY, pixels, ms)
 
+    def _quantile(self, variant: str, backend: str, bucket: int, q: float) -> float:
+        key = (variant, backend, bucket)
+        ordered = self._sorted.get(key)
+        if ordered is None:  # sorted once per new sample, not once per request and candidate
+            ordered = self._sorted[key] = sorted(self.samples[(variant, backend)][bucket])
+        return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
+
     def service_ms(self, variant: str, backend: str, pixels: int, q: float = TAIL) -> float | None:
         """The q-quantile of recent service times at this size, or None when nothing was ever measured."""
-        bucket = size_bucket(pixels)
-        known = {
-            b: percentile(list(s), q) for (v, be, b), s in self.samples.items() if v == variant and be == backend and s
-        }
-        if not known:
+        buckets = self.samples.get((variant, backend))
+        if not buckets:
             return None
-        if bucket in known:
-            return known[bucket]
+        bucket = size_bucket(pixels)
+        if bucket in buckets:
+            return self._quantile(variant, backend, bucket, q)
+        known = {b: self._quantile(variant, backend, b, q) for b in buckets}
         nearest = sorted(known, key=lambda b: (abs(b - bucket), b))[:2]
         if len(nearest) == 1:
             return known[nearest[0]] * 2.0 ** (bucket - nearest[0])
@@ -112,7 +121,7 @@ class LatencyEstimates:
         return self.wait_ms(backend, concurrency) + tail + self.overhead_ms(POST, pixels)
 
     def percentiles(self, variant: str, backend: str) -> dict[str, float]:
-        values = [ms for (v, be, _b), s in self.samples.items() if v == variant and be == backend for ms in s]
+        values = [ms for window in self.samples.get((variant, backend), {}).values() for ms in window]
         if not values:
             return {}
         return {"p50_ms": round(percentile(values, 0.5), 3), "p95_ms": round(percentile(values, 0.95), 3)}
