@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 
 from ganc.settings import Settings, get_settings
 
+from . import metrics
 from .api.routes import health, jobs, models, translate
 from .backends import Backend, OnnxCpuBackend, TritonBackend
 from .catalog import Catalog
@@ -67,8 +68,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(jobs.router)
     app.state.settings = settings
 
+    def count_refusal(request: Request, status: int) -> None:
+        family = request.path_params.get("family")
+        if family is not None:  # a translation; unknown families share one label (users choose the path)
+            known = family in request.app.state.catalog.families
+            metrics.REFUSED.labels(family if known else "(unknown)", str(status)).inc()
+
     @app.exception_handler(GatewayError)
     async def gateway_error(request: Request, error: GatewayError) -> JSONResponse:
+        count_refusal(request, error.status)
         return JSONResponse({"error": str(error)}, status_code=error.status, headers=error.headers)
 
     @app.exception_handler(JobError)
@@ -78,6 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.exception_handler(ImageError)
     async def image_error(request: Request, error: ImageError) -> JSONResponse:
+        count_refusal(request, error.status)
         return JSONResponse({"error": str(error)}, status_code=error.status)
 
     @app.exception_handler(RequestValidationError)

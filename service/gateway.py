@@ -76,7 +76,6 @@ class Gateway:
         self, family: str, data: bytes, budget_ms: float | None, variant: str | None, fmt: str
     ) -> Translation:
         if self.in_flight >= self.settings.max_in_flight:
-            metrics.REFUSED.labels(family, "429").inc()
             raise GatewayError(
                 429, f"more than {self.settings.max_in_flight} requests in flight; retry shortly", {"Retry-After": "1"}
             )

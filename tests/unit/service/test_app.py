@@ -137,6 +137,11 @@ def test_health_readiness_and_metrics(client):
     assert 'ganc_request_latency_seconds_bucket{backend="cpu",family="tiny"' in text
     assert 'ganc_variant_macs{family="tiny",variant="small"} 1000.0' in text
     assert "ganc_router_decisions_total" in text and "ganc_pixels_total" in text
+    client.post("/v1/translate/tiny", content=b"junk", headers=PNG)
+    client.post("/v1/translate/made-up-family", content=png(), headers=PNG)
+    text = client.get("/metrics").text
+    assert 'ganc_refused_requests_total{family="tiny",status="415"}' in text
+    assert 'ganc_refused_requests_total{family="(unknown)",status="404"}' in text
 
 
 def test_a_body_over_the_cap_is_refused(repo):
