@@ -55,7 +55,7 @@ def quantile(values: list[float], q: float) -> float:
 
 
 def start_gateway(repo: Path, port: int, threads: int) -> subprocess.Popen:
-    env = {**os.environ, "GANC_CPU_THREADS": str(threads), "GANC_CPU_WORKERS": "1", "GANC_TRITON_URL": ""}
+    env = {**os.environ, "GANC_CPU_THREADS": str(threads), "GANC_TRITON_URL": ""}
     process = subprocess.Popen([str(Path(sys.executable).parent / "ganc"), "serve", "--port", str(port), "--repo",
                                 str(repo)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                start_new_session=True)  # fmt: skip

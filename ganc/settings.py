@@ -22,8 +22,9 @@ class Settings(BaseSettings):
 
     # gateway: CPU backend (onnxruntime in process)
     cpu_backend: bool = Field(True, description="serve in process on the CPU (off: a Triton-only gateway)")
-    cpu_threads: int = Field(0, ge=0, description="intra-op threads per inference; 0: all cores / cpu_workers")
-    cpu_workers: int = Field(1, ge=1, description="inferences the CPU backend runs at once")
+    cpu_threads: int = Field(
+        0, ge=0, description="cores for inference (0: all): a lone request uses all, concurrent ones one each"
+    )
     # gateway: Triton backend (off unless a URL is set)
     triton_url: str | None = Field(None, description="Triton's HTTP address, e.g. 127.0.0.1:8000")
     triton_concurrency: int = Field(4, ge=1)

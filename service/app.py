@@ -24,8 +24,7 @@ from .jobs import JobError, JobQueue
 def build_backends(settings: Settings) -> dict[str, Backend]:
     backends: dict[str, Backend] = {}
     if settings.cpu_backend:
-        threads = settings.cpu_threads or max(1, (os.cpu_count() or 1) // settings.cpu_workers)
-        backends["cpu"] = OnnxCpuBackend(threads, settings.cpu_workers)
+        backends["cpu"] = OnnxCpuBackend(settings.cpu_threads or os.cpu_count() or 1)
     if settings.triton_url:
         backends["triton"] = TritonBackend(
             settings.triton_url,

@@ -1,9 +1,16 @@
-"""onnxruntime in the gateway's process, on the CPU: one session per variant, inference in a thread pool."""
+"""onnxruntime in the gateway's process, on the CPU, in a thread pool so the event loop never blocks.
+
+A lone request runs on all of the backend's cores (the lowest latency); while others are running,
+each runs on one core (the highest throughput: small convolutional generators parallelise poorly
+inside one inference, and two single-threaded inferences on two cores serve about twice as many
+requests as one two-threaded inference at a time). So every variant has two sessions, wide and narrow.
+"""
 
 import asyncio
 import platform
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -24,52 +31,69 @@ def cpu_model() -> str:
     return platform.processor() or "CPU"
 
 
+@dataclass(frozen=True)
+class _Sessions:
+    version: int
+    wide: ort.InferenceSession
+    narrow: ort.InferenceSession
+
+
+def _session(onnx_path: Path, threads: int) -> ort.InferenceSession:
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    # Many sessions share the cores: idle threads must not spin on the cores another session needs.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+
+
 class OnnxCpuBackend(Backend):
     name = "cpu"
 
-    def __init__(self, threads: int, workers: int) -> None:
-        self.threads, self.concurrency = threads, workers
+    def __init__(self, threads: int) -> None:
+        self.threads = self.concurrency = threads
         self.hardware = cpu_model()
-        self.sessions: dict[str, tuple[int, ort.InferenceSession]] = {}
-        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="onnx-cpu")
+        self.sessions: dict[str, _Sessions] = {}
+        self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="onnx-cpu")
+        self.running = 0  # inferences submitted and not finished (event loop only)
 
-    def _session(self, onnx_path: Path) -> ort.InferenceSession:
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = self.threads
-        options.inter_op_num_threads = 1
-        # One session per variant: idle threads must not spin on the cores another variant needs.
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        return ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+    def _load(self, onnx_path: Path, version: int) -> _Sessions:
+        wide = _session(onnx_path, self.threads)
+        return _Sessions(version, wide, _session(onnx_path, 1) if self.threads > 1 else wide)
 
     async def load(self, model: str, version: int, onnx_path: Path) -> None:
         current = self.sessions.get(model)
-        if current is not None and current[0] >= version:
+        if current is not None and current.version >= version:
             return
         loop = asyncio.get_running_loop()
         try:
-            session = await loop.run_in_executor(self.pool, self._session, onnx_path)
+            sessions = await loop.run_in_executor(self.pool, self._load, onnx_path, version)
         except Exception as error:  # onnxruntime raises its own types for unreadable graphs
             raise BackendError(f"onnxruntime cannot load {onnx_path}: {str(error).splitlines()[0]}") from error
-        self.sessions[model] = (version, session)  # requests already running keep the old session
+        self.sessions[model] = sessions  # requests already running keep the old sessions
 
     def ready(self, model: str) -> bool:
         return model in self.sessions
 
     async def infer(self, model: str, x: np.ndarray) -> Inference:
         try:
-            _, session = self.sessions[model]
+            sessions = self.sessions[model]
         except KeyError:
             raise BackendError(f"{model} is not loaded on the CPU backend") from None
+        session = sessions.wide if self.running == 0 else sessions.narrow
 
         def run() -> Inference:
             start = time.perf_counter()
             output = session.run([OUTPUT_NAME], {INPUT_NAME: x})[0]
             return Inference(output, (time.perf_counter() - start) * 1e3)
 
+        self.running += 1
         try:
             return await asyncio.get_running_loop().run_in_executor(self.pool, run)
         except Exception as error:  # onnxruntime raises its own types
             raise BackendError(f"onnxruntime failed on {model}: {error}") from error
+        finally:
+            self.running -= 1
 
     async def close(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)

@@ -113,9 +113,9 @@ def test_each_backend_answers_like_onnxruntime(stack, tiny_onnx):
 
 def test_requests_keep_succeeding_on_the_cpu_when_triton_stops(stack):
     _, _, triton, start = stack
-    # One single-threaded CPU worker queues up under load, so the router sends part of it to Triton
+    # A single-threaded CPU backend queues up under load, so the router sends part of it to Triton
     # (which runs several requests at once with more threads).
-    gateway = start(GANC_CPU_WORKERS="1", GANC_CPU_THREADS="1", GANC_TRITON_CONCURRENCY="4", GANC_WARMUP_SIZE="256")
+    gateway = start(GANC_CPU_THREADS="1", GANC_TRITON_CONCURRENCY="4", GANC_WARMUP_SIZE="256")
     data = png(256, 256)
 
     def load(count: int) -> list[httpx.Response]:
