@@ -142,9 +142,10 @@ class Gateway:
         healthy = [c.service_ms for c in candidates if c.healthy]
         if not healthy:
             return None
-        tightest = min(b for _, b in recent)
         overhead = self.estimates.overhead_ms(PRE, pixels) + self.estimates.overhead_ms(POST, pixels)
-        return tightest - overhead - min(healthy)
+        floor = overhead + min(healthy)  # what the fastest variant needs, alone
+        meetable = [b for _, b in recent if b > floor]  # a budget nothing can meet is not worth protecting
+        return min(meetable) - floor if meetable else None
 
     async def _infer(self, family: str, decision: Decision, x, pixels: int) -> tuple:
         backend = self.backends[decision.backend]

@@ -96,6 +96,9 @@ def test_tight_budgets_keep_long_requests_off_the_shared_backend(client):
         return response.headers["x-ganc-variant"]
 
     assert served(1000) == "teacher"
+    response = client.post("/v1/translate/tiny?budget_ms=0.001", content=png(), headers=PNG)
+    assert response.headers["x-ganc-variant"] == "small" and response.headers["x-ganc-budget-met"] == "false"
+    assert served(1000) == "teacher"  # a budget nothing can meet is not protected
     assert served(100) == "small"  # the teacher would not fit
     assert served(1000) == "small"  # a 100 ms request arriving behind a teacher run would miss
 
