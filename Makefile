@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[serve,worker,test]'
+	$(BIN)/pip install --quiet -e '.[compress,serve,worker,test]'
 	touch $(STAMP)
 
 # The local stack on the embedded defaults: one worker (SQLite broker under var/) and the gateway
