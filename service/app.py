@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from ganc.settings import Settings, get_settings
 
 from . import metrics
-from .api.routes import health, jobs, models, translate
+from .api.routes import demo, health, jobs, models, translate
 from .backends import Backend, OnnxCpuBackend, TritonBackend
 from .catalog import Catalog
 from .estimates import LatencyEstimates
@@ -65,6 +65,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(models.router)
     app.include_router(health.router)
     app.include_router(jobs.router)
+    app.include_router(demo.router)
+    app.mount("/demo/static", demo.static, name="demo-static")
     app.state.settings = settings
 
     def count_refusal(request: Request, status: int) -> None:

@@ -1,0 +1,132 @@
+"""The demo page in headless Chromium (Debian's), driven by Playwright, against a real gateway (`ganc serve`)."""
+
+import os
+import shutil
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+import torch
+from playwright.sync_api import expect, sync_playwright
+
+from compression.export import export_onnx
+from compression.models import ModelSpec
+from ganc.card import VariantCard
+from ganc.repository import publish_variant
+from tests.conftest import card_fields, free_port
+from tests.integration.test_worker import GANC, spawn, stop
+
+pytestmark = pytest.mark.e2e
+
+ARTIFACTS = Path(os.environ.get("GANC_TEST_ARTIFACTS", Path(__file__).parents[2] / "test-artifacts"))
+
+
+@pytest.fixture(scope="module")
+def gateway(tmp_path_factory, tiny_onnx):
+    root = tmp_path_factory.mktemp("demo")
+    torch.manual_seed(0)
+    teacher = root / "teacher.onnx"  # slow enough on the CPU that a tight budget goes to the student
+    export_onnx(ModelSpec("resnet", {"ngf": 32, "n_blocks": 6, "residual": True}).build(), teacher)
+    publish_variant(root / "repo", teacher, VariantCard(**card_fields(
+        teacher, variant="teacher", architecture="resnet", architecture_options={"ngf": 32, "n_blocks": 6},
+        config=None, quality={"psnr": 30.0}, macs=9_000_000_000)))  # fmt: skip
+    publish_variant(root / "repo", tiny_onnx, VariantCard(**card_fields(
+        tiny_onnx, variant="student-8", quality={"psnr": 29.0}, macs=300_000_000)))  # fmt: skip
+    publish_variant(root / "repo", tiny_onnx, VariantCard(**card_fields(
+        tiny_onnx, family="sketchy", variant="student-8", task="edges2photo")))  # fmt: skip
+    port = free_port()
+    process = spawn([GANC, "serve", "--port", str(port), "--repo", str(root / "repo")],
+                    {"GANC_WARMUP_RUNS": "3", "GANC_WARMUP_SIZE": "96"}, root / "gateway.log")  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        assert time.monotonic() < deadline and process.poll() is None, (root / "gateway.log").read_text()[-2000:]
+        time.sleep(0.5)
+    yield url
+    stop(process)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    chromium = shutil.which("chromium")
+    assert chromium, "Debian's chromium is missing: apt-get install chromium (.ci/run does)"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        yield browser
+        browser.close()
+
+
+def painted(page, canvas: str) -> float:
+    """The spread of a canvas' pixel values: 0 for a blank (or never drawn) canvas."""
+    return page.evaluate(
+        """(id) => { const c = document.getElementById(id);
+                     const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+                     let lo = 255, hi = 0;
+                     for (let i = 0; i < d.length; i += 4) { lo = Math.min(lo, d[i]); hi = Math.max(hi, d[i]); }
+                     return hi - lo; }""",
+        canvas,
+    )
+
+
+def drag(page, selector: str, start: tuple[float, float], end: tuple[float, float]) -> None:
+    box = page.locator(selector).bounding_box()
+    page.mouse.move(box["x"] + start[0] * box["width"], box["y"] + start[1] * box["height"])
+    page.mouse.down()
+    for step in range(1, 11):
+        f = step / 10
+        page.mouse.move(box["x"] + (start[0] + f * (end[0] - start[0])) * box["width"],
+                        box["y"] + (start[1] + f * (end[1] - start[1])) * box["height"])  # fmt: skip
+    page.mouse.up()
+
+
+def test_the_lens_translates_live_and_a_tight_budget_gets_a_smaller_variant(gateway, browser):
+    page = browser.new_page(viewport={"width": 1000, "height": 1000})
+    page.goto(f"{gateway}/demo")
+    page.select_option("#family", "tiny")
+    page.get_by_role("button", name="astronaut").click()
+    answer = page.locator("#answer")
+    expect(answer).to_contain_text("teacher on cpu", timeout=20_000)  # no budget: the best quality
+    drag(page, "#view", (0.3, 0.3), (0.7, 0.6))
+    expect(answer).to_contain_text(" ms", timeout=20_000)
+    assert page.locator("#lens").is_visible() and painted(page, "lens-result") > 10
+    page.locator("#budget").fill("0")  # the tightest budget: 5 ms
+    expect(page.locator("#budget-value")).to_have_text("5 ms")
+    expect(answer).to_contain_text("student-8 on cpu", timeout=20_000)
+    page.get_by_label("Show the input as the model sees it (degraded)").check()
+    page.get_by_role("button", name="Compare on the current input").click()
+    expect(page.locator("#compare-teacher-info")).to_contain_text("teacher on cpu", timeout=20_000)
+    expect(page.locator("#compare-student-info")).to_contain_text("student-8 on cpu", timeout=20_000)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=ARTIFACTS / "demo-lens.png", full_page=True)
+    page.close()
+
+
+def test_drawing_on_a_sketch_family_translates_the_strokes(gateway, browser):
+    page = browser.new_page(viewport={"width": 1000, "height": 1000})
+    page.goto(f"{gateway}/demo")
+    page.select_option("#family", "sketchy")
+    expect(page.locator("#sketch")).to_be_visible()
+    drag(page, "#sketch", (0.2, 0.2), (0.8, 0.7))
+    expect(page.locator("#answer")).to_contain_text("student-8 on cpu", timeout=20_000)
+    assert painted(page, "sketch-result") > 0
+    page.screenshot(path=ARTIFACTS / "demo-sketch.png", full_page=True)
+    page.close()
+
+
+def test_the_page_is_labelled_and_fits_a_phone(gateway, browser):
+    page = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    page.goto(f"{gateway}/demo")
+    page.select_option("#family", "tiny")
+    unlabelled = page.evaluate(
+        """() => [...document.querySelectorAll('input, select, canvas[tabindex]')]
+                 .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label')).map(e => e.id)"""
+    )
+    assert unlabelled == []
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.close()
