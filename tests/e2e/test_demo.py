@@ -6,8 +6,10 @@ import time
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 from playwright.sync_api import expect, sync_playwright
 
 from compression.export import export_onnx
@@ -116,6 +118,22 @@ def test_drawing_on_a_sketch_family_translates_the_strokes(gateway, browser):
     expect(page.locator("#answer")).to_contain_text("student-8 on cpu", timeout=20_000)
     assert painted(page, "sketch-result") > 0
     page.screenshot(path=ARTIFACTS / "demo-sketch.png", full_page=True)
+    page.close()
+
+
+def test_an_uploaded_photo_is_translated_under_the_lens(gateway, browser, tmp_path):
+    photo = tmp_path / "upload.png"
+    Image.fromarray(np.random.default_rng(1).integers(0, 256, (120, 200, 3), dtype=np.uint8)).save(photo)
+    page = browser.new_page(viewport={"width": 1000, "height": 1000})
+    page.goto(f"{gateway}/demo")
+    page.select_option("#family", "tiny")
+    page.set_input_files("#upload", photo)
+    expect(page.locator("#answer")).to_contain_text(" on cpu", timeout=20_000)
+    assert page.evaluate("document.getElementById('view').width") == 200 and painted(page, "lens-result") > 10
+    left = page.evaluate("document.getElementById('lens').style.left")
+    page.locator("#stage").focus()  # the arrow keys move the lens too
+    page.keyboard.press("ArrowRight")
+    assert page.evaluate("document.getElementById('lens').style.left") != left
     page.close()
 
 
