@@ -12,16 +12,20 @@ from .settings import get_settings
 from .spec import CompressionSpec, SpecError, parse_spec
 
 
-def load_spec_file(path: Path) -> CompressionSpec:
+def read_spec_file(path: Path) -> object:
+    """The parsed YAML (or JSON) of a spec file, not yet validated."""
     import yaml
 
     if not path.is_file():
         raise SpecError(f"spec {path} does not exist")
     try:
-        data = yaml.safe_load(path.read_text())
+        return yaml.safe_load(path.read_text())
     except yaml.YAMLError as error:
         raise SpecError(f"{path}: not valid YAML: {str(error).splitlines()[0]}") from None
-    return parse_spec(data, str(path))
+
+
+def load_spec_file(path: Path) -> CompressionSpec:
+    return parse_spec(read_spec_file(path), str(path))
 
 
 @friendly_errors

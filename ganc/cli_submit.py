@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
+from .cli_compress import read_spec_file
 from .cli_errors import friendly_errors
 from .jobs import FINAL_STATES
 from .progress_bar import ProgressBars
@@ -62,14 +63,7 @@ def submit(
     token: Annotated[str | None, typer.Option(help="API token (default: GANC_API_TOKEN)")] = None,
 ) -> None:
     """Queue a compression job on a running gateway; print the job (and with --wait, follow it to the end)."""
-    import yaml
-
-    if not spec_path.is_file():
-        raise SubmitError(f"spec {spec_path} does not exist")
-    try:
-        spec = yaml.safe_load(spec_path.read_text())
-    except yaml.YAMLError as error:
-        raise SubmitError(f"{spec_path}: not valid YAML: {str(error).splitlines()[0]}") from None
+    spec = read_spec_file(spec_path)  # the gateway validates it
     url = url.rstrip("/")
     token = token or os.environ.get("GANC_API_TOKEN")
     record = call("POST", f"{url}/v1/jobs", token, spec)

@@ -45,3 +45,22 @@ def card_fields(onnx_path: Path, **overrides) -> dict:
     )
     fields.update(overrides)
     return fields
+
+
+def wait_for_http(url: str, process, log: Path, timeout_s: float = 120) -> None:
+    """Until GET `url` answers 200; fail with the end of `log` if `process` dies or time runs out."""
+    import time
+
+    import httpx
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        assert process.poll() is None and time.monotonic() < deadline, (
+            f"{url} never answered:\n{log.read_text()[-3000:]}"
+        )
+        time.sleep(0.5)

@@ -2,10 +2,8 @@
 
 import os
 import shutil
-import time
 from pathlib import Path
 
-import httpx
 import numpy as np
 import pytest
 import torch
@@ -16,7 +14,7 @@ from compression.export import export_onnx
 from compression.models import ModelSpec
 from ganc.card import VariantCard
 from ganc.repository import publish_variant
-from tests.conftest import card_fields, free_port
+from tests.conftest import card_fields, free_port, wait_for_http
 from tests.integration.test_worker import GANC, spawn, stop
 
 pytestmark = pytest.mark.e2e
@@ -41,15 +39,7 @@ def gateway(tmp_path_factory, tiny_onnx):
     process = spawn([GANC, "serve", "--port", str(port), "--repo", str(root / "repo")],
                     {"GANC_WARMUP_RUNS": "3", "GANC_WARMUP_SIZE": "96"}, root / "gateway.log")  # fmt: skip
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        assert time.monotonic() < deadline and process.poll() is None, (root / "gateway.log").read_text()[-2000:]
-        time.sleep(0.5)
+    wait_for_http(f"{url}/readyz", process, root / "gateway.log")
     yield url
     stop(process)
 

@@ -3,7 +3,6 @@
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -11,7 +10,7 @@ import pytest
 
 from ganc.card import VariantCard
 from ganc.repository import publish_variant
-from tests.conftest import card_fields, free_port
+from tests.conftest import card_fields, free_port, wait_for_http
 from tests.integration.test_gateway import png
 from tests.integration.test_worker import spawn, stop
 
@@ -38,15 +37,7 @@ def test_the_bento_builds_offline_and_serves(tmp_path, tiny_onnx):
                    {**env, "GANC_MODEL_REPOSITORY": str(tmp_path / "repo"), "GANC_WARMUP_RUNS": "1",
                     "GANC_WARMUP_SIZE": "64"}, tmp_path / "bento.log")  # fmt: skip
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline and server.poll() is None, (tmp_path / "bento.log").read_text()[-3000:]
-            time.sleep(0.5)
+        wait_for_http(f"http://127.0.0.1:{port}/readyz", server, tmp_path / "bento.log")
         response = httpx.post(f"http://127.0.0.1:{port}/v1/translate/tiny", content=png(),
                               headers={"Content-Type": "image/png"}, timeout=30)  # fmt: skip
         assert response.status_code == 200 and response.headers["x-ganc-variant"] == "s8"

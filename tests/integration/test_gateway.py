@@ -22,7 +22,7 @@ from ganc.card import INPUT_NAME, OUTPUT_NAME, VariantCard
 from ganc.python_flavour import derive_python_flavour
 from ganc.repository import publish_variant
 from service.images import finish, prepare
-from tests.conftest import card_fields, free_port
+from tests.conftest import card_fields, free_port, wait_for_http
 
 pytestmark = pytest.mark.integration
 
@@ -55,16 +55,7 @@ class Gateway:
             env={**os.environ, "GANC_CATALOG_POLL_S": "0.5", "GANC_WARMUP_RUNS": "2", "GANC_WARMUP_SIZE": "128", **env},
             stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            assert self.process.poll() is None, (workdir / f"gateway-{self.port}.log").read_text()
-            time.sleep(0.5)
-        raise TimeoutError("the gateway did not become ready")
+        wait_for_http(f"{self.url}/readyz", self.process, workdir / f"gateway-{self.port}.log")
 
     def translate(self, data: bytes, **params) -> httpx.Response:
         return httpx.post(f"{self.url}/v1/translate/tiny", content=data, params=params,

@@ -15,7 +15,7 @@ import yaml
 from ganc.card import VariantCard
 from ganc.jobs import JobStore
 from ganc.repository import publish_variant
-from tests.conftest import card_fields, free_port
+from tests.conftest import card_fields, free_port, wait_for_http
 from tests.integration.test_gateway import png
 from tests.integration.test_pipeline import TINY
 from tests.integration.test_worker import GANC, broker_env, send, spawn, start_worker, stop, wait_for
@@ -87,10 +87,7 @@ def test_every_dashboard_query_and_recording_rule_returns_data(tmp_path, tiny_on
     url = f"http://127.0.0.1:{prometheus_port}"
     try:
         job_id = send(env, TINY)  # a real job, so that stage durations exist
-        deadline = time.monotonic() + 120
-        while not ready(f"http://127.0.0.1:{gateway_port}"):
-            assert time.monotonic() < deadline, (tmp_path / "gateway.log").read_text()[-2000:]
-            time.sleep(0.5)
+        wait_for_http(f"http://127.0.0.1:{gateway_port}/readyz", gateway, tmp_path / "gateway.log")
         data, headers = png(64, 64), {"Content-Type": "image/png"}
         with httpx.Client(base_url=f"http://127.0.0.1:{gateway_port}", timeout=30) as client:
             for i in range(40):  # budgets that are met, budgets nothing can meet, refusals
@@ -112,10 +109,3 @@ def test_every_dashboard_query_and_recording_rule_returns_data(tmp_path, tiny_on
         prometheus.wait(30)
         stop(worker)
         stop(gateway)
-
-
-def ready(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/readyz", timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
