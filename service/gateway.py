@@ -112,7 +112,7 @@ class Gateway:
         # A failing backend gets one retry on the next candidate, not a cascade.
         for attempt, decision in enumerate(order[:2]):
             try:
-                output, model_ms = await self._infer(family, decision, prepared.tensor, pixels)
+                output, model_ms, service_ms = await self._infer(family, decision, prepared.tensor, pixels)
                 break
             except BackendError:
                 self._mark_down(decision.backend)
@@ -122,13 +122,14 @@ class Gateway:
         post_start = time.perf_counter()
         body = await run_in_threadpool(images.finish_and_encode, output, prepared, fmt)
         end = time.perf_counter()
-        self.estimates.record_overhead(POST, pixels, (end - post_start) * 1e3)
+        post_ms = (end - post_start) * 1e3
+        self.estimates.record_overhead(POST, pixels, post_ms)
         total_ms = (end - start) * 1e3
-        return Translation(
-            body,
-            images.MEDIA_TYPES[fmt],
-            self._account(family, decision, budget_ms, total_ms, model_ms, prepared.height * prepared.width),
-        )
+        headers = self._account(family, decision, budget_ms, total_ms, model_ms, prepared.height * prepared.width)
+        # Where the time went, for browsers' developer tools and curious clients.
+        timings = {"decode": pre_ms, "wait": max(0.0, model_ms - service_ms), "model": service_ms, "encode": post_ms}
+        headers["Server-Timing"] = ", ".join(f"{name};dur={ms:.2f}" for name, ms in timings.items())
+        return Translation(body, images.MEDIA_TYPES[fmt], headers)
 
     def _protect_tight_budgets(
         self, family: str, budget_ms: float, pixels: int, candidates: list[Candidate]
@@ -148,6 +149,7 @@ class Gateway:
         return min(meetable) - floor if meetable else None
 
     async def _infer(self, family: str, decision: Decision, x, pixels: int) -> tuple:
+        """The output, the time from submission to answer, and the model's own service time (ms)."""
         backend = self.backends[decision.backend]
         model = self.catalog.variants(family)[decision.variant].model
         expected = self.estimates.service_ms(model, decision.backend, pixels, 0.5) or 0.0
@@ -158,7 +160,7 @@ class Gateway:
         finally:
             self.estimates.end(ticket)
         self.estimates.record(model, decision.backend, pixels, service_ms)
-        return output, (time.perf_counter() - start) * 1e3
+        return output, (time.perf_counter() - start) * 1e3, service_ms
 
     def _account(
         self, family: str, decision: Decision, budget_ms, total_ms: float, model_ms: float, pixels: int

@@ -58,6 +58,8 @@ def test_translate_answers_the_same_size_with_what_served_it(client, tiny_onnx):
     assert response.headers["x-ganc-variant"] == "teacher"  # best quality without a budget
     assert response.headers["x-ganc-backend"] == "cpu"
     assert float(response.headers["x-ganc-latency-ms"]) > 0
+    timings = dict(part.split(";dur=") for part in response.headers["server-timing"].split(", "))
+    assert set(timings) == {"decode", "wait", "model", "encode"} and float(timings["model"]) > 0
     out = np.asarray(Image.open(io.BytesIO(response.content)))
     assert out.shape == (23, 37, 3)
     rgb = np.asarray(Image.open(io.BytesIO(data)))
