@@ -8,7 +8,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from celery.exceptions import SoftTimeLimitExceeded
+from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 
 from compression.pipeline import run_pipeline
 from ganc.jobs import COMPRESS_TASK, FINAL_STATES, JobRecord, JobStore
@@ -132,6 +132,10 @@ def record_failure(job_id: str, error: BaseException) -> None:
     store = JobStore(get_settings().jobs_root)
     try:
         if store.get(job_id).state not in FINAL_STATES:
-            _fail(store, job_id, f"{type(error).__name__}: {error}".strip().splitlines()[0])
+            if isinstance(error, TimeLimitExceeded):  # the pool killed the job's child process
+                message = "the job ran past its hard time limit and was stopped"
+            else:
+                message = f"{type(error).__name__}: {error}".strip().splitlines()[0]
+            _fail(store, job_id, message)
     except KeyError:
         log.warning("task %s failed, and it has no job record", job_id)

@@ -154,7 +154,7 @@ def test_a_worker_killed_mid_job_resumes_it_from_its_checkpoint(tmp_path, broker
     assert {v.card.job for v in read_index(tmp_path / "repo").versions} == {job_id}
 
 
-def test_cancel_stops_a_running_job_and_an_unreadable_dataset_fails_it_and_nothing_is_published(tmp_path):
+def test_cancel_time_limits_and_an_unreadable_dataset_end_jobs_and_nothing_is_published(tmp_path):
     env = broker_env(tmp_path, "sqlite")
     store = JobStore(tmp_path / "jobs")
     bad = tmp_path / "data" / "broken"
@@ -163,6 +163,8 @@ def test_cancel_stops_a_running_job_and_an_unreadable_dataset_fails_it_and_nothi
         (bad / split / "0.png").write_bytes(b"not an image at all")
     cancelled = send(env, SLOW)
     unreadable = send(env, {**TINY, "family": "broken", "dataset": {"path": str(bad)}})
+    soft = send(env, {**SLOW, "soft_time_limit_s": 4, "time_limit_s": 120})
+    hard = send(env, {**SLOW, "time_limit_s": 4})
     worker = start_worker(env, tmp_path / "worker.log")
     try:
         wait_for(store, cancelled, lambda r: r.stage == "teacher")
@@ -171,10 +173,14 @@ def test_cancel_stops_a_running_job_and_an_unreadable_dataset_fails_it_and_nothi
         queue.close()
         assert wait_for(store, cancelled, lambda r: r.state != "running", 60).state == "cancelled"
         failed = wait_for(store, unreadable, lambda r: r.state in ("succeeded", "failed"), 120)
+        stopped_softly = wait_for(store, soft, lambda r: r.state in ("succeeded", "failed"), 120)
+        killed = wait_for(store, hard, lambda r: r.state in ("succeeded", "failed"), 120)
     finally:
         stop(worker)
     assert not (tmp_path / "jobs" / cancelled / "work").exists()
     assert failed.state == "failed" and str(bad) in failed.error, failed.error
+    assert stopped_softly.state == "failed" and "soft time limit" in stopped_softly.error
+    assert killed.state == "failed" and "hard time limit" in killed.error
     assert read_index(tmp_path / "repo").versions == []
 
 
