@@ -168,6 +168,11 @@ class Pipeline:
         train_teacher(config, resume=(out / "config.json").is_file(), progress=self.progress)
         return {"checkpoint": str(resolve_checkpoint(out))}
 
+    def student_recon_weight(self) -> float | None:
+        """Students of a paired teacher keep its balance of reconstruction against the adversarial loss."""
+        t = self.spec.teacher
+        return t.lambda_l1 if t.checkpoint is None and t.model == "pix2pix" else None
+
     def distill(self, dataset: str, teacher: str, student: str, **options: Any) -> dict[str, Any]:
         stage = {"mobile": "distill", "supernet": "supernet"}[student]
         out = self.work / stage / "run"
@@ -176,9 +181,8 @@ class Pipeline:
         if student == "mobile":
             loop.steps = training.distill_steps
             loop.checkpoint_every = loop.eval_every = loop.sample_every = min(training.every, training.distill_steps)
-        config = DistillConfig(
-            out=str(out), teacher=teacher, student=student, data=self.data_config(dataset), loop=loop, **options
-        )
+        config = DistillConfig(out=str(out), teacher=teacher, student=student, data=self.data_config(dataset),
+                               loop=loop, lambda_recon=self.student_recon_weight(), **options)  # fmt: skip
         train_distill(config, resume=(out / "config.json").is_file(), progress=self.progress)
         return {"run": str(out)}
 
@@ -219,6 +223,7 @@ class Pipeline:
                 init_from=supernet_run,
                 data=self.data_config(dataset),
                 loop=self.loop(f),
+                lambda_recon=self.student_recon_weight(),
             )
             train_distill(options, resume=(out / "config.json").is_file(), progress=self.progress)
             runs[config] = str(out)
