@@ -14,9 +14,8 @@ def worker(
 ) -> None:
     """Run jobs from the broker (GANC_BROKER_URL; the SQLite default needs no server)."""
     celery = Path(sys.executable).parent / "celery"
-    # one job at a time, each in a fresh pool child (torch uses the cores; time limits need a child to stop)
-    command = [str(celery), "-A", "workers.celery_app", "worker", "--pool", "prefork", "--concurrency", "1",
-               "--loglevel", loglevel]  # fmt: skip
+    # One job at a time, each in a fresh pool child: workers/celery_app.py configures it.
+    command = [str(celery), "-A", "workers.celery_app", "worker", "--loglevel", loglevel]
     if hostname:
         command += ["--hostname", hostname]
     os.execv(command[0], command)

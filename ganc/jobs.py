@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from .settings import Settings
 from .spec import CompressionSpec
 
 COMPRESS_TASK = "ganc.compress_generator"
@@ -49,6 +50,15 @@ def make_local_broker_dirs(*urls: str) -> None:
     for url in urls:
         if "sqlite:///" in url:
             Path(url.split("sqlite:///", 1)[1]).parent.mkdir(parents=True, exist_ok=True)
+
+
+def uses_redis(broker_url: str) -> bool:
+    return broker_url.startswith(("redis://", "rediss://"))
+
+
+def broker_transport_options(settings: Settings) -> dict[str, Any]:
+    """Redis redelivers an unacknowledged job after the visibility timeout; the SQL transport has none."""
+    return {"visibility_timeout": settings.visibility_timeout_s} if uses_redis(settings.broker_url) else {}
 
 
 def new_job_id() -> str:

@@ -122,6 +122,11 @@ class CompressionSpec(_Strict):
             raise ValueError("soft_time_limit_s must be below time_limit_s, so the job can stop cleanly first")
         return self
 
+    def time_limits(self) -> dict[str, float]:
+        """The spec's limits as Celery's task options (soft_time_limit, time_limit), the unset ones left out."""
+        limits = {"soft_time_limit": self.soft_time_limit_s, "time_limit": self.time_limit_s}
+        return {name: value for name, value in limits.items() if value is not None}
+
     def data_paths(self) -> dict[str, Path]:
         """The paths on the machine this spec reads, by field."""
         paths = {"dataset.path": self.dataset.path, "dataset.photos": self.dataset.photos,

@@ -30,10 +30,9 @@ def size_bucket(pixels: int) -> int:
     return max(0, math.ceil(math.log2(max(pixels, 1))))
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))
-    return ordered[index]
+def percentile(values: list[float], q: float, presorted: bool = False) -> float:
+    ordered = values if presorted else sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
 
 
 @dataclass
@@ -66,7 +65,7 @@ class LatencyEstimates:
         ordered = self._sorted.get(key)
         if ordered is None:  # sorted once per new sample, not once per request and candidate
             ordered = self._sorted[key] = sorted(self.samples[(variant, backend)][bucket])
-        return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
+        return percentile(ordered, q, presorted=True)
 
     def service_ms(self, variant: str, backend: str, pixels: int, q: float = TAIL) -> float | None:
         """The q-quantile of recent service times at this size, or None when nothing was ever measured."""
@@ -95,9 +94,6 @@ class LatencyEstimates:
 
     def end(self, ticket: int) -> None:
         self.work.pop(ticket, None)
-
-    def in_flight(self, backend: str) -> int:
-        return sum(w.backend == backend for w in self.work.values())
 
     def wait_ms(self, backend: str, concurrency: int) -> float:
         """Expected wait for a request admitted now: the work ahead of it beyond the backend's concurrency.

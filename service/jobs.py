@@ -8,7 +8,14 @@ from typing import Any
 
 from celery import Celery
 
-from ganc.jobs import COMPRESS_TASK, FINAL_STATES, JobRecord, JobStore, make_local_broker_dirs
+from ganc.jobs import (
+    COMPRESS_TASK,
+    FINAL_STATES,
+    JobRecord,
+    JobStore,
+    broker_transport_options,
+    make_local_broker_dirs,
+)
 from ganc.settings import Settings
 from ganc.spec import confine_to_roots, parse_spec
 
@@ -30,8 +37,7 @@ class JobQueue:
         self.celery.conf.broker_connection_retry_on_startup = True
         # A broker that is down answers the client within a second or two, not after Celery's long retries.
         self.celery.conf.task_publish_retry_policy = {"max_retries": 2, "interval_start": 0.2, "interval_step": 0.4}
-        if settings.broker_url.startswith(("redis://", "rediss://")):
-            self.celery.conf.broker_transport_options = {"visibility_timeout": settings.visibility_timeout_s}
+        self.celery.conf.broker_transport_options = broker_transport_options(settings)
 
     def submit(self, data: Any) -> JobRecord:
         """Validate the spec (422 naming the fields), record the job and queue it; nothing is left on failure."""
@@ -40,10 +46,8 @@ class JobQueue:
         except ValueError as error:
             raise JobError(422, str(error)) from None
         record = self.store.create(spec)
-        limits = {"soft_time_limit": spec.soft_time_limit_s, "time_limit": spec.time_limit_s}
         try:
-            self.celery.send_task(COMPRESS_TASK, args=[record.id], task_id=record.id,
-                                  **{k: v for k, v in limits.items() if v is not None})  # fmt: skip
+            self.celery.send_task(COMPRESS_TASK, args=[record.id], task_id=record.id, **spec.time_limits())
         except Exception as error:  # the broker is unreachable: forget the job rather than leave it queued forever
             self.store.remove(record.id)
             raise JobError(503, f"the job queue is unreachable ({type(error).__name__}); retry later") from None

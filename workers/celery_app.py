@@ -12,7 +12,7 @@ from celery import Celery
 from celery.signals import task_failure, worker_init, worker_ready
 from prometheus_client import REGISTRY, start_http_server
 
-from ganc.jobs import COMPRESS_TASK, JobStore, make_local_broker_dirs
+from ganc.jobs import COMPRESS_TASK, JobStore, broker_transport_options, make_local_broker_dirs, uses_redis
 from ganc.settings import Settings, get_settings
 
 from .metrics import JobsCollector
@@ -34,14 +34,8 @@ def make_app(settings: Settings) -> Celery:
         result_expires=None,
         worker_hijack_root_logger=False,
     )
-    if uses_redis(settings):
-        # Redis redelivers an unacknowledged job after this; the SQL transport has no such timeout.
-        app.conf.broker_transport_options = {"visibility_timeout": settings.visibility_timeout_s}
+    app.conf.broker_transport_options = broker_transport_options(settings)
     return app
-
-
-def uses_redis(settings: Settings) -> bool:
-    return settings.broker_url.startswith(("redis://", "rediss://"))
 
 
 app = make_app(get_settings())
@@ -67,7 +61,7 @@ def serve_metrics(**_: object) -> None:
 
 @worker_ready.connect
 def recover_orphans(**_: object) -> None:
-    if not uses_redis(get_settings()):
+    if not uses_redis(get_settings().broker_url):
         from .tasks import resend_orphans
 
         resend_orphans()

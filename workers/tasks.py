@@ -92,7 +92,7 @@ def orphaned(record: JobRecord) -> bool:
     except ProcessLookupError:
         return True
     except PermissionError:
-        return False
+        pass  # alive, under another user
     return False
 
 
@@ -106,15 +106,9 @@ def resend_orphans() -> list[str]:
     ids = [record.id for record in store.all() if orphaned(record)]
     for job_id in ids:
         store.update(job_id, state="queued", worker=None, message="requeued after its worker died")
-        compress_generator.apply_async(args=[job_id], task_id=job_id, **time_limits(store, job_id))
+        compress_generator.apply_async(args=[job_id], task_id=job_id, **store.spec(job_id).time_limits())
         log.warning("job %s was left running by a dead worker: queued again", job_id)
     return ids
-
-
-def time_limits(store: JobStore, job_id: str) -> dict[str, float]:
-    spec = store.spec(job_id)
-    limits = {"soft_time_limit": spec.soft_time_limit_s, "time_limit": spec.time_limit_s}
-    return {name: value for name, value in limits.items() if value is not None}
 
 
 def _cancel(store: JobStore, job_id: str, work: Path) -> JobRecord:
