@@ -21,13 +21,14 @@ TINY = {
     "dataset": {"sample": "sr4x", "size": 32},
     "teacher": {"ngf": 16, "n_blocks": 3, "ndf": 8, "residual": True, "steps": 12, "batch_size": 2, "every": 6,
                 "lambda_l1": 200},
-    "supernet": {"choices": "channels-16", "steps": 12, "batch_size": 2, "every": 6},
+    "supernet": {"path": "original", "distill_steps": 6, "choices": "channels-16", "steps": 12, "batch_size": 2,
+                 "every": 6},
     "search": {"macs_budgets": [1e12], "calibration_samples": 4, "method": "evolution", "population_size": 6,
                "iterations": 2, "eval_images": 3, "size": 64},
     "finetune": {"steps": 2, "batch_size": 2, "every": 2},
     "fp16": True,
 }  # fmt: skip
-STAGES = ("data", "teacher", "supernet", "search", "finetune", "export", "publish")
+STAGES = ("data", "teacher", "distill", "supernet", "search", "finetune", "export", "publish")
 
 
 @pytest.fixture(scope="module")
@@ -57,8 +58,12 @@ def test_pipeline_publishes_the_teacher_and_the_ladder(pipeline_run):
             assert card.teacher == "tiny--teacher" and card.config and "psnr_teacher" in card.quality
     for stage in STAGES:
         assert (root / "work" / stage / MARKER).is_file()
+    # The original path: the supernet starts from the distilled mobile student.
+    supernet_config = json.loads((root / "work/supernet/run/config.json").read_text())
+    assert supernet_config["init_from"] == str(root / "work/distill/run")
     # The students keep their teacher's weight on reconstruction.
-    for run in [root / "work/supernet/run", *(p for p in (root / "work/finetune").iterdir() if p.is_dir())]:
+    finetuned = [p for p in (root / "work/finetune").iterdir() if p.is_dir()]
+    for run in [root / "work/distill/run", root / "work/supernet/run", *finetuned]:
         assert json.loads((run / "config.json").read_text())["lambda_recon"] == 200
     assert {e[0] for e in events} >= set(STAGES) | {"calibrate"}
     search = root / "work" / "search"
