@@ -18,6 +18,7 @@ def plot_search(
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib import ticker
 
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.8))
     panels = (
@@ -41,6 +42,10 @@ def plot_search(
         if not math.isnan(teacher.get("score", math.nan)):
             ax.scatter([teacher_x], [teacher["score"]], s=70, marker="D", color="black", label="teacher", zorder=3)
         ax.set_xscale("log")
+        # Plain numbers at 1-2-5 steps: the default minor labels (3x10^1, 4x10^1) overlap on short ranges.
+        ax.xaxis.set_major_locator(ticker.LogLocator(subs=(1, 2, 5)))
+        ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _pos: f"{v:g}"))
+        ax.xaxis.set_minor_formatter(ticker.NullFormatter())
         ax.set_xlabel(label)
         ax.set_ylabel(f"{metric} on train2 (dB)")
         ax.grid(alpha=0.3)
