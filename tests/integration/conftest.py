@@ -1,7 +1,7 @@
 import pytest
 
 from ganc.triton_local import LocalTriton
-from tests.conftest import free_port
+from tests.conftest import free_ports
 
 
 @pytest.fixture(scope="session")
@@ -10,12 +10,13 @@ def triton_factory(tmp_path_factory):
     started: list[LocalTriton] = []
 
     def start(repository) -> LocalTriton:
+        http_port, grpc_port, metrics_port = free_ports(3)
         server = LocalTriton(
             repository=repository,
             workdir=tmp_path_factory.mktemp("triton"),
-            http_port=free_port(),
-            grpc_port=free_port(),
-            metrics_port=free_port(),
+            http_port=http_port,
+            grpc_port=grpc_port,
+            metrics_port=metrics_port,
         )
         server.start()
         started.append(server)

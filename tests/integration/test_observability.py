@@ -15,7 +15,7 @@ import yaml
 from ganc.card import VariantCard
 from ganc.jobs import JobStore
 from ganc.repository import publish_variant
-from tests.conftest import card_fields, free_port, wait_for_http
+from tests.conftest import card_fields, free_ports, wait_for_http
 from tests.integration.test_gateway import png
 from tests.integration.test_pipeline import TINY
 from tests.integration.test_worker import GANC, broker_env, send, spawn, start_worker, stop, wait_for
@@ -66,7 +66,7 @@ def test_every_dashboard_query_and_recording_rule_returns_data(tmp_path, tiny_on
     for variant, psnr in (("teacher", 30.0), ("small", 29.0)):
         publish_variant(tmp_path / "repo", tiny_onnx, VariantCard(**card_fields(tiny_onnx, variant=variant,
                                                                                 quality={"psnr": psnr})))  # fmt: skip
-    gateway_port, worker_port, prometheus_port = free_port(), free_port(), free_port()
+    gateway_port, worker_port, prometheus_port = free_ports(3)
     serve = [GANC, "serve", "--port", str(gateway_port), "--repo", str(tmp_path / "repo"), "--workers", "2"]
     gateway = spawn(serve, {**env, "GANC_WARMUP_RUNS": "1", "GANC_WARMUP_SIZE": "64"}, tmp_path / "gateway.log")
     worker = start_worker({**env, "GANC_WORKER_METRICS_PORT": str(worker_port)}, tmp_path / "worker.log")

@@ -17,7 +17,7 @@ from ganc.jobs import COMPRESS_TASK, JobStore
 from ganc.repository import read_index
 from ganc.settings import Settings
 from service.jobs import JobQueue
-from tests.conftest import free_port, wait_for_http
+from tests.conftest import free_port, free_ports, wait_for_http
 from tests.integration.test_gateway import png
 from tests.integration.test_pipeline import TINY
 
@@ -89,7 +89,7 @@ def send(env: dict[str, str], spec: dict) -> str:
 @pytest.mark.parametrize("broker", ["redis", "sqlite"])
 def test_a_job_submitted_over_http_is_published_and_served(tmp_path, broker):
     env = broker_env(tmp_path, broker)
-    metrics_port, port = free_port(), free_port()
+    metrics_port, port = free_ports(2)
     serve = [GANC, "serve", "--port", str(port), "--repo", str(tmp_path / "repo")]
     gateway = spawn(serve, {**env, "GANC_CATALOG_POLL_S": "0.5", "GANC_WARMUP_RUNS": "1"}, tmp_path / "gateway.log")
     worker = start_worker({**env, "GANC_WORKER_METRICS_PORT": str(metrics_port)}, tmp_path / "worker.log")
