@@ -18,14 +18,14 @@ from compression.checkpoint import load_generator
 from compression.data import Preprocess, TranslationDataset, build_sample_dataset
 from compression.metrics import evaluate_generator
 from compression.models import ChannelConfig
-from compression.training import DataConfig, DistillConfig, LoopConfig, TeacherConfig, train_distill, train_teacher
+from compression.training import DataConfig, DistillRun, TeacherRun, train_distill, train_teacher
+from ganc.spec import TeacherSpec, TrainingSpec
 
 STUDENT_WIDTH = 16
 
 
-def loop(steps: int, batch_size: int) -> LoopConfig:
-    every = max(1, steps // 4)
-    return LoopConfig(steps=steps, batch_size=batch_size, checkpoint_every=every, eval_every=every, sample_every=every)
+def training(steps: int, batch_size: int) -> TrainingSpec:
+    return TrainingSpec(steps=steps, batch_size=batch_size, every=max(1, steps // 4))
 
 
 def main() -> None:
@@ -42,7 +42,8 @@ def main() -> None:
     data = args.dataset or args.out / "sr4x-64"
     if not data.exists():
         build_sample_dataset("sr4x", 64, data)
-    data_config = DataConfig(dataset=str(data), crop_size=args.crop_size)
+    data_config = DataConfig(dataset=data, crop_size=args.crop_size)
+    student_training = training(args.steps, args.batch_size)
     timings = {}
 
     teacher = args.teacher
@@ -50,21 +51,34 @@ def main() -> None:
         teacher = args.out / "teacher"
         if not (teacher / "checkpoints").exists():
             start = time.perf_counter()
-            train_teacher(TeacherConfig(out=str(teacher), residual=True, data=data_config,
-                                        loop=loop(args.teacher_steps, args.batch_size)))  # fmt: skip
+            spec = TeacherSpec(residual=True, **training(args.teacher_steps, args.batch_size).model_dump())
+            train_teacher(TeacherRun(out=teacher, data=data_config, teacher=spec))
             timings["teacher_s"] = round(time.perf_counter() - start, 1)
 
+    alone = TeacherSpec(arch="mobile_resnet", ngf=STUDENT_WIDTH, residual=True, **student_training.model_dump())
     runs = {
-        "alone": lambda out: train_teacher(TeacherConfig(
-            out=str(out), arch="mobile_resnet", ngf=STUDENT_WIDTH, residual=True,
-            data=data_config, loop=loop(args.steps, args.batch_size))),
-        "distilled": lambda out: train_distill(DistillConfig(
-            out=str(out), teacher=str(teacher), student="mobile", ngf=STUDENT_WIDTH,
-            data=data_config, loop=loop(args.steps, args.batch_size))),
-        "supernet": lambda out: train_distill(DistillConfig(
-            out=str(out), teacher=str(teacher), student="supernet", choices="channels-32",
-            data=data_config, loop=loop(args.steps, args.batch_size))),
-    }  # fmt: skip
+        "alone": lambda out: train_teacher(TeacherRun(out=out, data=data_config, teacher=alone)),
+        "distilled": lambda out: train_distill(
+            DistillRun(
+                out=out,
+                data=data_config,
+                teacher=teacher,
+                student="mobile",
+                ngf=STUDENT_WIDTH,
+                training=student_training,
+            )
+        ),
+        "supernet": lambda out: train_distill(
+            DistillRun(
+                out=out,
+                data=data_config,
+                teacher=teacher,
+                student="supernet",
+                choices="channels-32",
+                training=student_training,
+            )
+        ),
+    }
     for name, train in runs.items():
         if not (args.out / name / "checkpoints").exists():
             start = time.perf_counter()
@@ -80,12 +94,16 @@ def main() -> None:
             model = model.extract(ChannelConfig.uniform(STUDENT_WIDTH))
         results[name] = evaluate_generator(model, test, teacher_model)
     report = {
-        "task": "sr4x", "crop_size": args.crop_size, "student": f"mobile ResNet, every width {STUDENT_WIDTH}",
-        "steps": args.steps, "test_images": len(test),
-        "input_psnr": results["teacher"]["psnr_input"], "input_ssim": results["teacher"]["ssim_input"],
+        "task": "sr4x",
+        "crop_size": args.crop_size,
+        "student": f"mobile ResNet, every width {STUDENT_WIDTH}",
+        "steps": args.steps,
+        "test_images": len(test),
+        "input_psnr": results["teacher"]["psnr_input"],
+        "input_ssim": results["teacher"]["ssim_input"],
         "results": {k: {m: round(v, 4) for m, v in r.items() if not m.endswith("_input")} for k, r in results.items()},
         "timings": timings,
-    }  # fmt: skip
+    }
     (args.out.parent / "ablation_distill.json").write_text(json.dumps(report, indent=2) + "\n")
     draw(report, args.out.parent / "ablation_distill.png")
     print(json.dumps(report, indent=2))

@@ -98,7 +98,7 @@ def main() -> None:
     splits = {"test": list(TranslationDataset(dataset, "test", Preprocess(multiple=4)).eval_pairs())}
     if args.photos:
         scratch = Path(tempfile.mkdtemp())
-        build_sample_dataset("sr4x", args.photos_size, scratch / "photos", args.photos)
+        build_sample_dataset("sr4x", args.photos_size, scratch / "photos", photos_dir=args.photos)
         photos = [
             TranslationDataset(scratch / "photos", s, Preprocess(multiple=4))
             for s in ("train", "train2", "val", "test")
@@ -124,13 +124,15 @@ def main() -> None:
     teacher_psnr = report["variants"][teacher]["test_psnr"]
     students = {n: v for n, v in report["variants"].items() if n != teacher}
     report["goals"] = {
-        "macs_20x_within_0.5db": [n for n, v in students.items()
-                                  if v["macs_ratio"] >= 20 and v["test_psnr"] >= teacher_psnr - 0.5],
+        "macs_20x_within_0.5db": [
+            n for n, v in students.items() if v["macs_ratio"] >= 20 and v["test_psnr"] >= teacher_psnr - 0.5
+        ],
         "cpu_speedup_15x_at_256": [n for n, v in students.items() if v["speedup_256px"] >= 15],
-        "every_variant_beats_degraded_input": all(v["test_psnr"] > report["degraded_input"]["test_psnr"]
-                                                  for v in report["variants"].values()),
+        "every_variant_beats_degraded_input": all(
+            v["test_psnr"] > report["degraded_input"]["test_psnr"] for v in report["variants"].values()
+        ),
         "teacher_gain_db": round(teacher_psnr - report["degraded_input"]["test_psnr"], 3),
-    }  # fmt: skip
+    }
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "compress_report.json").write_text(json.dumps(report, indent=2) + "\n")
     draw(report, args.out / "compress_report.png")
@@ -146,13 +148,16 @@ def draw(report: dict, path: Path) -> None:
 
     variants = report["variants"]
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
-    for ax, x_key, label in ((axes[0], "macs", "MACs at 256x256 (G, paper convention)"),
-                             (axes[1], "latency_256px_ms", "CPU latency at 256x256 (ms)")):  # fmt: skip
+    for ax, x_key, label in (
+        (axes[0], "macs", "MACs at 256x256 (G, paper convention)"),
+        (axes[1], "latency_256px_ms", "CPU latency at 256x256 (ms)"),
+    ):
         for name, v in variants.items():
             x = v[x_key] / 1e9 if x_key == "macs" else v[x_key]
             ax.scatter([x], [v["test_psnr"]], s=70, marker="D" if name == "teacher" else "o")
-            ax.annotate(name.replace("student-", ""), (x, v["test_psnr"]), fontsize=7, xytext=(4, 4),
-                        textcoords="offset points")  # fmt: skip
+            ax.annotate(
+                name.replace("student-", ""), (x, v["test_psnr"]), fontsize=7, xytext=(4, 4), textcoords="offset points"
+            )
         ax.axhline(report["degraded_input"]["test_psnr"], color="gray", linestyle="--", label="degraded input")
         ax.set_xscale("log")
         ax.set_xlabel(label)

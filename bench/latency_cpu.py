@@ -153,8 +153,9 @@ def draw_chart(results: list[dict], sizes: list[int], path: Path, hardware: str,
             )
             for bar, value in zip(bars, values):
                 label = f"{value['median_ms']:.0f} ms\n{value['gmacs_per_s']:.0f} GMAC/s"
-                ax.annotate(label, (bar.get_x() + bar.get_width() / 2, bar.get_height()), ha="center", va="bottom",
-                            fontsize=7)  # fmt: skip
+                ax.annotate(
+                    label, (bar.get_x() + bar.get_width() / 2, bar.get_height()), ha="center", va="bottom", fontsize=7
+                )
         ax.set_yscale("log")
         ax.set_xticks(range(len(names)), [n.replace(" 16_", "\n16_") for n in names], fontsize=8)
         ax.set_ylabel("median latency (ms, log scale)")

@@ -56,9 +56,13 @@ def quantile(values: list[float], q: float) -> float:
 
 def start_gateway(repo: Path, port: int, threads: int) -> subprocess.Popen:
     env = {**os.environ, "GANC_CPU_THREADS": str(threads), "GANC_TRITON_URL": ""}
-    process = subprocess.Popen([str(Path(sys.executable).parent / "ganc"), "serve", "--port", str(port), "--repo",
-                                str(repo)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               start_new_session=True)  # fmt: skip
+    process = subprocess.Popen(
+        [str(Path(sys.executable).parent / "ganc"), "serve", "--port", str(port), "--repo", str(repo)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         try:
@@ -122,8 +126,9 @@ def main() -> None:
     def e2e(params: dict | None = None) -> httpx.Response:
         if not hasattr(local, "client"):
             local.client = httpx.Client(timeout=60)
-        response = local.client.post(url, content=body, params=params or {"variant": variant},
-                                     headers={"Content-Type": "image/png"})  # fmt: skip
+        response = local.client.post(
+            url, content=body, params=params or {"variant": variant}, headers={"Content-Type": "image/png"}
+        )
         response.raise_for_status()
         return response
 
@@ -179,24 +184,35 @@ def main() -> None:
         row = served.setdefault(f"{budget:g}", {})
         row[response.headers["x-ganc-variant"]] = row.get(response.headers["x-ganc-variant"], 0) + 1
     report = {
-        "family": args.family, "variant": variant, "size": args.size, "threads": args.threads,
+        "family": args.family,
+        "variant": variant,
+        "size": args.size,
+        "threads": args.threads,
         "latency": {
-            "e2e_p50_ms": round(quantile(e2e_ms, 0.5), 2), "e2e_p99_ms": round(quantile(e2e_ms, 0.99), 2),
-            "model_p50_ms": round(quantile(model_ms, 0.5), 2), "model_p99_ms": round(quantile(model_ms, 0.99), 2),
+            "e2e_p50_ms": round(quantile(e2e_ms, 0.5), 2),
+            "e2e_p99_ms": round(quantile(e2e_ms, 0.99), 2),
+            "model_p50_ms": round(quantile(model_ms, 0.5), 2),
+            "model_p99_ms": round(quantile(model_ms, 0.99), 2),
             "p50_ratio": round(quantile(e2e_ms, 0.5) / quantile(model_ms, 0.5), 3),
             "p99_ratio": round(quantile(e2e_ms, 0.99) / quantile(model_ms, 0.99), 3),
         },
-        "throughput": {"gateway_rps": round(gateway_rps, 2), "model_rps": round(model_rps, 2),
-                       "ratio": round(gateway_rps / model_rps, 3)},
+        "throughput": {
+            "gateway_rps": round(gateway_rps, 2),
+            "model_rps": round(model_rps, 2),
+            "ratio": round(gateway_rps / model_rps, 3),
+        },
         "mixed_budgets": {
-            "budgets_ms": budgets, "rate_per_s": args.rate, "requests": len(results),
+            "budgets_ms": budgets,
+            "rate_per_s": args.rate,
+            "requests": len(results),
             "alone_p95_e2e_ms": {k: round(v, 2) for k, v in floor_ms.items()},
-            "meetable_requests": len(meetable), "met": met,
+            "meetable_requests": len(meetable),
+            "met": met,
             "met_share": round(met / len(meetable), 5) if meetable else None,
             "served_by_budget": served,
         },
         "goals": {"p50_ratio_max": 1.10, "throughput_ratio_min": 0.95, "met_share_min": 0.999},
-    }  # fmt: skip
+    }
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "serve.json").write_text(json.dumps(report, indent=2) + "\n")
     draw(e2e_ms, model_ms, served, args.out / "serve.png", report)

@@ -1,12 +1,12 @@
 """Generator checkpoints that carry their own architecture, so they rebuild without guessing."""
 
-import os
-import uuid
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
+
+from ganc.atomic import replacing
 
 from .models import ModelSpec
 
@@ -25,9 +25,8 @@ def save_checkpoint(path: Path, spec: ModelSpec, model: nn.Module, **extra: Any)
         "generator": {"arch": spec.arch, "options": spec.options, "state_dict": model.state_dict()},
         **extra,
     }
-    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
-    torch.save(payload, temporary)
-    os.replace(temporary, path)
+    with replacing(path) as temporary:
+        torch.save(payload, temporary)
 
 
 def resolve_checkpoint(path: Path) -> Path:

@@ -11,13 +11,17 @@ before the first expensive step, and publishing comes last, so a failed job publ
 import json
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from torch import nn
+
+from ganc.atomic import write_text_atomically
 from ganc.card import model_name
-from ganc.repository import VariantVersion, publish_variant, read_card
-from ganc.spec import CompressionSpec
+from ganc.repository import publish_variant, read_card
+from ganc.spec import CompressionSpec, TrainingSpec
 
 from .checkpoint import load_checkpoint, load_generator, resolve_checkpoint
 from .data import DataError, Preprocess, TranslationDataset, build_sample_dataset, find_split
@@ -25,44 +29,30 @@ from .export import export_onnx, make_card, verify_onnx
 from .metrics import evaluate_generator
 from .models import ChannelConfig, ModelSpec, extract_subnet, get_choice_set
 from .progress import Progress, no_progress
-from .search import LatencyTarget, SearchConfig, check_budgets_reachable, measure_model_ms, run_search, smallest_config
-from .training import DataConfig, DistillConfig, LoopConfig, TeacherConfig, load_teacher, train_distill, train_teacher
+from .search import Judge, check_budgets_reachable, latency_target, measure_model_ms, run_search
+from .training import DataConfig, DistillRun, Teacher, TeacherRun, load_teacher, train_distill, train_teacher
 
 MARKER = "done.json"
 TEACHER_VARIANT = "teacher"
-
-
-@dataclass
-class PipelineResult:
-    published: list[VariantVersion]
-    work_dir: Path
+RUN_FOLDER = "run"
 
 
 def student_variant(config: str) -> str:
     return f"student-{config}"
 
 
-def latency_target(spec: CompressionSpec) -> LatencyTarget:
-    device = "cuda" if spec.search.target == "onnxruntime-cuda" else "cpu"
-    return LatencyTarget(device=device, threads=spec.search.threads, size=spec.search.size)
+@dataclass
+class Variant:
+    """A generator to export and publish: the teacher, or a student of the ladder."""
 
+    name: str
+    spec: ModelSpec
+    model: nn.Module
+    latency_ms: float | None  # measured by the search; None: measure it at export
 
-def search_config(spec: CompressionSpec) -> SearchConfig:
-    s = spec.search
-    return SearchConfig(
-        macs_budgets=list(s.macs_budgets),
-        latency_budgets_ms=list(s.latency_budgets_ms),
-        target=latency_target(spec),
-        method=s.method,
-        exhaustive_limit=s.exhaustive_limit,
-        calibration_samples=s.calibration_samples,
-        population_size=s.population_size,
-        iterations=s.iterations,
-        mutate_prob=s.mutate_prob,
-        mutation_ratio=s.mutation_ratio,
-        parent_ratio=s.parent_ratio,
-        seed=spec.seed,
-    )
+    @property
+    def is_teacher(self) -> bool:
+        return self.name == TEACHER_VARIANT
 
 
 class Pipeline:
@@ -70,33 +60,26 @@ class Pipeline:
         self.spec, self.work, self.repo, self.job, self.progress = spec, work_dir, repo, job, progress
 
     # -- bookkeeping ---------------------------------------------------------------------------
-    def done(self, stage: str) -> dict[str, Any] | None:
-        marker = self.work / stage / MARKER
-        return json.loads(marker.read_text()) if marker.is_file() else None
-
-    def finish(self, stage: str, outputs: dict[str, Any]) -> dict[str, Any]:
-        folder = self.work / stage
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / MARKER).write_text(json.dumps(outputs, indent=2, default=str) + "\n")
-        self.progress(stage, 1, 1, "done")
-        return outputs
-
-    def stage(self, name: str, run) -> dict[str, Any]:
-        finished = self.done(name)
-        if finished is not None:
-            return finished
+    def stage(self, name: str, run: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        """The outputs of stage `name`: recorded when it finished before, else from running it now."""
+        marker = self.work / name / MARKER
+        if marker.is_file():
+            return json.loads(marker.read_text())
         start = time.monotonic()
-        outputs = run()
-        return self.finish(name, {**outputs, "seconds": round(time.monotonic() - start, 1)})
+        outputs = {**run(), "seconds": round(time.monotonic() - start, 1)}
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        write_text_atomically(marker, json.dumps(outputs, indent=2, default=str) + "\n")
+        self.progress(name, 1, 1, "done")
+        return outputs
 
     # -- checks before any expensive work ------------------------------------------------------
     def check(self) -> None:
         spec = self.spec
-        d = spec.dataset
-        if d.path is not None:
-            find_split(d.path, "train")
-        elif d.photos is not None and not d.photos.is_dir():
-            raise DataError(f"dataset.photos: folder {d.photos} does not exist")
+        dataset = spec.dataset
+        if dataset.path is not None:
+            find_split(dataset.path, "train")
+        elif dataset.photos is not None and not dataset.photos.is_dir():
+            raise DataError(f"dataset.photos: folder {dataset.photos} does not exist")
         n_blocks, residual = spec.teacher.n_blocks, spec.teacher.residual
         if spec.teacher.checkpoint is not None:
             payload = load_checkpoint(spec.teacher.checkpoint)
@@ -105,14 +88,36 @@ class Pipeline:
             options = payload["generator"]["options"]
             n_blocks, residual = options.get("n_blocks", 9), options.get("residual", False)
         choice_set = get_choice_set(spec.supernet.choices)
-        target = latency_target(spec)
+        target = latency_target(spec.search)
         target.check_available()
-        config = search_config(spec)
         smallest_ms = None
-        if config.budget_kind == "latency_ms":  # the smallest sub-network's latency does not depend on its weights
-            options = {"config": str(smallest_config(choice_set)), "n_blocks": n_blocks, "residual": residual}
+        if spec.search.budget_kind == "latency_ms":  # the smallest sub-network's latency does not depend on weights
+            options = {"config": str(choice_set.smallest), "n_blocks": n_blocks, "residual": residual}
             smallest_ms = measure_model_ms(ModelSpec("sub_mobile_resnet", options).build(), target)
-        check_budgets_reachable(choice_set, n_blocks, config, smallest_ms)
+        check_budgets_reachable(choice_set, n_blocks, spec.search, smallest_ms)
+
+    # -- each stage's configuration, from the spec ---------------------------------------------
+    def data_config(self, dataset: str) -> DataConfig:
+        return DataConfig(dataset=Path(dataset), crop_size=self.spec.dataset.crop_size or self.spec.dataset.size)
+
+    def teacher_run(self, dataset: str) -> TeacherRun:
+        out = self.work / "teacher" / RUN_FOLDER
+        return TeacherRun(out=out, data=self.data_config(dataset), teacher=self.spec.teacher, seed=self.spec.seed)
+
+    def distill_run(self, out: Path, dataset: str, teacher: str, training: TrainingSpec, **student: Any) -> DistillRun:
+        """A distillation run of the student `student` describes (see DistillRun); students of a paired teacher
+        keep its balance of reconstruction against the adversarial loss."""
+        t = self.spec.teacher
+        lambda_recon = t.lambda_l1 if t.checkpoint is None and t.model == "pix2pix" else None
+        return DistillRun(
+            out=out,
+            data=self.data_config(dataset),
+            teacher=Path(teacher),
+            training=training,
+            lambda_recon=lambda_recon,
+            seed=self.spec.seed,
+            **student,
+        )
 
     # -- stages --------------------------------------------------------------------------------
     def data(self) -> dict[str, Any]:
@@ -126,81 +131,46 @@ class Pipeline:
                 d.sample,
                 d.size,
                 out,
-                d.photos,
-                d.seed,
-                lambda done, total: self.progress("data", done, total, d.sample),
+                photos_dir=d.photos,
+                seed=d.seed,
+                progress=lambda done, total: self.progress("data", done, total, d.sample),
             )
         return {"dataset": str(out)}
 
-    def data_config(self, dataset: str) -> DataConfig:
-        d = self.spec.dataset
-        return DataConfig(dataset=dataset, crop_size=d.crop_size or d.size)
-
-    def loop(self, training) -> LoopConfig:
-        every = min(training.every, training.steps)
-        return LoopConfig(
-            steps=training.steps,
-            batch_size=training.batch_size,
-            lr=training.lr,
-            seed=self.spec.seed,
-            checkpoint_every=every,
-            eval_every=every,
-            sample_every=every,
-        )
-
     def teacher(self, dataset: str) -> dict[str, Any]:
-        t = self.spec.teacher
-        if t.checkpoint is not None:
-            return {"checkpoint": str(resolve_checkpoint(t.checkpoint))}
-        out = self.work / "teacher" / "run"
-        config = TeacherConfig(
-            out=str(out),
-            model=t.model,
-            ngf=t.ngf,
-            n_blocks=t.n_blocks,
-            residual=t.residual,
-            ndf=t.ndf,
-            gan_mode=t.gan_mode,
-            lambda_l1=t.lambda_l1,
-            data=self.data_config(dataset),
-            loop=self.loop(t),
-        )
-        train_teacher(config, resume=(out / "config.json").is_file(), progress=self.progress)
-        return {"checkpoint": str(resolve_checkpoint(out))}
+        if self.spec.teacher.checkpoint is not None:
+            return {"checkpoint": str(resolve_checkpoint(self.spec.teacher.checkpoint))}
+        run = self.teacher_run(dataset)
+        train_teacher(run, resume=_started(run.out), progress=self.progress)
+        return {"checkpoint": str(resolve_checkpoint(run.out))}
 
-    def student_recon_weight(self) -> float | None:
-        """Students of a paired teacher keep its balance of reconstruction against the adversarial loss."""
-        t = self.spec.teacher
-        return t.lambda_l1 if t.checkpoint is None and t.model == "pix2pix" else None
+    def distill(self, dataset: str, teacher: str) -> dict[str, Any]:
+        """The original path's first step: a mobile student as wide as the choice set's largest width."""
+        supernet = self.spec.supernet
+        training = supernet.training().model_copy(update={"steps": supernet.distill_steps})
+        width = max(get_choice_set(supernet.choices).largest.channels)
+        out = self.work / "distill" / RUN_FOLDER
+        return self._train_student(self.distill_run(out, dataset, teacher, training, student="mobile", ngf=width))
 
-    def distill(self, dataset: str, teacher: str, student: str, **options: Any) -> dict[str, Any]:
-        stage = {"mobile": "distill", "supernet": "supernet"}[student]
-        out = self.work / stage / "run"
-        training = self.spec.supernet
-        loop = self.loop(training)
-        if student == "mobile":
-            loop.steps = training.distill_steps
-            loop.checkpoint_every = loop.eval_every = loop.sample_every = min(training.every, training.distill_steps)
-        config = DistillConfig(out=str(out), teacher=teacher, student=student, data=self.data_config(dataset),
-                               loop=loop, lambda_recon=self.student_recon_weight(), **options)  # fmt: skip
-        train_distill(config, resume=(out / "config.json").is_file(), progress=self.progress)
-        return {"run": str(out)}
+    def supernet(self, dataset: str, teacher: str, init_from: str | None) -> dict[str, Any]:
+        supernet = self.spec.supernet
+        out = self.work / "supernet" / RUN_FOLDER
+        student: dict[str, Any] = {"student": "supernet", "choices": supernet.choices, "init_from": init_from}
+        return self._train_student(self.distill_run(out, dataset, teacher, supernet.training(), **student))
 
     def search(self, dataset: str, teacher_path: str, supernet_run: str) -> dict[str, Any]:
-        teacher = load_teacher(teacher_path)
+        teacher = load_teacher(Path(teacher_path))
         _, supernet = load_generator(Path(supernet_run))
-        pairs = list(
-            TranslationDataset(Path(dataset), "train2", Preprocess(multiple=4)).eval_pairs(self.spec.search.eval_images)
-        )
+        split = TranslationDataset(Path(dataset), "train2", Preprocess(multiple=4))
+        judge = Judge(list(split.eval_pairs(self.spec.search.eval_images)), teacher.generator, _paired(teacher))
         result = run_search(
             supernet,
             get_choice_set(self.spec.supernet.choices),
-            pairs,
-            teacher.generator,
-            teacher.kind == "pix2pix",
-            search_config(self.spec),
+            judge,
+            self.spec.search,
             self.work / "search",
-            self.progress,
+            seed=self.spec.seed,
+            progress=self.progress,
         )
         return {
             "ladder": [c.config for c in result.ladder],
@@ -208,25 +178,17 @@ class Pipeline:
         }
 
     def finetune(self, dataset: str, teacher: str, supernet_run: str, ladder: list[str]) -> dict[str, Any]:
+        """Each sub-network of the ladder distilled further on its own (none when finetune.steps is 0)."""
+        finetune = self.spec.finetune
+        if finetune.steps == 0:
+            return {"runs": dict.fromkeys(ladder)}
         runs = {}
-        f = self.spec.finetune
         for config in ladder:
-            if f.steps == 0:
-                runs[config] = None
-                continue
             out = self.work / "finetune" / config
-            options = DistillConfig(
-                out=str(out),
-                teacher=teacher,
-                student="subnet",
-                config=config,
-                init_from=supernet_run,
-                data=self.data_config(dataset),
-                loop=self.loop(f),
-                lambda_recon=self.student_recon_weight(),
+            run = self.distill_run(
+                out, dataset, teacher, finetune.training(), student="subnet", config=config, init_from=supernet_run
             )
-            train_distill(options, resume=(out / "config.json").is_file(), progress=self.progress)
-            runs[config] = str(out)
+            runs[config] = self._train_student(run)["run"]
         return {"runs": runs}
 
     def export(
@@ -237,47 +199,14 @@ class Pipeline:
         finetuned: dict[str, str | None],
         latency: dict[str, float],
     ) -> dict[str, Any]:
-        teacher = load_teacher(teacher_path)
+        """Every variant as a verified ONNX file beside its card, in export/<variant>/."""
+        teacher = load_teacher(Path(teacher_path))
         val = list(TranslationDataset(Path(dataset), "val", Preprocess(multiple=4)).eval_pairs())
-        paired = teacher.kind == "pix2pix"
-        target = latency_target(self.spec)
-        supernet_spec, supernet = load_generator(Path(supernet_run))
-        variants = []
-        if self.spec.publish_teacher:
-            variants.append((TEACHER_VARIANT, teacher.spec, teacher.generator, None))
-        for config, run in finetuned.items():
-            spec, model = (
-                load_generator(Path(run))
-                if run
-                else extract_subnet(supernet_spec, supernet, ChannelConfig.parse(config))
-            )
-            variants.append((student_variant(config), spec, model, latency.get(config)))
+        variants = self._variants(teacher, supernet_run, finetuned, latency)
         exported = {}
-        for done, (variant, spec, model, measured) in enumerate(variants, 1):
-            folder = self.work / "export" / variant
-            folder.mkdir(parents=True, exist_ok=True)
-            onnx_path = folder / "model.onnx"
-            model.eval()
-            export_onnx(model, onnx_path, fp16=self.spec.fp16)
-            verify_onnx(model, onnx_path, fp16=self.spec.fp16)
-            quality = evaluate_generator(model, val, None if variant == TEACHER_VARIANT else teacher.generator, paired)
-            latency_ms = measured if measured is not None else measure_model_ms(model, target)
-            card = make_card(
-                spec,
-                model,
-                onnx_path,
-                self.spec.family,
-                variant,
-                self.spec.task,
-                self.spec.fp16,
-                teacher=None if variant == TEACHER_VARIANT else model_name(self.spec.family, TEACHER_VARIANT),
-                job=self.job,
-                quality={k: round(v, 4) for k, v in quality.items()},
-                latency_ms={target.name: round(latency_ms, 3)},
-            )
-            (folder / "card.json").write_text(card.model_dump_json(indent=2) + "\n")
-            exported[variant] = str(folder)
-            self.progress("export", done, len(variants), variant)
+        for done, variant in enumerate(variants, 1):
+            exported[variant.name] = str(self._export_variant(variant, teacher, val))
+            self.progress("export", done, len(variants), variant.name)
         return {"variants": exported}
 
     def publish(self, exported: dict[str, str]) -> dict[str, Any]:
@@ -295,12 +224,8 @@ class Pipeline:
         teacher = self.stage("teacher", lambda: self.teacher(dataset))["checkpoint"]
         init_from = None
         if self.spec.supernet.path == "original":
-            width = max(get_choice_set(self.spec.supernet.choices).largest.channels)
-            init_from = self.stage("distill", lambda: self.distill(dataset, teacher, "mobile", ngf=width))["run"]
-        supernet = self.stage(
-            "supernet",
-            lambda: self.distill(dataset, teacher, "supernet", choices=self.spec.supernet.choices, init_from=init_from),
-        )["run"]
+            init_from = self.stage("distill", lambda: self.distill(dataset, teacher))["run"]
+        supernet = self.stage("supernet", lambda: self.supernet(dataset, teacher, init_from))["run"]
         search = self.stage("search", lambda: self.search(dataset, teacher, supernet))
         finetuned = self.stage("finetune", lambda: self.finetune(dataset, teacher, supernet, search["ladder"]))["runs"]
         exported = self.stage(
@@ -308,9 +233,73 @@ class Pipeline:
         )
         return self.stage("publish", lambda: self.publish(exported["variants"]))
 
+    # -- helpers of the stages -----------------------------------------------------------------
+    def _train_student(self, run: DistillRun) -> dict[str, Any]:
+        train_distill(run, resume=_started(run.out), progress=self.progress)
+        return {"run": str(run.out)}
+
+    def _variants(
+        self, teacher: Teacher, supernet_run: str, finetuned: dict[str, str | None], latency: dict[str, float]
+    ) -> list[Variant]:
+        """The teacher (unless the spec keeps it back) and each student: fine-tuned, or as the supernet holds it."""
+        variants = []
+        if self.spec.publish_teacher:
+            variants.append(Variant(TEACHER_VARIANT, teacher.spec, teacher.generator, None))
+        supernet_spec, supernet = load_generator(Path(supernet_run))
+        for config, run in finetuned.items():
+            if run:
+                spec, model = load_generator(Path(run))
+            else:
+                spec, model = extract_subnet(supernet_spec, supernet, ChannelConfig.parse(config))
+            variants.append(Variant(student_variant(config), spec, model, latency.get(config)))
+        return variants
+
+    def _export_variant(self, variant: Variant, teacher: Teacher, val: list) -> Path:
+        """Export, verify against PyTorch, evaluate on `val` and measure; write model.onnx and card.json."""
+        folder = self.work / "export" / variant.name
+        folder.mkdir(parents=True, exist_ok=True)
+        onnx_path = folder / "model.onnx"
+        model = variant.model.eval()
+        export_onnx(model, onnx_path, fp16=self.spec.fp16)
+        verify_onnx(model, onnx_path, fp16=self.spec.fp16)
+        reference = None if variant.is_teacher else teacher.generator
+        quality = evaluate_generator(model, val, reference, _paired(teacher))
+        target = latency_target(self.spec.search)
+        latency_ms = variant.latency_ms if variant.latency_ms is not None else measure_model_ms(model, target)
+        card = make_card(
+            variant.spec,
+            model,
+            onnx_path,
+            family=self.spec.family,
+            variant=variant.name,
+            task=self.spec.task,
+            fp16=self.spec.fp16,
+            teacher=None if variant.is_teacher else model_name(self.spec.family, TEACHER_VARIANT),
+            job=self.job,
+            quality={k: round(v, 4) for k, v in quality.items()},
+            latency_ms={target.name: round(latency_ms, 3)},
+        )
+        write_text_atomically(folder / "card.json", card.model_dump_json(indent=2) + "\n")
+        return folder
+
+
+def _paired(teacher: Teacher) -> bool:
+    return teacher.kind == "pix2pix"
+
+
+def _started(out: Path) -> bool:
+    """A run folder that a previous attempt already started (it is resumed, not begun again)."""
+    return (out / "config.json").is_file()
+
 
 def run_pipeline(
-    spec: CompressionSpec, work_dir: Path, repo: Path, job: str, resume: bool = False, progress: Progress = no_progress
+    spec: CompressionSpec,
+    work_dir: Path,
+    repo: Path,
+    job: str,
+    *,
+    resume: bool = False,
+    progress: Progress = no_progress,
 ) -> dict[str, Any]:
     """Run (or resume) every stage of `spec` in `work_dir`, publishing into `repo` under job id `job`."""
     if not resume and work_dir.exists() and any(work_dir.iterdir()):

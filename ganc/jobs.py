@@ -7,7 +7,6 @@ it as the pipeline reports progress; a `cancel` file asks the worker to stop at 
 """
 
 import json
-import os
 import shutil
 import uuid
 from datetime import UTC, datetime
@@ -16,6 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from .atomic import write_text_atomically
 from .settings import Settings
 from .spec import CompressionSpec
 
@@ -92,10 +92,7 @@ class JobStore:
         return CompressionSpec.model_validate_json((self.folder(job_id) / "request.json").read_text())
 
     def save(self, record: JobRecord) -> None:
-        path = self.folder(record.id) / JOB_FILE
-        temporary = path.with_name(f".{JOB_FILE}.{uuid.uuid4().hex}")
-        temporary.write_text(record.model_dump_json(indent=2) + "\n")
-        os.replace(temporary, path)
+        write_text_atomically(self.folder(record.id) / JOB_FILE, record.model_dump_json(indent=2) + "\n")
 
     def get(self, job_id: str) -> JobRecord:
         try:

@@ -1,13 +1,25 @@
 """ganc's configuration: environment variables with the prefix GANC_, each with a laptop default."""
 
+import json
+import sys
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+ENV_PREFIX = "GANC_"
+
+# Path lists are read as people write them (`/data`, or `/data:/more` as PATH is), or as a JSON list.
+PathList = Annotated[list[Path], NoDecode]
+
+
+class SettingsError(ValueError):
+    """A GANC_ variable whose value cannot be used; the message names each one and what is wrong."""
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="GANC_")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX)
 
     model_repository: Path = Path("model_repository")
 
@@ -18,7 +30,7 @@ class Settings(BaseSettings):
     visibility_timeout_s: int = Field(48 * 3600, gt=0, description="redelivery after; above the longest job")
     worker_metrics_port: int = Field(9101, ge=0, description="the worker's Prometheus port (0: none)")
     api_token: str | None = Field(None, description="bearer token of the job endpoints (unset: they refuse everything)")
-    data_roots: list[Path] = Field(default_factory=lambda: [Path("data")], description="folders job specs may read")
+    data_roots: PathList = Field(default_factory=lambda: [Path("data")], description="folders job specs may read")
 
     # gateway: CPU backend (onnxruntime in process)
     cpu_backend: bool = Field(True, description="serve in process on the CPU (off: a Triton-only gateway)")
@@ -42,6 +54,34 @@ class Settings(BaseSettings):
     probe_backoff_s: float = Field(1.0, gt=0, description="first wait before probing a failed backend again")
     probe_backoff_max_s: float = Field(30.0, gt=0)
 
+    @field_validator("data_roots", mode="before")
+    @classmethod
+    def _split_path_list(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        if value.lstrip().startswith("["):
+            try:
+                return json.loads(value)
+            except ValueError:
+                raise ValueError("starts with '[' but is not a JSON list of paths") from None
+        return [part for part in value.split(":") if part]
+
 
 def get_settings() -> Settings:
-    return Settings()
+    """The settings from the environment, or SettingsError naming every bad variable on one line."""
+    try:
+        return Settings()
+    except ValidationError as error:
+        problems = (
+            f"{ENV_PREFIX}{str(e['loc'][0]).upper()}: {e['msg'].removeprefix('Value error, ')}" for e in error.errors()
+        )
+        raise SettingsError("; ".join(problems)) from None
+
+
+def settings_or_exit() -> Settings:
+    """For entry points outside the command line (the Bento, the Celery app): one line and exit status 1."""
+    try:
+        return get_settings()
+    except SettingsError as error:
+        sys.stderr.write(f"error: {error}\n")
+        raise SystemExit(1) from None

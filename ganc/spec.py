@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .card import check_name
+from .validation import describe
 
 
 class _Strict(BaseModel):
@@ -37,23 +38,33 @@ class DatasetSpec(_Strict):
 
 
 class TrainingSpec(_Strict):
+    """How a training stage runs: its length, batch and learning rate, and how often it looks."""
+
     steps: int = Field(2000, gt=0)
     batch_size: int = Field(4, gt=0)
-    lr: float = Field(2e-4, gt=0)
+    lr: float = Field(2e-4, gt=0, description="Adam's learning rate (linear decay over the second half)")
     every: int = Field(500, gt=0, description="steps between checkpoints, evaluations and sample grids")
+
+    def training(self) -> "TrainingSpec":
+        """These settings alone, without what a stage's spec adds to them."""
+        return TrainingSpec(**{name: getattr(self, name) for name in TrainingSpec.model_fields})
 
 
 class TeacherSpec(TrainingSpec):
     """Train a teacher, or take the given `checkpoint` (a teacher run folder or checkpoint file)."""
 
     checkpoint: Path | None = None
-    model: Literal["pix2pix", "cyclegan"] = "pix2pix"
-    ngf: int = Field(64, gt=0)
-    n_blocks: int = Field(9, gt=0, multiple_of=3)
-    residual: bool = False
-    ndf: int = Field(64, gt=0)
+    model: Literal["pix2pix", "cyclegan"] = Field("pix2pix", description="pix2pix (paired) or cyclegan (unpaired)")
+    arch: Literal["resnet", "mobile_resnet", "unet"] = Field(
+        "resnet", description="the generator; distillation taps a resnet's trunk, the others train alone"
+    )
+    ngf: int = Field(64, gt=0, description="generator width")
+    n_blocks: int = Field(9, gt=0, multiple_of=3, description="residual blocks (resnet, mobile_resnet)")
+    num_downs: int = Field(8, gt=0, description="down-sampling stages (unet)")
+    residual: bool = Field(False, description="predict a residual added to the input (restoration)")
+    ndf: int = Field(64, gt=0, description="discriminator width")
     gan_mode: Literal["lsgan", "hinge", "vanilla"] = "lsgan"
-    lambda_l1: float = Field(100.0, ge=0)
+    lambda_l1: float = Field(100.0, ge=0, description="pix2pix's weight of L1 against the adversarial loss")
 
 
 class SupernetSpec(TrainingSpec):
@@ -66,14 +77,17 @@ class SupernetSpec(TrainingSpec):
 
 
 class SearchSpec(_Strict):
+    """The budgets (one variant each), where latency is measured, and the search's settings."""
+
     macs_budgets: list[float] = Field(default_factory=list, description="paper-convention MACs at 256x256")
     latency_budgets_ms: list[float] = Field(default_factory=list, description="measured on `target`")
     target: Literal["onnxruntime-cpu", "onnxruntime-cuda"] = "onnxruntime-cpu"
     threads: int = Field(2, gt=0)
     size: int = Field(256, ge=16, multiple_of=4, description="latency is measured at size x size")
     method: Literal["auto", "exhaustive", "evolution"] = "auto"
-    exhaustive_limit: int = Field(256, gt=0)
-    calibration_samples: int = Field(16, ge=3)
+    exhaustive_limit: int = Field(256, gt=0, description="`auto` searches spaces up to this size exhaustively")
+    calibration_samples: int = Field(16, ge=3, description="sub-networks measured to fit the latency model")
+    # the reference implementation's evolution defaults
     population_size: int = Field(100, ge=2)
     iterations: int = Field(500, gt=0)
     mutate_prob: float = Field(0.2, ge=0, le=1)
@@ -88,6 +102,14 @@ class SearchSpec(_Strict):
         if any(b <= 0 for b in [*self.macs_budgets, *self.latency_budgets_ms]):
             raise ValueError("budgets must be positive")
         return self
+
+    @property
+    def budgets(self) -> list[float]:
+        return sorted(self.macs_budgets or self.latency_budgets_ms)
+
+    @property
+    def budget_kind(self) -> Literal["macs", "latency_ms"]:
+        return "macs" if self.macs_budgets else "latency_ms"
 
 
 class FinetuneSpec(TrainingSpec):
@@ -122,6 +144,12 @@ class CompressionSpec(_Strict):
             raise ValueError("soft_time_limit_s must be below time_limit_s, so the job can stop cleanly first")
         return self
 
+    @model_validator(mode="after")
+    def _distillable_teacher(self) -> "CompressionSpec":
+        if self.teacher.checkpoint is None and self.teacher.arch != "resnet":
+            raise ValueError("teacher.arch: the pipeline distils from a resnet teacher (its trunk is tapped)")
+        return self
+
     def time_limits(self) -> dict[str, float]:
         """The spec's limits as Celery's task options (soft_time_limit, time_limit), the unset ones left out."""
         limits = {"soft_time_limit": self.soft_time_limit_s, "time_limit": self.time_limit_s}
@@ -129,8 +157,11 @@ class CompressionSpec(_Strict):
 
     def data_paths(self) -> dict[str, Path]:
         """The paths on the machine this spec reads, by field."""
-        paths = {"dataset.path": self.dataset.path, "dataset.photos": self.dataset.photos,
-                 "teacher.checkpoint": self.teacher.checkpoint}  # fmt: skip
+        paths = {
+            "dataset.path": self.dataset.path,
+            "dataset.photos": self.dataset.photos,
+            "teacher.checkpoint": self.teacher.checkpoint,
+        }
         return {name: path for name, path in paths.items() if path is not None}
 
 
@@ -143,8 +174,7 @@ def parse_spec(data: object, source: str = "spec") -> CompressionSpec:
     try:
         return CompressionSpec.model_validate(data)
     except ValidationError as error:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or '(top level)'}: {e['msg']}" for e in error.errors())
-        raise SpecError(f"{source}: {problems}") from None
+        raise SpecError(f"{source}: {describe(error)}") from None
 
 
 def confine_to_roots(spec: CompressionSpec, roots: list[Path]) -> CompressionSpec:

@@ -6,11 +6,11 @@ the gateway's metrics reach BentoML's /metrics through prometheus_client's multi
 
 import bentoml
 
-from ganc.settings import get_settings
+from ganc.settings import settings_or_exit
 
 from .app import create_app
 
-settings = get_settings()
+settings = settings_or_exit()
 app = create_app(settings)
 
 

@@ -106,8 +106,10 @@ class Catalog:
 
     async def _warm_up(self, variant: Variant, backend: Backend) -> None:
         """Seed the latency estimates at two sizes (overhead and slope), and let the backend allocate."""
-        for side in (padded_side(self.warmup_size // 4, variant.card.size_multiple),
-                     padded_side(self.warmup_size, variant.card.size_multiple)):  # fmt: skip
+        for side in (
+            padded_side(self.warmup_size // 4, variant.card.size_multiple),
+            padded_side(self.warmup_size, variant.card.size_multiple),
+        ):
             x = np.zeros((1, variant.card.channels_in, side, side), np.float32)
             await backend.infer(variant.model, x)
             for _ in range(self.warmup_runs):

@@ -69,8 +69,9 @@ class JobQueue:
             raise JobError(409, f"job {job_id} has already {record.state}; nothing to cancel")
         self.store.request_cancel(job_id)
         if record.state == "queued":
-            return self.store.update(job_id, state="cancelled", finished_at=datetime.now(UTC),
-                                     message="cancelled before it started")  # fmt: skip
+            return self.store.update(
+                job_id, state="cancelled", finished_at=datetime.now(UTC), message="cancelled before it started"
+            )
         return self.store.get(job_id)
 
     def close(self) -> None:

@@ -37,8 +37,9 @@ DECISIONS = Counter("ganc_router_decisions_total", "Router decisions", ("family"
 RETRIES = Counter("ganc_retries_total", "Requests retried on another candidate after a backend failure", ("backend",))
 IN_FLIGHT = Gauge("ganc_in_flight_requests", "Requests being served", ("family",), multiprocess_mode="livesum")
 MACS = Gauge("ganc_variant_macs", "MACs at 256x256, paper convention", ("family", "variant"), multiprocess_mode="max")
-MACS_REAL = Gauge("ganc_variant_macs_real", "MACs at 256x256 actually performed", ("family", "variant"),
-                  multiprocess_mode="max")  # fmt: skip
+MACS_REAL = Gauge(
+    "ganc_variant_macs_real", "MACs at 256x256 actually performed", ("family", "variant"), multiprocess_mode="max"
+)
 PARAMS = Gauge("ganc_variant_params", "Parameters", ("family", "variant"), multiprocess_mode="max")
 BACKEND_UP = Gauge("ganc_backend_up", "1 when the backend is healthy", ("backend", "hardware"), multiprocess_mode="max")
 

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import get_args
 
+from celery import Celery
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -44,8 +45,9 @@ class JobsCollector(Collector):
         for record in records:
             for stage, seconds in stage_seconds(self.store.folder(record.id) / "work").items():
                 durations.setdefault(stage, []).append(seconds)
-        stages = HistogramMetricFamily("ganc_job_stage_seconds", "Time jobs spent in each pipeline stage",
-                                       labels=["stage"])  # fmt: skip
+        stages = HistogramMetricFamily(
+            "ganc_job_stage_seconds", "Time jobs spent in each pipeline stage", labels=["stage"]
+        )
         for stage, values in sorted(durations.items()):
             buckets = [(str(b), sum(v <= b for v in values)) for b in STAGE_BUCKETS]
             stages.add_metric([stage], [*buckets, ("+Inf", len(values))], sum(values))
@@ -56,3 +58,14 @@ class JobsCollector(Collector):
             queue = GaugeMetricFamily("ganc_job_queue_depth", "Jobs waiting in the broker for a worker")
             queue.add_metric([], depth)
             yield queue
+
+
+def queue_depth(app: Celery) -> int | None:
+    """Jobs waiting in the broker, or None when the broker cannot say (no sample rather than a failed scrape)."""
+    try:
+        with app.connection_for_read() as connection:
+            queue = app.conf.task_default_queue
+            # Not passive: Redis deletes an empty queue's key, and a passive declare would call it missing.
+            return connection.default_channel.queue_declare(queue=queue, durable=True, auto_delete=False).message_count
+    except Exception:  # a broker that is down or has no queue yet
+        return None

@@ -12,8 +12,6 @@ Tasks:
 """
 
 import json
-import shutil
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +20,8 @@ from typing import Literal
 import numpy as np
 from PIL import Image
 from skimage import feature
+
+from ganc.atomic import staging_folder
 
 from . import degrade as degradation
 from .folders import DataError, list_images
@@ -33,8 +33,14 @@ MIN_REGION_STD = 10.0  # in 8-bit levels: drops black sky, blank borders
 
 # Photographs (not synthetic images) that ship inside the scikit-image package itself.
 SKIMAGE_COLOR_PHOTOS = (
-    "astronaut", "coffee", "chelsea", "rocket", "hubble_deep_field", "immunohistochemistry", "retina",
-)  # fmt: skip
+    "astronaut",
+    "coffee",
+    "chelsea",
+    "rocket",
+    "hubble_deep_field",
+    "immunohistochemistry",
+    "retina",
+)
 SKIMAGE_GRAY_PHOTOS = ("camera", "moon", "coins", "grass", "gravel", "brick")
 
 
@@ -127,6 +133,7 @@ def build_sample_dataset(
     task: Task,
     size: int,
     out: Path,
+    *,
     photos_dir: Path | None = None,
     seed: int = 0,
     progress: Callable[[int, int], None] | None = None,
@@ -150,11 +157,10 @@ def build_sample_dataset(
     if task == "gray2color" and not any(r.photo.is_color for r in regions):
         raise DataError("gray2color needs colour photos for its B domain; all photos are grayscale")
 
-    staging = out.parent / f".{out.name}.{uuid.uuid4().hex}"
-    staging.mkdir(parents=True)
     counts: dict[str, dict[str, int]] = {}
     done, total = 0, len(regions)
-    try:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with staging_folder(out.parent) as staging:
         for split, members in splits.items():
             rng = np.random.default_rng([seed, SPLITS.index(split)])
             counts[split] = _write_split(task, split, members, staging, rng)
@@ -181,8 +187,6 @@ def build_sample_dataset(
         if out.exists():
             out.rmdir()
         staging.rename(out)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return summary
 
 

@@ -17,6 +17,7 @@ def make_card(
     spec: ModelSpec,
     model: nn.Module,
     onnx_path: Path,
+    *,
     family: str,
     variant: str,
     task: str,

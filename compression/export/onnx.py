@@ -2,8 +2,6 @@
 
 import copy
 import math
-import os
-import uuid
 import warnings
 from pathlib import Path
 
@@ -14,6 +12,7 @@ import torch
 from onnx import TensorProto, helper, numpy_helper
 from torch import nn
 
+from ganc.atomic import replacing
 from ganc.card import INPUT_NAME, OUTPUT_NAME
 
 OPSET = 17
@@ -35,8 +34,7 @@ def export_onnx(model: nn.Module, path: Path, channels_in: int = 3, fp16: bool =
     example = torch.zeros(1, channels_in, side, side)
     axes = {0: "batch", 2: "height", 3: "width"}
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
-    try:
+    with replacing(path) as temporary:
         with torch.no_grad(), warnings.catch_warnings():
             # The TorchScript exporter warns about constant folding and instance-norm training
             # flags that do not apply to inference graphs.
@@ -56,9 +54,6 @@ def export_onnx(model: nn.Module, path: Path, channels_in: int = 3, fp16: bool =
             _store_weights_in_fp16(proto)
         onnx.checker.check_model(proto)
         onnx.save(proto, str(temporary))
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
 
 
 def verify_onnx(model: nn.Module, path: Path, channels_in: int = 3, fp16: bool = False, seed: int = 0) -> float:

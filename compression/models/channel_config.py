@@ -12,7 +12,9 @@ base width that the network multiplies by `WIDTH_MULTIPLIERS[i]`:
     c7      second up-sampling convolution             x1
 """
 
+import itertools
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 WIDTH_MULTIPLIERS = (1, 2, 4, 4, 4, 4, 2, 1)
@@ -99,6 +101,10 @@ class ChoiceSet:
         return ChannelConfig(tuple(max(options) for options in self.choices))
 
     @property
+    def smallest(self) -> ChannelConfig:
+        return ChannelConfig(tuple(min(options) for options in self.choices))
+
+    @property
     def size(self) -> int:
         total = 1
         for options in self.choices:
@@ -118,6 +124,10 @@ class ChoiceSet:
 
     def sample(self, rng: random.Random) -> ChannelConfig:
         return ChannelConfig(tuple(rng.choice(options) for options in self.choices))
+
+    def all_configs(self) -> Iterator[ChannelConfig]:
+        """Every sub-network of the set, the last position varying fastest."""
+        return (ChannelConfig(widths) for widths in itertools.product(*self.choices))
 
 
 def _repeat(options: tuple[int, ...]) -> tuple[tuple[int, ...], ...]:

@@ -1,33 +1,24 @@
 """Search a supernet for sub-networks under MACs or measured-latency budgets."""
 
+from .candidates import Candidate, SearchError, choose_ladder, pareto_front
 from .cost import SubnetCost, subnet_cost
-from .latency import LatencyModel, LatencyTarget, TargetUnavailableError, measure_model_ms
-from .search import (
-    Candidate,
-    SearchConfig,
-    SearchError,
-    SearchResult,
-    check_budgets_reachable,
-    choose_ladder,
-    pareto_front,
-    run_search,
-    smallest_config,
-)
+from .latency import LatencyModel, LatencyTarget, TargetUnavailableError, latency_target, measure_model_ms
+from .search import Judge, SearchResult, check_budgets_reachable, run_search
 
 __all__ = [
     "Candidate",
+    "Judge",
     "LatencyModel",
     "LatencyTarget",
-    "SearchConfig",
     "SearchError",
     "SearchResult",
     "SubnetCost",
     "TargetUnavailableError",
     "check_budgets_reachable",
     "choose_ladder",
+    "latency_target",
     "measure_model_ms",
     "pareto_front",
     "run_search",
-    "smallest_config",
     "subnet_cost",
 ]

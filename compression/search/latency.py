@@ -21,6 +21,7 @@ from scipy.optimize import nnls
 from torch import nn
 
 from ganc.card import INPUT_NAME, OUTPUT_NAME
+from ganc.spec import SearchSpec
 
 from ..export import export_onnx
 from .cost import SubnetCost
@@ -56,6 +57,12 @@ class LatencyTarget:
         options = ort.SessionOptions()
         options.intra_op_num_threads = self.threads
         return ort.InferenceSession(str(onnx_path), options, providers=[PROVIDERS[self.device]])
+
+
+def latency_target(spec: SearchSpec) -> LatencyTarget:
+    """Where the spec's latency budgets are measured."""
+    device: Device = "cuda" if spec.target == "onnxruntime-cuda" else "cpu"
+    return LatencyTarget(device=device, threads=spec.threads, size=spec.size)
 
 
 def provider_works(provider: str) -> bool:

@@ -1,18 +1,16 @@
 """Training stages: teachers (pix2pix, CycleGAN), distillation into a mobile student, and the supernet."""
 
 from .data import DataConfig
-from .distill import DistillConfig, build_distill_config, load_teacher, train_distill
-from .run import LoopConfig, RunFolder
-from .teacher import TeacherConfig, build_teacher_config, train_teacher
+from .distill import DistillRun, Teacher, load_teacher, train_distill
+from .run import RunFolder
+from .teacher import TeacherRun, train_teacher
 
 __all__ = [
     "DataConfig",
-    "DistillConfig",
-    "LoopConfig",
+    "DistillRun",
     "RunFolder",
-    "TeacherConfig",
-    "build_distill_config",
-    "build_teacher_config",
+    "Teacher",
+    "TeacherRun",
     "load_teacher",
     "train_distill",
     "train_teacher",

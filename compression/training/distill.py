@@ -11,13 +11,16 @@ a GAN loss uses a discriminator initialised from the teacher's.
 """
 
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import torch
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from torch import nn
 from torch.nn import functional as F
+
+from ganc.spec import TrainingSpec
 
 from ..checkpoint import CheckpointError, load_checkpoint, resolve_checkpoint
 from ..data import TranslationDataset
@@ -27,58 +30,71 @@ from ..models.resnet import ResnetLayout
 from ..models.super_mobile_resnet import SuperConv2d
 from ..progress import Progress, no_progress
 from .data import DataConfig, open_splits
-from .losses import GANLoss, GanMode, distillation_loss
-from .run import LoopConfig, RunFolder, Trainer, build_config, config_dict, run_training
-from .teacher import SAMPLE_ROWS, check_fresh_or_resumable
+from .losses import GANLoss, distillation_loss
+from .run import RunFolder, Trainer, check_fresh_or_resumable, run_training
+from .teacher import SAMPLE_ROWS
 
 # The reference's loss weights, by the teacher's kind: (reconstruction, distillation).
 DEFAULT_WEIGHTS = {"pix2pix": (100.0, 1.0), "cyclegan": (10.0, 0.01)}
+LAMBDA_GAN = 1.0
+GAN_MODE = "lsgan"
+Student = Literal["mobile", "supernet", "subnet"]
 
 
-@dataclass
-class DistillConfig:
-    """A distillation run: the teacher, the student (mobile or supernet), loss weights, data and schedule."""
+class DistillRun(BaseModel):
+    """One distillation run: where it writes, what it reads, the teacher, the student and how it trains.
 
-    out: str
-    teacher: str
-    student: Literal["mobile", "supernet", "subnet"] = "supernet"
-    ngf: int = 32
-    choices: str = "channels-48"
+    The student is a mobile ResNet of width `ngf`, a supernet of the choice set `choices` (started
+    from a `mobile` run's student, `init_from`, on the original path), or the sub-network `config`
+    extracted from the supernet run `init_from` (fine-tuning).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    out: Path
+    data: DataConfig
+    teacher: Path = Field(description="the teacher's run folder or checkpoint")
+    student: Student
+    ngf: int | None = Field(None, gt=0)
+    choices: str | None = None
     config: str | None = None
-    init_from: str | None = None
-    lambda_recon: float | None = None
-    lambda_distill: float | None = None
-    lambda_gan: float = 1.0
-    gan_mode: GanMode = "lsgan"
-    data: DataConfig = field(default_factory=DataConfig)
-    loop: LoopConfig = field(default_factory=LoopConfig)
+    init_from: Path | None = None
+    training: TrainingSpec
+    lambda_recon: float | None = Field(None, ge=0, description="default: the reference's weight for the teacher")
+    seed: int = 0
 
-    def __post_init__(self) -> None:
-        if self.student not in ("mobile", "supernet", "subnet"):
-            raise ValueError(f"unknown student {self.student!r}; expected mobile, supernet or subnet")
+    @model_validator(mode="after")
+    def _student_is_described(self) -> "DistillRun":
+        needs = {"mobile": "ngf", "supernet": "choices", "subnet": "config"}[self.student]
+        if getattr(self, needs) is None:
+            raise ValueError(f"a {self.student} student needs `{needs}`")
         if self.student == "supernet":
             get_choice_set(self.choices)
-        if self.student == "subnet" and (self.config is None or self.init_from is None):
-            raise ValueError("fine-tuning a sub-network needs its config and the supernet run to extract it from")
+        if self.student == "subnet" and self.init_from is None:
+            raise ValueError("fine-tuning a sub-network needs the supernet run to extract it from (`init_from`)")
+        return self
 
-
-def build_distill_config(raw: dict[str, Any]) -> DistillConfig:
-    return build_config(DistillConfig, raw)
+    def with_steps(self, steps: int) -> "DistillRun":
+        """The same run, to `steps` in all (a resumed run extended, or cut short)."""
+        training = TrainingSpec.model_validate({**self.training.model_dump(), "steps": steps})
+        return self.model_copy(update={"training": training})
 
 
 @dataclass
 class Teacher:
+    """A trained teacher, ready to distil from: its generator (frozen) and its discriminator's weights."""
+
     kind: str
     spec: ModelSpec
     generator: ResnetLayout
     discriminator_spec: ModelSpec
     discriminator_state: dict
     checkpoint: Path
-    dataset: str
+    dataset: Path | None
 
 
-def load_teacher(path: str) -> Teacher:
-    checkpoint = resolve_checkpoint(Path(path))
+def load_teacher(path: Path) -> Teacher:
+    checkpoint = resolve_checkpoint(path)
     payload = load_checkpoint(checkpoint)
     kind = payload.get("kind")
     if kind not in DEFAULT_WEIGHTS or "discriminator" not in payload:
@@ -89,26 +105,32 @@ def load_teacher(path: str) -> Teacher:
         raise ValueError(f"distillation taps need a ResNet teacher, not {spec.arch!r}")
     model = spec.build()
     model.load_state_dict(generator["state_dict"])
-    d = payload["discriminator"]
-    dataset = payload.get("config", {}).get("data", {}).get("dataset", "")
-    return Teacher(kind, spec, model.eval().requires_grad_(False), ModelSpec(d["arch"], dict(d["options"])),
-                   d["state_dict"], checkpoint, dataset)  # fmt: skip
+    discriminator = payload["discriminator"]
+    dataset = payload.get("config", {}).get("data", {}).get("dataset")
+    return Teacher(
+        kind=kind,
+        spec=spec,
+        generator=model.eval().requires_grad_(False),
+        discriminator_spec=ModelSpec(discriminator["arch"], dict(discriminator["options"])),
+        discriminator_state=discriminator["state_dict"],
+        checkpoint=checkpoint,
+        dataset=Path(dataset) if dataset else None,
+    )
 
 
 class DistillTrainer(Trainer):
     def __init__(
-        self, config: DistillConfig, teacher: Teacher, train: TranslationDataset, val: TranslationDataset | None
+        self, config: DistillRun, teacher: Teacher, train: TranslationDataset, val: TranslationDataset | None
     ) -> None:
-        super().__init__(config.loop)
+        super().__init__(config.training, config.seed)
         self.config, self.teacher, self.train_data, self.val_data = config, teacher, train, val
         self.paired = teacher.kind == "pix2pix"
         self.stage = {"mobile": "distill", "supernet": "supernet", "subnet": "finetune"}[config.student]
         self.kind = self.stage
-        recon, distill = DEFAULT_WEIGHTS[teacher.kind]
+        recon, self.lambda_distill = DEFAULT_WEIGHTS[teacher.kind]
         self.lambda_recon = config.lambda_recon if config.lambda_recon is not None else recon
-        self.lambda_distill = config.lambda_distill if config.lambda_distill is not None else distill
-        self.gan_loss = GANLoss(config.gan_mode)
-        torch.manual_seed(config.loop.seed)
+        self.gan_loss = GANLoss(GAN_MODE)
+        torch.manual_seed(config.seed)
 
         shared = {k: teacher.spec.options[k] for k in ("n_blocks", "residual") if k in teacher.spec.options}
         student, mappings = self._build_student(config, shared)
@@ -118,7 +140,7 @@ class DistillTrainer(Trainer):
         self.adam("G", [*student.parameters(), *mappings.parameters()])
         self.adam("D", discriminator.parameters())
 
-    def _build_student(self, config: DistillConfig, shared: dict[str, Any]) -> tuple[nn.Module, nn.ModuleList]:
+    def _build_student(self, config: DistillRun, shared: dict[str, Any]) -> tuple[nn.Module, nn.ModuleList]:
         """The student and its 1x1 mapping layers: fresh, or from an earlier run (config.init_from)."""
         teacher_trunk = self.teacher.generator.widths.trunk
         taps = len(self.teacher.generator.tap_blocks) + 1
@@ -126,7 +148,7 @@ class DistillTrainer(Trainer):
             self.student_spec = ModelSpec("mobile_resnet", {"ngf": config.ngf, **shared})
         else:
             self.student_spec = ModelSpec("super_mobile_resnet", {"choices": config.choices, **shared})
-        init = load_checkpoint(resolve_checkpoint(Path(config.init_from))) if config.init_from else None
+        init = load_checkpoint(resolve_checkpoint(config.init_from)) if config.init_from else None
         if config.student == "subnet":
             if init.get("kind") != "supernet":
                 raise CheckpointError(
@@ -166,9 +188,9 @@ class DistillTrainer(Trainer):
 
     def train_step(self, step: int) -> dict[str, float]:
         student, mappings, d = self.modules["G"], self.modules["mappings"], self.modules["D"]
-        a, b = self.train_data.batch(step, self.loop.batch_size, self.loop.seed)
+        a, b = self.train_data.batch(step, self.training.batch_size, self.seed)
         if isinstance(student, SuperMobileResnetGenerator):
-            student.sample_config(random.Random(f"{self.loop.seed}-{step}"))
+            student.sample_config(random.Random(f"{self.seed}-{step}"))
         with torch.no_grad():
             teacher_out, teacher_taps = self.teacher.generator.forward_with_taps(a)
         out, taps = student.forward_with_taps(a)
@@ -189,7 +211,7 @@ class DistillTrainer(Trainer):
         d.requires_grad_(True)
         loss_recon = F.l1_loss(out, target)
         loss_distill = distillation_loss(taps, teacher_taps, mappings)
-        total = self.config.lambda_gan * loss_gan + self.lambda_recon * loss_recon + self.lambda_distill * loss_distill
+        total = LAMBDA_GAN * loss_gan + self.lambda_recon * loss_recon + self.lambda_distill * loss_distill
         total.backward()
         self.optimizers["G"].step()
         return {
@@ -206,8 +228,7 @@ class DistillTrainer(Trainer):
         student = self.modules["G"]
         if isinstance(student, SuperMobileResnetGenerator):
             choice_set = get_choice_set(self.config.choices)
-            smallest = type(choice_set.largest)(tuple(min(c) for c in choice_set.choices))
-            return [("largest_", choice_set.largest), ("smallest_", smallest)]
+            return [("largest_", choice_set.largest), ("smallest_", choice_set.smallest)]
         return [("", None)]
 
     def evaluate(self) -> dict[str, float]:
@@ -247,15 +268,15 @@ class DistillTrainer(Trainer):
         }
 
 
-def train_distill(config: DistillConfig, resume: bool = False, progress: Progress = no_progress) -> dict[str, float]:
-    """Distil the teacher into a mobile student or a supernet, in `config.out`; returns the final metrics."""
-    run = RunFolder(Path(config.out))
-    check_fresh_or_resumable(run, resume)
-    teacher = load_teacher(config.teacher)
-    if not config.data.dataset:
-        config.data.dataset = teacher.dataset
-    train, val = open_splits(config.data, teacher.generator.size_multiple)
+def train_distill(run: DistillRun, resume: bool = False, progress: Progress = no_progress) -> dict[str, float]:
+    """Distil the teacher into a mobile student, a supernet or a sub-network in `run.out`; returns the last metrics."""
+    folder = RunFolder(run.out)
+    check_fresh_or_resumable(folder, resume)
+    teacher = load_teacher(run.teacher)
+    if run.data.dataset is None:
+        run = run.model_copy(update={"data": run.data.model_copy(update={"dataset": teacher.dataset})})
+    train, val = open_splits(run.data, teacher.generator.size_multiple)
     if teacher.kind == "pix2pix" and train.layout == "unpaired":
         raise ValueError("a pix2pix teacher needs paired data to distil on")
-    trainer = DistillTrainer(config, teacher, train, val)
-    return run_training(trainer, run, config_dict(config), resume, progress)
+    trainer = DistillTrainer(run, teacher, train, val)
+    return run_training(trainer, folder, run, resume, progress)

@@ -11,16 +11,18 @@ reproduces an uninterrupted run bit for bit.
 """
 
 import csv
-import json
 import re
 from abc import ABC, abstractmethod
-from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 from PIL import Image
+from pydantic import BaseModel, ValidationError
 from torch import nn
+
+from ganc.spec import TrainingSpec
+from ganc.validation import describe
 
 from ..checkpoint import CheckpointError, load_checkpoint, resolve_checkpoint, save_checkpoint
 from ..data import to_image
@@ -28,29 +30,10 @@ from ..models import ModelSpec
 from ..progress import Progress, no_progress
 
 _CHECKPOINT = re.compile(r"step_(\d+)\.pt")
+BETA1 = 0.5  # pix2pix's Adam momentum
+KEEP_CHECKPOINTS = 3
 
-
-@dataclass
-class LoopConfig:
-    """How long to train and how often to look: steps, batch, optimiser and the logging cadence."""
-
-    steps: int = 2000
-    batch_size: int = 4
-    lr: float = 2e-4
-    beta1: float = 0.5
-    seed: int = 0
-    checkpoint_every: int = 500
-    eval_every: int = 500
-    sample_every: int = 500
-    keep_checkpoints: int = 3
-
-    def __post_init__(self) -> None:
-        for name in ("steps", "batch_size", "checkpoint_every", "eval_every", "sample_every", "keep_checkpoints"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value <= 0:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if not self.lr > 0:
-            raise ValueError(f"lr must be positive, got {self.lr}")
+RunConfig = TypeVar("RunConfig", bound=BaseModel)
 
 
 def linear_decay(total_steps: int):
@@ -69,16 +52,16 @@ class Trainer(ABC):
     stage: str
     kind: str
 
-    def __init__(self, loop: LoopConfig) -> None:
-        self.loop = loop
+    def __init__(self, training: TrainingSpec, seed: int) -> None:
+        self.training, self.seed = training, seed
         self.modules: dict[str, nn.Module] = {}
         self.optimizers: dict[str, torch.optim.Optimizer] = {}
         self.schedulers: dict[str, torch.optim.lr_scheduler.LRScheduler] = {}
 
     def adam(self, name: str, parameters) -> None:
-        optimizer = torch.optim.Adam(parameters, lr=self.loop.lr, betas=(self.loop.beta1, 0.999))
+        optimizer = torch.optim.Adam(parameters, lr=self.training.lr, betas=(BETA1, 0.999))
         self.optimizers[name] = optimizer
-        self.schedulers[name] = torch.optim.lr_scheduler.LambdaLR(optimizer, linear_decay(self.loop.steps))
+        self.schedulers[name] = torch.optim.lr_scheduler.LambdaLR(optimizer, linear_decay(self.training.steps))
 
     @abstractmethod
     def train_step(self, step: int) -> dict[str, float]: ...
@@ -122,15 +105,19 @@ class RunFolder:
     def latest_checkpoint(self) -> Path:
         return resolve_checkpoint(self.path)
 
-    def read_config(self) -> dict[str, Any]:
+    def read_config(self, kind: type[RunConfig]) -> RunConfig:
+        """The run's configuration as `kind` (what a resumed run continues)."""
         path = self.path / "config.json"
         if not path.is_file():
             raise CheckpointError(f"{self.path} is not a run folder (no config.json)")
-        return json.loads(path.read_text())
+        try:
+            return kind.model_validate_json(path.read_text())
+        except ValidationError as error:
+            raise CheckpointError(f"{path} does not describe a {kind.__name__}: {describe(error)}") from None
 
-    def write_config(self, config: dict[str, Any]) -> None:
+    def write_config(self, config: BaseModel) -> None:
         self.path.mkdir(parents=True, exist_ok=True)
-        (self.path / "config.json").write_text(json.dumps(config, indent=2, default=str) + "\n")
+        (self.path / "config.json").write_text(config.model_dump_json(indent=2) + "\n")
 
     def append_log(self, name: str, step: int, values: dict[str, float]) -> None:
         path = self.path / name
@@ -170,7 +157,7 @@ class RunFolder:
         return path
 
 
-def save_training_checkpoint(run: RunFolder, trainer: Trainer, step: int, config: dict[str, Any]) -> Path:
+def save_training_checkpoint(run: RunFolder, trainer: Trainer, step: int, config: BaseModel) -> Path:
     spec, generator = trainer.generator()
     path = run.checkpoint_path(step)
     save_checkpoint(
@@ -178,7 +165,7 @@ def save_training_checkpoint(run: RunFolder, trainer: Trainer, step: int, config
         spec,
         generator,
         kind=trainer.kind,
-        config=config,
+        config=config.model_dump(mode="json"),
         **trainer.checkpoint_extras(),
         training={
             "step": step,
@@ -188,7 +175,7 @@ def save_training_checkpoint(run: RunFolder, trainer: Trainer, step: int, config
             "extra": trainer.extra_state(),
         },
     )
-    for old in run.checkpoint_steps()[: -trainer.loop.keep_checkpoints]:
+    for old in run.checkpoint_steps()[:-KEEP_CHECKPOINTS]:
         run.checkpoint_path(old).unlink(missing_ok=True)
     return path
 
@@ -207,52 +194,38 @@ def restore(trainer: Trainer, checkpoint: Path) -> int:
 
 
 def run_training(
-    trainer: Trainer,
-    run: RunFolder,
-    config: dict[str, Any],
-    resume: bool,
-    progress: Progress = no_progress,
+    trainer: Trainer, run: RunFolder, config: BaseModel, resume: bool, progress: Progress = no_progress
 ) -> dict[str, float]:
-    """Train from step 0 (or the latest checkpoint when resuming) to `loop.steps`; return the last metrics."""
-    loop = trainer.loop
+    """Train from step 0 (or the latest checkpoint when resuming) to `steps`; return the last metrics."""
+    steps, every = trainer.training.steps, trainer.training.every
     start = 0
     if resume and run.checkpoint_steps():
         start = restore(trainer, run.latest_checkpoint())
         run.truncate_logs(start)
     run.write_config(config)
     metrics: dict[str, float] = {}
-    progress(trainer.stage, start, loop.steps, "resumed" if start else "started")
-    for step in range(start, loop.steps):
+    progress(trainer.stage, start, steps, "resumed" if start else "started")
+    for step in range(start, steps):
         losses = trainer.train_step(step)
         for scheduler in trainer.schedulers.values():
             scheduler.step()
         done = step + 1
         run.append_log("train_log.csv", done, losses)
-        if done % loop.eval_every == 0 or done == loop.steps:
+        # Evaluate, draw samples and checkpoint every `every` steps and at the end.
+        if done % every == 0 or done == steps:
             metrics = trainer.evaluate()
             run.append_log("val_log.csv", done, metrics)
-        if done % loop.sample_every == 0 or done == loop.steps:
             run.save_samples(done, trainer.sample_rows())
-        if done % loop.checkpoint_every == 0 or done == loop.steps:
             save_training_checkpoint(run, trainer, done, config)
-        progress(trainer.stage, done, loop.steps, " ".join(f"{k} {v:.3g}" for k, v in losses.items()))
-    if start == loop.steps and not metrics:
+        progress(trainer.stage, done, steps, " ".join(f"{k} {v:.3g}" for k, v in losses.items()))
+    if start == steps and not metrics:
         metrics = trainer.evaluate()
     return metrics
 
 
-def build_config(cls: type, raw: dict[str, Any]) -> Any:
-    """A stage config from its JSON form (config.json), refusing unknown keys by name."""
-    from .data import DataConfig
-
-    raw = dict(raw)
-    try:
-        data = DataConfig(**raw.pop("data", {}))
-        loop = LoopConfig(**raw.pop("loop", {}))
-        return cls(**raw, data=data, loop=loop)
-    except TypeError as error:
-        raise ValueError(f"bad {cls.__name__}: {error}") from None
-
-
-def config_dict(config: Any) -> dict[str, Any]:
-    return json.loads(json.dumps(asdict(config), default=str))
+def check_fresh_or_resumable(run: RunFolder, resume: bool) -> None:
+    if resume:
+        if not (run.path / "config.json").is_file():
+            raise CheckpointError(f"{run.path} is not a run folder (no config.json)")
+    elif run.path.exists() and any(run.path.iterdir()):
+        raise ValueError(f"{run.path} already holds a run; pass --resume to continue it, or choose a new --out")

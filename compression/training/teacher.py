@@ -4,82 +4,80 @@ ganc train teacher --model pix2pix --dataset data/sr4x --out runs/teacher --resi
 """
 
 import random
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import torch
+from pydantic import BaseModel, ConfigDict
 from torch import nn
 from torch.nn import functional as F
+
+from ganc.spec import TeacherSpec, TrainingSpec
 
 from ..data import TranslationDataset
 from ..metrics import evaluate_generator
 from ..models import ModelSpec
-from ..models.layers import NormName
 from ..progress import Progress, no_progress
-from .data import DataConfig, open_splits
-from .losses import GANLoss, GanMode, ImagePool
-from .run import LoopConfig, RunFolder, Trainer, build_config, config_dict, run_training
+from .data import TRAIN_SPLIT, DataConfig, open_splits
+from .losses import GANLoss, ImagePool
+from .run import RunFolder, Trainer, check_fresh_or_resumable, run_training
 
 SAMPLE_ROWS = 4
+# The published settings of pix2pix and CycleGAN that ganc does not vary.
+NORM = "instance"
+N_LAYERS_D = 3
+LAMBDA_CYCLE = 10.0
+LAMBDA_IDENTITY = 0.5
+POOL_SIZE = 50
 
 
-@dataclass
-class TeacherConfig:
-    """A teacher run: the model, its generator and discriminator, the loss weights, data and schedule."""
+class TeacherRun(BaseModel):
+    """One teacher run: where it writes, what it reads, and the teacher stage of the spec."""
 
-    out: str
-    model: Literal["pix2pix", "cyclegan"] = "pix2pix"
-    arch: Literal["resnet", "mobile_resnet", "unet"] = "resnet"
-    ngf: int = 64
-    n_blocks: int = 9
-    num_downs: int = 8
-    norm: NormName = "instance"
-    residual: bool = False
-    ndf: int = 64
-    n_layers_d: int = 3
-    gan_mode: GanMode = "lsgan"
-    lambda_l1: float = 100.0
-    lambda_cycle: float = 10.0
-    lambda_identity: float = 0.5
-    pool_size: int = 50
-    data: DataConfig = field(default_factory=DataConfig)
-    loop: LoopConfig = field(default_factory=LoopConfig)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
-    def __post_init__(self) -> None:
-        if self.model not in ("pix2pix", "cyclegan"):
-            raise ValueError(f"unknown model {self.model!r}; expected pix2pix or cyclegan")
-        if self.arch not in ("resnet", "mobile_resnet", "unet"):
-            raise ValueError(f"unknown generator architecture {self.arch!r}; expected resnet, mobile_resnet or unet")
+    out: Path
+    data: DataConfig
+    teacher: TeacherSpec
+    seed: int = 0
+
+    @property
+    def training(self) -> TrainingSpec:
+        return self.teacher.training()
+
+    def with_steps(self, steps: int) -> "TeacherRun":
+        """The same run, to `steps` in all (a resumed run extended, or cut short)."""
+        teacher = TeacherSpec.model_validate({**self.teacher.model_dump(), "steps": steps})
+        return self.model_copy(update={"teacher": teacher})
 
     def generator_spec(self) -> ModelSpec:
-        common = {"ngf": self.ngf, "norm": self.norm, "residual": self.residual}
-        if self.arch in ("resnet", "mobile_resnet"):
-            return ModelSpec(self.arch, {**common, "n_blocks": self.n_blocks})
-        return ModelSpec("unet", {**common, "num_downs": self.num_downs})
+        t = self.teacher
+        common = {"ngf": t.ngf, "norm": NORM, "residual": t.residual}
+        if t.arch in ("resnet", "mobile_resnet"):
+            return ModelSpec(t.arch, {**common, "n_blocks": t.n_blocks})
+        return ModelSpec("unet", {**common, "num_downs": t.num_downs})
 
     def discriminator_spec(self) -> ModelSpec:
-        input_nc = 6 if self.model == "pix2pix" else 3  # pix2pix's discriminator sees (A, B) together
-        return ModelSpec("nlayer_discriminator", {"input_nc": input_nc, "ndf": self.ndf, "n_layers": self.n_layers_d})
-
-
-def build_teacher_config(raw: dict[str, Any]) -> TeacherConfig:
-    return build_config(TeacherConfig, raw)
+        input_nc = 6 if self.teacher.model == "pix2pix" else 3  # pix2pix's discriminator sees (A, B) together
+        return ModelSpec(
+            "nlayer_discriminator", {"input_nc": input_nc, "ndf": self.teacher.ndf, "n_layers": N_LAYERS_D}
+        )
 
 
 class _TeacherTrainer(Trainer):
-    def __init__(self, config: TeacherConfig, train: TranslationDataset, val: TranslationDataset | None) -> None:
-        super().__init__(config.loop)
-        self.config, self.train_data, self.val_data = config, train, val
-        self.gan_loss = GANLoss(config.gan_mode)
-        self.g_spec, self.d_spec = config.generator_spec(), config.discriminator_spec()
-        torch.manual_seed(config.loop.seed)
+    def __init__(self, run: TeacherRun, train: TranslationDataset, val: TranslationDataset | None) -> None:
+        super().__init__(run.training, run.seed)
+        self.config, self.train_data, self.val_data = run.teacher, train, val
+        self.val_limit = run.data.val_limit
+        self.gan_loss = GANLoss(run.teacher.gan_mode)
+        self.g_spec, self.d_spec = run.generator_spec(), run.discriminator_spec()
+        torch.manual_seed(run.seed)
 
     def batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.train_data.batch(step, self.loop.batch_size, self.loop.seed)
+        return self.train_data.batch(step, self.training.batch_size, self.seed)
 
     def val_pairs(self):
-        return self.val_data.eval_pairs(self.config.data.val_limit) if self.val_data is not None else []
+        return self.val_data.eval_pairs(self.val_limit) if self.val_data is not None else []
 
     def generator(self) -> tuple[ModelSpec, nn.Module]:
         return self.g_spec, self.modules["G"]
@@ -105,8 +103,8 @@ class Pix2PixTrainer(_TeacherTrainer):
     stage = "teacher"
     kind = "pix2pix"
 
-    def __init__(self, config: TeacherConfig, train: TranslationDataset, val: TranslationDataset | None) -> None:
-        super().__init__(config, train, val)
+    def __init__(self, run: TeacherRun, train: TranslationDataset, val: TranslationDataset | None) -> None:
+        super().__init__(run, train, val)
         self.modules = {"G": self.g_spec.build(), "D": self.d_spec.build()}
         self.adam("G", self.modules["G"].parameters())
         self.adam("D", self.modules["D"].parameters())
@@ -145,8 +143,8 @@ class CycleGanTrainer(_TeacherTrainer):
     stage = "teacher"
     kind = "cyclegan"
 
-    def __init__(self, config: TeacherConfig, train: TranslationDataset, val: TranslationDataset | None) -> None:
-        super().__init__(config, train, val)
+    def __init__(self, run: TeacherRun, train: TranslationDataset, val: TranslationDataset | None) -> None:
+        super().__init__(run, train, val)
         self.modules = {
             "G": self.g_spec.build(),
             "F": self.g_spec.build(),
@@ -155,13 +153,12 @@ class CycleGanTrainer(_TeacherTrainer):
         }
         self.adam("G", [*self.modules["G"].parameters(), *self.modules["F"].parameters()])
         self.adam("D", [*self.modules["D"].parameters(), *self.modules["D_A"].parameters()])
-        self.pools = {"B": ImagePool(config.pool_size), "A": ImagePool(config.pool_size)}
+        self.pools = {"B": ImagePool(POOL_SIZE), "A": ImagePool(POOL_SIZE)}
 
     def train_step(self, step: int) -> dict[str, float]:
         g, f, d_b, d_a = (self.modules[k] for k in ("G", "F", "D", "D_A"))
-        c = self.config
         real_a, real_b = self.batch(step)
-        rng = random.Random(f"{self.loop.seed}-{step}")
+        rng = random.Random(f"{self.seed}-{step}")
         fake_b, fake_a = g(real_a), f(real_b)
         # Generators: adversarial, cycle consistency and identity losses.
         self.optimizers["G"].zero_grad()
@@ -170,17 +167,16 @@ class CycleGanTrainer(_TeacherTrainer):
         loss_gan = self.gan_loss(d_b(fake_b), True, False) + self.gan_loss(d_a(fake_a), True, False)
         loss_cycle = F.l1_loss(f(fake_b), real_a) + F.l1_loss(g(fake_a), real_b)
         loss_identity = F.l1_loss(g(real_b), real_b) + F.l1_loss(f(real_a), real_a)
-        (loss_gan + c.lambda_cycle * loss_cycle + c.lambda_cycle * c.lambda_identity * loss_identity).backward()
+        (loss_gan + LAMBDA_CYCLE * loss_cycle + LAMBDA_CYCLE * LAMBDA_IDENTITY * loss_identity).backward()
         self.optimizers["G"].step()
         for net in (d_a, d_b):
             net.requires_grad_(True)
         # Discriminators: real images against (partly historical) fakes.
         self.optimizers["D"].zero_grad()
         pooled_b, pooled_a = self.pools["B"].query(fake_b, rng), self.pools["A"].query(fake_a, rng)
-        loss_d = 0.5 * (
-            self.gan_loss(d_b(real_b), True) + self.gan_loss(d_b(pooled_b), False)
-            + self.gan_loss(d_a(real_a), True) + self.gan_loss(d_a(pooled_a), False)
-        )  # fmt: skip
+        loss_d_b = self.gan_loss(d_b(real_b), True) + self.gan_loss(d_b(pooled_b), False)
+        loss_d_a = self.gan_loss(d_a(real_a), True) + self.gan_loss(d_a(pooled_a), False)
+        loss_d = 0.5 * (loss_d_b + loss_d_a)
         loss_d.backward()
         self.optimizers["D"].step()
         return {
@@ -205,23 +201,16 @@ class CycleGanTrainer(_TeacherTrainer):
             pool.load_state_dict(state[name])
 
 
-def train_teacher(config: TeacherConfig, resume: bool = False, progress: Progress = no_progress) -> dict[str, float]:
-    """Train (or resume) a teacher into `config.out`; returns the final validation metrics."""
-    run = RunFolder(Path(config.out))
-    check_fresh_or_resumable(run, resume)
-    spec = config.generator_spec()
-    multiple = spec.build().size_multiple
-    train, val = open_splits(config.data, multiple)
-    if config.model == "cyclegan" and train.layout != "unpaired":
-        raise ValueError(f"cyclegan needs an unpaired dataset ({config.data.train_split}A/ and B/), got {train.layout}")
-    if config.model == "pix2pix" and train.layout == "unpaired":
+def train_teacher(run: TeacherRun, resume: bool = False, progress: Progress = no_progress) -> dict[str, float]:
+    """Train (or resume) a teacher into `run.out`; returns the final validation metrics."""
+    folder = RunFolder(run.out)
+    check_fresh_or_resumable(folder, resume)
+    multiple = run.generator_spec().build().size_multiple
+    train, val = open_splits(run.data, multiple)
+    model = run.teacher.model
+    if model == "cyclegan" and train.layout != "unpaired":
+        raise ValueError(f"cyclegan needs an unpaired dataset ({TRAIN_SPLIT}A/ and B/), got {train.layout}")
+    if model == "pix2pix" and train.layout == "unpaired":
         raise ValueError("pix2pix needs paired data (aligned A|B images or A/ and B/ folders); use --model cyclegan")
-    trainer = (Pix2PixTrainer if config.model == "pix2pix" else CycleGanTrainer)(config, train, val)
-    return run_training(trainer, run, config_dict(config), resume, progress)
-
-
-def check_fresh_or_resumable(run: RunFolder, resume: bool) -> None:
-    if resume:
-        run.read_config()
-    elif run.path.exists() and any(run.path.iterdir()):
-        raise ValueError(f"{run.path} already holds a run; pass --resume to continue it, or choose a new --out")
+    trainer = (Pix2PixTrainer if model == "pix2pix" else CycleGanTrainer)(run, train, val)
+    return run_training(trainer, folder, run, resume, progress)

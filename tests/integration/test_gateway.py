@@ -19,8 +19,7 @@ from PIL import Image
 from compression.export import export_onnx
 from compression.models import ModelSpec
 from ganc.card import INPUT_NAME, OUTPUT_NAME, VariantCard
-from ganc.python_flavour import derive_python_flavour
-from ganc.repository import publish_variant
+from ganc.repository import derive_python_flavour, publish_variant
 from service.images import finish, prepare
 from tests.conftest import card_fields, free_port, wait_for_http
 

@@ -9,8 +9,7 @@ import tritonclient.http as httpclient
 
 from compression.pipeline import MARKER, run_pipeline
 from ganc.card import INPUT_NAME, OUTPUT_NAME
-from ganc.python_flavour import derive_python_flavour
-from ganc.repository import read_index
+from ganc.repository import derive_python_flavour, read_index
 from ganc.spec import parse_spec
 
 pytestmark = pytest.mark.integration

@@ -7,17 +7,10 @@ import torch
 from compression.checkpoint import load_checkpoint, load_generator
 from compression.data import build_sample_dataset
 from compression.models import SuperMobileResnetGenerator, get_choice_set
-from compression.training import (
-    DataConfig,
-    DistillConfig,
-    LoopConfig,
-    TeacherConfig,
-    load_teacher,
-    train_distill,
-    train_teacher,
-)
+from compression.training import DataConfig, DistillRun, TeacherRun, load_teacher, train_distill, train_teacher
 from compression.training.data import open_splits
 from compression.training.distill import DistillTrainer
+from ganc.spec import TeacherSpec, TrainingSpec
 
 
 @pytest.fixture(scope="module")
@@ -28,31 +21,20 @@ def datasets(tmp_path_factory):
     return root
 
 
-def _loop(steps, every=None, batch_size=2, **kwargs):
-    every = every or steps
-    return LoopConfig(steps=steps, batch_size=batch_size, checkpoint_every=every, eval_every=every,
-                      sample_every=every, **kwargs)  # fmt: skip
+def _training(steps, every=None, batch_size=2, **kwargs):
+    return TrainingSpec(steps=steps, batch_size=batch_size, every=every or steps, **kwargs)
 
 
-def _teacher_config(out, dataset, steps=20, every=None, model="pix2pix", residual=False, **kwargs):
-    data = DataConfig(dataset=str(dataset), val_limit=4)
-    return TeacherConfig(
-        out=str(out),
-        model=model,
-        ngf=8,
-        n_blocks=3,
-        ndf=8,
-        residual=residual,
-        data=data,
-        loop=_loop(steps, every),
-        **kwargs,
-    )
+def _teacher_run(out, dataset, steps=20, every=None, model="pix2pix", residual=False):
+    teacher = TeacherSpec(model=model, ngf=8, n_blocks=3, ndf=8, residual=residual, steps=steps, batch_size=2,
+                          every=every or steps)  # fmt: skip
+    return TeacherRun(out=out, data=DataConfig(dataset=dataset, val_limit=4), teacher=teacher)
 
 
 @pytest.fixture(scope="module")
 def teacher_run(datasets, tmp_path_factory):
     out = tmp_path_factory.mktemp("runs") / "teacher"
-    train_teacher(_teacher_config(out, datasets / "sr4x", steps=40))
+    train_teacher(_teacher_run(out, datasets / "sr4x", steps=40))
     return out
 
 
@@ -74,10 +56,10 @@ def test_pix2pix_teacher_learns_and_writes_its_run(teacher_run):
 
 def test_resume_reproduces_an_uninterrupted_run_bit_for_bit(datasets, tmp_path):
     straight, resumed = tmp_path / "straight", tmp_path / "resumed"
-    train_teacher(_teacher_config(straight, datasets / "sr4x", steps=12, every=6, residual=True))
+    train_teacher(_teacher_run(straight, datasets / "sr4x", steps=12, every=6, residual=True))
     shutil.copytree(straight, resumed)
     (resumed / "checkpoints" / "step_0000012.pt").unlink()  # as if killed after step 6
-    train_teacher(_teacher_config(resumed, datasets / "sr4x", steps=12, every=6, residual=True), resume=True)
+    train_teacher(_teacher_run(resumed, datasets / "sr4x", steps=12, every=6, residual=True), resume=True)
     a = load_checkpoint(straight)["training"]
     b = load_checkpoint(resumed)["training"]
     for name in ("G", "D"):
@@ -89,11 +71,11 @@ def test_resume_reproduces_an_uninterrupted_run_bit_for_bit(datasets, tmp_path):
 
 def test_a_finished_run_is_not_overwritten(teacher_run, datasets):
     with pytest.raises(ValueError, match="already holds a run"):
-        train_teacher(_teacher_config(teacher_run, datasets / "sr4x"))
+        train_teacher(_teacher_run(teacher_run, datasets / "sr4x"))
 
 
 def test_cyclegan_teacher_trains_on_unpaired_data(datasets, tmp_path):
-    metrics = train_teacher(_teacher_config(tmp_path / "cg", datasets / "g2c", steps=6, model="cyclegan"))
+    metrics = train_teacher(_teacher_run(tmp_path / "cg", datasets / "g2c", steps=6, model="cyclegan"))
     assert "cycle_psnr" in metrics
     payload = load_checkpoint(tmp_path / "cg")
     assert payload["kind"] == "cyclegan" and set(payload["training"]["modules"]) == {"G", "F", "D", "D_A"}
@@ -102,21 +84,20 @@ def test_cyclegan_teacher_trains_on_unpaired_data(datasets, tmp_path):
 
 def test_models_and_data_must_agree(datasets, tmp_path):
     with pytest.raises(ValueError, match="cyclegan needs an unpaired dataset"):
-        train_teacher(_teacher_config(tmp_path / "x", datasets / "sr4x", model="cyclegan"))
+        train_teacher(_teacher_run(tmp_path / "x", datasets / "sr4x", model="cyclegan"))
     with pytest.raises(ValueError, match="pix2pix needs paired data"):
-        train_teacher(_teacher_config(tmp_path / "y", datasets / "g2c"))
+        train_teacher(_teacher_run(tmp_path / "y", datasets / "g2c"))
 
 
-def _distill_config(out, teacher, student="mobile", steps=8, ngf=8, **kwargs):
-    return DistillConfig(out=str(out), teacher=str(teacher), student=student, ngf=ngf,
-                         data=DataConfig(val_limit=2), loop=_loop(steps), **kwargs)  # fmt: skip
+def _distill_run(out, teacher, student="mobile", steps=8, ngf=8, lr=2e-4, **kwargs):
+    return DistillRun(out=out, data=DataConfig(val_limit=2), teacher=teacher, student=student, ngf=ngf,
+                      training=_training(steps, lr=lr), **kwargs)  # fmt: skip
 
 
 def test_distillation_taps_sit_after_downsampling_and_blocks_3_6_9(teacher_run, tmp_path):
-    teacher = load_teacher(str(teacher_run))
-    config = _distill_config(tmp_path / "s", teacher_run)
-    config.data.dataset = teacher.dataset
-    train, val = open_splits(config.data, 4)
+    teacher = load_teacher(teacher_run)
+    config = _distill_run(tmp_path / "s", teacher_run)
+    train, val = open_splits(DataConfig(dataset=teacher.dataset), 4)
     trainer = DistillTrainer(config, teacher, train, val)
     student = trainer.modules["G"]
     x = torch.rand(1, 3, 32, 32)
@@ -132,13 +113,11 @@ def test_distillation_taps_sit_after_downsampling_and_blocks_3_6_9(teacher_run, 
 
 
 def test_distilled_student_and_supernet_learn_from_the_teacher(teacher_run, tmp_path):
-    config = _distill_config(tmp_path / "student", teacher_run, steps=24)
-    config.loop.lr = 2e-3
-    metrics = train_distill(config)
+    metrics = train_distill(_distill_run(tmp_path / "student", teacher_run, steps=24, lr=2e-3))
     assert {"psnr", "psnr_teacher", "ssim_teacher"} <= set(metrics)
     distill = _column(tmp_path / "student" / "train_log.csv", "distill")
     assert sum(distill[-6:]) < sum(distill[:6])
-    config = _distill_config(tmp_path / "super", teacher_run, student="supernet", choices="channels-32")
+    config = _distill_run(tmp_path / "super", teacher_run, student="supernet", choices="channels-32")
     metrics = train_distill(config)
     assert {"largest_psnr", "smallest_psnr_teacher"} <= set(metrics)
     _, supernet = load_generator(tmp_path / "super")
@@ -147,21 +126,20 @@ def test_distilled_student_and_supernet_learn_from_the_teacher(teacher_run, tmp_
 
 def test_original_path_starts_the_supernet_from_the_distilled_student(teacher_run, tmp_path):
     student = tmp_path / "student"
-    train_distill(_distill_config(student, teacher_run, ngf=32, steps=2))
-    config = _distill_config(tmp_path / "super", teacher_run, student="supernet", choices="channels-32",
-                             init_from=str(student), steps=1)  # fmt: skip
+    train_distill(_distill_run(student, teacher_run, ngf=32, steps=2))
+    config = _distill_run(tmp_path / "super", teacher_run, student="supernet", choices="channels-32",
+                             init_from=student, steps=1)  # fmt: skip
     train_distill(config)
     with pytest.raises(Exception, match="does not match the supernet"):
-        train_distill(_distill_config(tmp_path / "bad", teacher_run, student="supernet", choices="channels-48",
-                                      init_from=str(student), steps=1))  # fmt: skip
+        train_distill(_distill_run(tmp_path / "bad", teacher_run, student="supernet", choices="channels-48",
+                                      init_from=student, steps=1))  # fmt: skip
 
 
 def test_supernet_sampling_covers_the_choice_set(teacher_run, tmp_path):
-    teacher = load_teacher(str(teacher_run))
-    config = _distill_config(tmp_path / "s", teacher_run, student="supernet", choices="channels-32", steps=30)
-    config.data.dataset = teacher.dataset
-    config.loop.batch_size = 1
-    train, _val = open_splits(config.data, 4)
+    teacher = load_teacher(teacher_run)
+    config = _distill_run(tmp_path / "s", teacher_run, student="supernet", choices="channels-32", steps=30)
+    config = config.model_copy(update={"training": _training(30, batch_size=1)})
+    train, _val = open_splits(DataConfig(dataset=teacher.dataset), 4)
     trainer = DistillTrainer(config, teacher, train, None)
     seen = [set() for _ in range(8)]
     for step in range(30):
@@ -174,14 +152,13 @@ def test_supernet_sampling_covers_the_choice_set(teacher_run, tmp_path):
 
 def test_unpaired_distillation_learns_from_the_teachers_outputs(datasets, tmp_path):
     cyclegan = tmp_path / "cg"
-    train_teacher(_teacher_config(cyclegan, datasets / "g2c", steps=2, model="cyclegan"))
-    teacher = load_teacher(str(cyclegan))
-    config = _distill_config(tmp_path / "s", cyclegan)
-    config.data.dataset = teacher.dataset
-    train, val = open_splits(config.data, 4)
+    train_teacher(_teacher_run(cyclegan, datasets / "g2c", steps=2, model="cyclegan"))
+    teacher = load_teacher(cyclegan)
+    config = _distill_run(tmp_path / "s", cyclegan)
+    train, val = open_splits(DataConfig(dataset=teacher.dataset), 4)
     trainer = DistillTrainer(config, teacher, train, val)
     assert trainer.lambda_recon == 10.0 and trainer.lambda_distill == 0.01
     b, teacher_out = torch.zeros(1, 3, 8, 8), torch.ones(1, 3, 8, 8)
     assert trainer.reconstruction_target(b, teacher_out) is teacher_out
-    metrics = train_distill(_distill_config(tmp_path / "run", cyclegan, steps=2))
+    metrics = train_distill(_distill_run(tmp_path / "run", cyclegan, steps=2))
     assert "psnr_teacher" in metrics and "psnr" not in metrics

@@ -6,7 +6,7 @@ from typer.testing import CliRunner
 
 from compression.checkpoint import save_checkpoint
 from compression.models import ModelSpec
-from ganc.cli import app
+from ganc.cli.main import app
 from ganc.repository import read_index
 
 runner = CliRunner()

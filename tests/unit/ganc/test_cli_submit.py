@@ -8,7 +8,7 @@ import pytest
 import uvicorn
 from typer.testing import CliRunner
 
-from ganc.cli import app
+from ganc.cli.main import app
 from ganc.settings import Settings
 from service.app import create_app
 from tests.conftest import free_port

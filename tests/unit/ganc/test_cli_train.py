@@ -3,7 +3,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from ganc.cli import app
+from ganc.cli.main import app
 
 runner = CliRunner()
 
@@ -40,7 +40,7 @@ def test_sample_then_train_then_resume_a_teacher(tmp_path):
         (["train", "teacher", "--out", "{tmp}/t"], "--dataset is required"),
         (["train", "teacher", "--out", "{tmp}/t", "--dataset", "{tmp}/none"], "dataset folder"),
         (["train", "teacher", "--out", "{tmp}/t", "--resume"], "not a run folder"),
-        (["train", "teacher", "--out", "{tmp}/t", "--dataset", "{tmp}", "--model", "gan"], "unknown model"),
+        (["train", "teacher", "--out", "{tmp}/t", "--dataset", "{tmp}", "--model", "gan"], "model: Input should be"),
         (["train", "supernet", "--out", "{tmp}/s", "--teacher", "{tmp}/none"], "does not exist"),
         (["train", "supernet", "--out", "{tmp}/s", "--teacher", "{tmp}", "--choices", "channels-7"],
          "unknown choice set"),

@@ -4,8 +4,7 @@ import threading
 import pytest
 
 from ganc.card import VariantCard
-from ganc.python_flavour import derive_python_flavour
-from ganc.repository import RepositoryError, publish_variant, read_index
+from ganc.repository import RepositoryError, derive_python_flavour, publish_variant, read_index
 from tests.conftest import card_fields
 
 

@@ -24,6 +24,8 @@ def test_a_good_spec_gets_the_reference_defaults():
         ({"dataset": {"sample": "horses"}}, "dataset.sample"),
         ({"search": {}}, "search"),
         ({"search": {"macs_budgets": [-1]}}, "search"),
+        ({"search": {"macs_budgets": [1e9], "latency_budgets_ms": [10]}}, "either"),
+        ({"teacher": {"arch": "unet"}}, "teacher.arch"),
         ({"search": {"macs_budgets": [1e9], "target": "tpu"}}, "search.target"),
         ({"supernet": {"path": "slow"}}, "supernet.path"),
         ({"soft_time_limit_s": 60, "time_limit_s": 30}, "soft_time_limit_s must be below"),
@@ -39,7 +41,7 @@ def test_bad_specs_name_the_field(change, field):
 def test_committed_specs_are_valid(name):
     from pathlib import Path
 
-    from ganc.cli_compress import load_spec_file
+    from ganc.cli.compress import load_spec_file
 
     spec = load_spec_file(Path(__file__).parents[3] / "deploy" / "specs" / f"{name}.yaml")
     assert spec.family == name

@@ -13,9 +13,11 @@ class TritonControlError(RuntimeError):
 def load_model(url: str, model: str, timeout_s: float = 60.0) -> None:
     """Ask a Triton in explicit model-control mode to (re)load `model`, picking up its newest version."""
     request = urllib.request.Request(
-        f"http://{url}/v2/repository/models/{model}/load", data=b"{}", method="POST",
+        f"http://{url}/v2/repository/models/{model}/load",
+        data=b"{}",
+        method="POST",
         headers={"Content-Type": "application/json"},
-    )  # fmt: skip
+    )
     try:
         with urllib.request.urlopen(request, timeout=timeout_s) as response:
             response.read()

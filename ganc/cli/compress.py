@@ -6,10 +6,10 @@ from typing import Annotated
 
 import typer
 
-from .cli_errors import friendly_errors
-from .progress_bar import ProgressBars
-from .settings import get_settings
-from .spec import CompressionSpec, SpecError, parse_spec
+from ..spec import CompressionSpec, SpecError, parse_spec
+from .errors import friendly_errors
+from .options import Repo, repository
+from .progress import ProgressBars
 
 
 def read_spec_file(path: Path) -> object:
@@ -34,7 +34,7 @@ def compress(
     resume: Annotated[bool, typer.Option(help="skip finished stages and resume the running one")] = False,
     work_dir: Annotated[Path | None, typer.Option(help="the job's work folder (default: var/jobs/<family>)")] = None,
     job: Annotated[str | None, typer.Option(help="job id for the cards (default: the work folder name)")] = None,
-    repo: Annotated[Path | None, typer.Option(help="model repository (default: GANC_MODEL_REPOSITORY)")] = None,
+    repo: Repo = None,
 ) -> None:
     """Train the teacher, the supernet, search, fine-tune, export and publish a family of variants."""
     spec = load_spec_file(spec_path)
@@ -42,6 +42,6 @@ def compress(
 
     work = work_dir or Path("var") / "jobs" / spec.family
     bars = ProgressBars()
-    result = run_pipeline(spec, work, repo or get_settings().model_repository, job or work.name, resume, bars)
+    result = run_pipeline(spec, work, repository(repo), job or work.name, resume=resume, progress=bars)
     bars.close()
     typer.echo(json.dumps(result))

@@ -6,7 +6,7 @@ cannot tell which flavour serves it.
 
 from typing import Literal
 
-from .card import INPUT_NAME, OUTPUT_NAME, VariantCard
+from ..card import INPUT_NAME, OUTPUT_NAME, VariantCard
 
 MAX_BATCH_SIZE = 8
 QUEUE_DELAY_US = 1000

@@ -10,10 +10,10 @@ from typing import Annotated, Any
 
 import typer
 
-from .cli_compress import read_spec_file
-from .cli_errors import friendly_errors
-from .jobs import FINAL_STATES
-from .progress_bar import ProgressBars
+from ..jobs import FINAL_STATES
+from .compress import read_spec_file
+from .errors import friendly_errors
+from .progress import ProgressBars
 
 POLL_S = 1.0
 

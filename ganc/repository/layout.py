@@ -11,19 +11,19 @@ index ignore non-numeric folders there) and renamed into place, so no reader eve
 import hashlib
 import os
 import shutil
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from pydantic import ValidationError
 
-from .card import VariantCard, split_model_name
+from ..atomic import staging_folder, write_text_atomically
+from ..card import VariantCard, split_model_name
+from ..validation import describe
 from .triton_config import Flavour, render_config
 
 MODEL_FILE = "model.onnx"
 CARD_FILE = "card.json"
 CONFIG_FILE = "config.pbtxt"
-_STAGING_PREFIX = ".staging-"
 
 
 class RepositoryError(ValueError):
@@ -123,10 +123,8 @@ def publish_variant(root: Path, onnx_path: Path, card: VariantCard, flavour: Fla
                 return VariantVersion(published, version, model_dir / str(version))
 
     model_dir.mkdir(parents=True, exist_ok=True)
-    _write_atomically(model_dir / CONFIG_FILE, render_config(card, flavour))
-    staging = model_dir / f"{_STAGING_PREFIX}{uuid.uuid4().hex}"
-    staging.mkdir()
-    try:
+    write_text_atomically(model_dir / CONFIG_FILE, render_config(card, flavour))
+    with staging_folder(model_dir) as staging:
         shutil.copyfile(onnx_path, staging / MODEL_FILE)
         (staging / CARD_FILE).write_text(card.model_dump_json(indent=2) + "\n")
         version = max(existing, default=0) + 1
@@ -138,8 +136,6 @@ def publish_variant(root: Path, onnx_path: Path, card: VariantCard, flavour: Fla
                 if not (model_dir / str(version)).exists():
                     raise
                 version += 1  # another publisher took this number first
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return VariantVersion(card, version, model_dir / str(version))
 
 
@@ -149,13 +145,7 @@ def _versions(model_dir: Path) -> list[int]:
     return sorted(int(p.name) for p in model_dir.iterdir() if p.is_dir() and p.name.isdigit())
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
-    temporary.write_text(text)
-    os.replace(temporary, path)
-
-
 def _describe(error: Exception) -> str:
     if isinstance(error, ValidationError):
-        return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'card'}: {e['msg']}" for e in error.errors())
+        return describe(error, whole="card")
     return str(error) or type(error).__name__

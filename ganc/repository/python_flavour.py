@@ -6,10 +6,10 @@ canonical `model.onnx` and `card.json`, and each model a Python-backend `config.
 
 import os
 import shutil
-import uuid
 from pathlib import Path
 
-from .repository import CARD_FILE, CONFIG_FILE, MODEL_FILE, RepositoryIndex, read_index
+from ..atomic import staging_folder, write_text_atomically
+from .layout import CARD_FILE, CONFIG_FILE, MODEL_FILE, RepositoryIndex, read_index
 from .triton_config import render_config
 
 PYTHON_MODEL = Path(__file__).with_name("python_backend") / "model.py"
@@ -25,19 +25,13 @@ def derive_python_flavour(canonical: Path, target: Path) -> RepositoryIndex:
         config = model_dir / CONFIG_FILE
         text = render_config(entry.card, "python")
         if not config.is_file() or config.read_text() != text:
-            temporary = model_dir / f".{CONFIG_FILE}.{uuid.uuid4().hex}"
-            temporary.write_text(text)
-            os.replace(temporary, config)
+            write_text_atomically(config, text)
         version_dir = model_dir / str(entry.version)
         if version_dir.exists():
             continue
-        staging = model_dir / f".staging-{uuid.uuid4().hex}"
-        staging.mkdir()
-        try:
+        with staging_folder(model_dir) as staging:
             shutil.copyfile(PYTHON_MODEL, staging / "model.py")
             for name in (MODEL_FILE, CARD_FILE):
                 os.symlink((entry.path / name).resolve(), staging / name)
             os.rename(staging, version_dir)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
     return index

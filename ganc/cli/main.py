@@ -1,0 +1,25 @@
+"""The `ganc` command line.
+
+ganc macs --arch resnet --ngf 64 --n-blocks 9 --size 256 --json
+ganc export --arch sub_mobile_resnet --config 16_16_32_16_32_32_16_16 --out student.onnx
+ganc data sample --task sr4x --size 128 --out data/sr4x
+ganc train teacher --dataset data/sr4x --residual --out runs/teacher
+ganc compress deploy/specs/sr4x.yaml
+ganc serve / ganc worker / ganc submit deploy/specs/sr4x.yaml --wait
+ganc repo list
+"""
+
+import typer
+
+from . import compress, data, models, repo, serve, submit, train, worker
+
+app = typer.Typer(help="ganc: compress image-to-image GAN generators and serve them.", no_args_is_help=True)
+app.command()(models.macs)
+app.command()(models.export)
+app.add_typer(data.data_app, name="data")
+app.add_typer(train.train_app, name="train")
+app.command()(compress.compress)
+app.command()(serve.serve)
+app.command()(worker.worker)
+app.command()(submit.submit)
+app.add_typer(repo.repo_app, name="repo")

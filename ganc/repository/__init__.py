@@ -1,0 +1,33 @@
+"""The model-repository contract: Triton's layout, variant versions published atomically, the index that
+reads them back, each model's config.pbtxt, and the Python-backend flavour derived from it all."""
+
+from .layout import (
+    CARD_FILE,
+    CONFIG_FILE,
+    MODEL_FILE,
+    RepositoryError,
+    RepositoryIndex,
+    VariantVersion,
+    publish_variant,
+    read_card,
+    read_index,
+    sha256_file,
+)
+from .python_flavour import derive_python_flavour
+from .triton_config import Flavour, render_config
+
+__all__ = [
+    "CARD_FILE",
+    "CONFIG_FILE",
+    "MODEL_FILE",
+    "Flavour",
+    "RepositoryError",
+    "RepositoryIndex",
+    "VariantVersion",
+    "derive_python_flavour",
+    "publish_variant",
+    "read_card",
+    "read_index",
+    "render_config",
+    "sha256_file",
+]

@@ -1,0 +1,146 @@
+"""A job's life on a worker: queued or running -> running -> succeeded, failed or cancelled.
+
+Plain functions over the job records in the shared jobs folder; the Celery task in tasks.py calls them.
+"""
+
+import logging
+import os
+import shutil
+import socket
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
+
+from compression.pipeline import run_pipeline
+from ganc.jobs import FINAL_STATES, JobRecord, JobStore
+from ganc.repository import read_card
+from ganc.settings import Settings
+from ganc.spec import SpecError, confine_to_roots
+
+log = logging.getLogger("ganc.worker")
+PROGRESS_INTERVAL_S = 1.0
+
+
+class JobCancelledError(Exception):
+    """The job's cancel file appeared: stop at this step boundary."""
+
+
+class JobProgress:
+    """The pipeline's progress callback for one job.
+
+    Stops the job at the step where a cancellation appears; records which stage resumed from which
+    checkpoint; and writes progress into the job record (and to `publish`, for Celery's result) at each
+    new stage, at each stage's end, and otherwise at most once per PROGRESS_INTERVAL_S.
+    """
+
+    def __init__(self, store: JobStore, job_id: str, publish: Callable[[dict], None]) -> None:
+        self.store, self.job_id, self.publish = store, job_id, publish
+        self.stage: str | None = None
+        self.written_at = 0.0
+
+    def __call__(self, stage: str, step: int, total: int, message: str) -> None:
+        if self.store.cancel_requested(self.job_id):
+            raise JobCancelledError
+        if message == "resumed":  # the stage picked up from its checkpoint after an interruption
+            resumed = self.store.get(self.job_id).resumed
+            self.store.update(self.job_id, resumed={**resumed, stage: step})
+        now = time.monotonic()
+        if stage == self.stage and step != total and now - self.written_at < PROGRESS_INTERVAL_S:
+            return
+        self.stage, self.written_at = stage, now
+        state = {"stage": stage, "step": step, "total": total, "message": message}
+        self.store.update(self.job_id, **state)
+        self.publish(state)
+
+
+def run_job(store: JobStore, job_id: str, settings: Settings, progress: JobProgress) -> JobRecord:
+    """Run (or resume) a queued or running job to its end; returns the ended record."""
+    work = work_folder(store, job_id)
+    if store.cancel_requested(job_id):
+        return cancel(store, job_id)
+    record = store.get(job_id)
+    store.update(
+        job_id,
+        state="running",
+        started_at=record.started_at or datetime.now(UTC),
+        attempts=record.attempts + 1,
+        worker=worker_id(),
+        error=None,
+    )
+    try:
+        spec = confine_to_roots(store.spec(job_id), settings.data_roots)
+        result = run_pipeline(spec, work, settings.model_repository, job_id, resume=True, progress=progress)
+    except JobCancelledError:
+        return cancel(store, job_id)
+    except SoftTimeLimitExceeded:
+        return fail(store, job_id, "the job ran past its soft time limit")
+    except (SpecError, ValueError, OSError, RuntimeError) as error:
+        return fail(store, job_id, str(error).strip().splitlines()[0])
+    return succeed(store, job_id, result["published"])
+
+
+def work_folder(store: JobStore, job_id: str) -> Path:
+    return store.folder(job_id) / "work"
+
+
+def succeed(store: JobStore, job_id: str, published: dict[str, dict]) -> JobRecord:
+    """Record the published variants, each with its card."""
+    with_cards = {
+        variant: {**entry, "card": read_card(Path(entry["path"]) / "card.json").model_dump(mode="json")}
+        for variant, entry in published.items()
+    }
+    return store.update(
+        job_id,
+        state="succeeded",
+        finished_at=datetime.now(UTC),
+        published=with_cards,
+        stage="publish",
+        message="published",
+    )
+
+
+def cancel(store: JobStore, job_id: str) -> JobRecord:
+    shutil.rmtree(work_folder(store, job_id), ignore_errors=True)
+    return store.update(job_id, state="cancelled", finished_at=datetime.now(UTC), message="cancelled")
+
+
+def fail(store: JobStore, job_id: str, error: str) -> JobRecord:
+    log.warning("job %s failed: %s", job_id, error)
+    return store.update(job_id, state="failed", finished_at=datetime.now(UTC), error=error)
+
+
+def record_failure(store: JobStore, job_id: str, error: BaseException) -> None:
+    """A job whose task failed outside the pipeline's own handling (a hard time limit, a bug): say so."""
+    try:
+        if store.get(job_id).state in FINAL_STATES:
+            return
+    except KeyError:
+        log.warning("task %s failed, and it has no job record", job_id)
+        return
+    if isinstance(error, TimeLimitExceeded):  # the pool killed the job's child process
+        fail(store, job_id, "the job ran past its hard time limit and was stopped")
+    else:
+        fail(store, job_id, f"{type(error).__name__}: {error}".strip().splitlines()[0])
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def orphaned(record: JobRecord) -> bool:
+    """A running job whose process on this host is gone (killed with its worker)."""
+    if record.state != "running" or not record.worker:
+        return False
+    host, _, pid = record.worker.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        pass  # alive, under another user
+    return False
