@@ -125,7 +125,8 @@ class Gateway:
         post_ms = (end - post_start) * 1e3
         self.estimates.record_overhead(POST, pixels, post_ms)
         total_ms = (end - start) * 1e3
-        headers = self._account(family, decision, budget_ms, total_ms, model_ms, prepared.height * prepared.width)
+        shown = prepared.height * prepared.width  # the image's own pixels, not the padded tensor's
+        headers = self._account(family, decision, budget_ms, total_ms=total_ms, model_ms=model_ms, pixels=shown)
         # Where the time went, for browsers' developer tools and curious clients.
         timings = {"decode": pre_ms, "wait": max(0.0, model_ms - service_ms), "model": service_ms, "encode": post_ms}
         headers["Server-Timing"] = ", ".join(f"{name};dur={ms:.2f}" for name, ms in timings.items())
@@ -163,7 +164,7 @@ class Gateway:
         return output, (time.perf_counter() - start) * 1e3, service_ms
 
     def _account(
-        self, family: str, decision: Decision, budget_ms, total_ms: float, model_ms: float, pixels: int
+        self, family: str, decision: Decision, budget_ms, *, total_ms: float, model_ms: float, pixels: int
     ) -> dict:
         labels = (family, decision.variant, decision.backend, self.backends[decision.backend].hardware)
         metrics.REQUEST_LATENCY.labels(*labels).observe(total_ms / 1e3)

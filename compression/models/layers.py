@@ -53,6 +53,7 @@ class SeparableConv2d(nn.Module):
         in_channels: int,
         out_channels: int,
         kernel_size: int,
+        *,
         padding: int = 0,
         norm_layer: NormLayer = nn.InstanceNorm2d,
         bias: bool = True,

@@ -32,6 +32,7 @@ class MobileResnetBlock(nn.Module):
         self,
         trunk: int,
         inner: int,
+        *,
         norm_layer: NormLayer,
         padding_type: PaddingType,
         bias: bool,
@@ -40,10 +41,16 @@ class MobileResnetBlock(nn.Module):
     ) -> None:
         super().__init__()
         self.pad, conv_padding = padding_layer(padding_type, 1)
-        convs = {"depthwise_conv": depthwise_conv, "pointwise_conv": pointwise_conv}
-        self.expand = SeparableConv2d(trunk, inner, 3, conv_padding, norm_layer, bias, **convs)
+        options = dict(
+            padding=conv_padding,
+            norm_layer=norm_layer,
+            bias=bias,
+            depthwise_conv=depthwise_conv,
+            pointwise_conv=pointwise_conv,
+        )
+        self.expand = SeparableConv2d(trunk, inner, 3, **options)
         self.expand_norm = norm_layer(inner)
-        self.project = SeparableConv2d(inner, trunk, 3, conv_padding, norm_layer, bias, **convs)
+        self.project = SeparableConv2d(inner, trunk, 3, **options)
         self.project_norm = norm_layer(trunk)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -68,6 +75,7 @@ class SubMobileResnetGenerator(ResnetLayout):
     def __init__(
         self,
         config: ChannelConfig,
+        *,
         input_nc: int = 3,
         output_nc: int = 3,
         n_blocks: int = 9,
@@ -79,14 +87,16 @@ class SubMobileResnetGenerator(ResnetLayout):
         check_n_blocks(n_blocks)
         norm_layer = norm_layer or norm_layer_for("instance")
         super().__init__(
-            input_nc,
-            output_nc,
-            config_widths(config, n_blocks),
-            lambda trunk, inner: MobileResnetBlock(trunk, inner, norm_layer, padding_type, bias),
-            norm_layer,
-            padding_type,
-            bias,
-            residual,
+            widths=config_widths(config, n_blocks),
+            make_block=lambda trunk, inner: MobileResnetBlock(
+                trunk, inner, norm_layer=norm_layer, padding_type=padding_type, bias=bias
+            ),
+            input_nc=input_nc,
+            output_nc=output_nc,
+            norm_layer=norm_layer,
+            padding_type=padding_type,
+            bias=bias,
+            residual=residual,
         )
         self.config = config
 
@@ -99,7 +109,7 @@ class MobileResnetGenerator(SubMobileResnetGenerator):
 
 
 def _layout_options(
-    input_nc: int, output_nc: int, n_blocks: int, norm: NormName, padding: PaddingType, residual: bool
+    *, input_nc: int, output_nc: int, n_blocks: int, norm: NormName, padding: PaddingType, residual: bool
 ) -> dict[str, Any]:
     """Factory options turned into constructor arguments."""
     check_positive(input_nc=input_nc, output_nc=output_nc)
@@ -116,6 +126,7 @@ def _layout_options(
 
 @register_model("mobile_resnet")
 def mobile_resnet_generator(
+    *,
     input_nc: int = 3,
     output_nc: int = 3,
     ngf: int = 64,
@@ -125,11 +136,15 @@ def mobile_resnet_generator(
     residual: bool = False,
 ) -> MobileResnetGenerator:
     check_positive(ngf=ngf)
-    return MobileResnetGenerator(ngf, **_layout_options(input_nc, output_nc, n_blocks, norm, padding, residual))
+    options = _layout_options(
+        input_nc=input_nc, output_nc=output_nc, n_blocks=n_blocks, norm=norm, padding=padding, residual=residual
+    )
+    return MobileResnetGenerator(ngf, **options)
 
 
 @register_model("sub_mobile_resnet")
 def sub_mobile_resnet_generator(
+    *,
     config: str,
     input_nc: int = 3,
     output_nc: int = 3,
@@ -138,5 +153,7 @@ def sub_mobile_resnet_generator(
     padding: PaddingType = "reflect",
     residual: bool = False,
 ) -> SubMobileResnetGenerator:
-    options = _layout_options(input_nc, output_nc, n_blocks, norm, padding, residual)
+    options = _layout_options(
+        input_nc=input_nc, output_nc=output_nc, n_blocks=n_blocks, norm=norm, padding=padding, residual=residual
+    )
     return SubMobileResnetGenerator(ChannelConfig.parse(config), **options)

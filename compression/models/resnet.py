@@ -53,10 +53,11 @@ class ResnetLayout(nn.Module):
 
     def __init__(
         self,
-        input_nc: int,
-        output_nc: int,
+        *,
         widths: ResnetWidths,
         make_block: BlockBuilder,
+        input_nc: int,
+        output_nc: int,
         norm_layer: NormLayer,
         padding_type: PaddingType,
         bias: bool,
@@ -132,7 +133,7 @@ class ResnetLayout(nn.Module):
 class ResnetBlock(nn.Module):
     """Two 3x3 convolutions with a skip connection."""
 
-    def __init__(self, dim: int, norm_layer: NormLayer, padding_type: PaddingType, bias: bool) -> None:
+    def __init__(self, dim: int, *, norm_layer: NormLayer, padding_type: PaddingType, bias: bool) -> None:
         super().__init__()
         layers: list[nn.Module] = []
         for last in (False, True):
@@ -151,6 +152,7 @@ class ResnetGenerator(ResnetLayout):
 
     def __init__(
         self,
+        *,
         input_nc: int = 3,
         output_nc: int = 3,
         ngf: int = 64,
@@ -162,19 +164,22 @@ class ResnetGenerator(ResnetLayout):
     ) -> None:
         norm_layer = norm_layer or norm_layer_for("instance")
         super().__init__(
-            input_nc,
-            output_nc,
-            ResnetWidths.from_ngf(ngf, n_blocks),
-            lambda trunk, _inner: ResnetBlock(trunk, norm_layer, padding_type, bias),
-            norm_layer,
-            padding_type,
-            bias,
-            residual,
+            widths=ResnetWidths.from_ngf(ngf, n_blocks),
+            make_block=lambda trunk, _inner: ResnetBlock(
+                trunk, norm_layer=norm_layer, padding_type=padding_type, bias=bias
+            ),
+            input_nc=input_nc,
+            output_nc=output_nc,
+            norm_layer=norm_layer,
+            padding_type=padding_type,
+            bias=bias,
+            residual=residual,
         )
 
 
 @register_model("resnet")
 def resnet_generator(
+    *,
     input_nc: int = 3,
     output_nc: int = 3,
     ngf: int = 64,
@@ -184,4 +189,13 @@ def resnet_generator(
     residual: bool = False,
 ) -> ResnetGenerator:
     check_positive(ngf=ngf, input_nc=input_nc, output_nc=output_nc, n_blocks=n_blocks)
-    return ResnetGenerator(input_nc, output_nc, ngf, n_blocks, norm_layer_for(norm), padding, uses_bias(norm), residual)
+    return ResnetGenerator(
+        input_nc=input_nc,
+        output_nc=output_nc,
+        ngf=ngf,
+        n_blocks=n_blocks,
+        norm_layer=norm_layer_for(norm),
+        padding_type=padding,
+        bias=uses_bias(norm),
+        residual=residual,
+    )

@@ -71,6 +71,7 @@ class SuperMobileResnetGenerator(ResnetLayout):
 
     def __init__(
         self,
+        *,
         ngf: int = 64,
         input_nc: int = 3,
         output_nc: int = 3,
@@ -87,16 +88,22 @@ class SuperMobileResnetGenerator(ResnetLayout):
         if choice_set is not None and max(choice_set.largest.channels) > ngf:
             raise ChannelConfigError(f"choice set {choice_set.name!r} has widths above the supernet's ngf {ngf}")
         super().__init__(
-            input_nc,
-            output_nc,
-            config_widths(largest, n_blocks),
-            lambda trunk, inner: MobileResnetBlock(
-                trunk, inner, norm_layer, padding_type, bias, SuperDepthwiseConv2d, SuperConv2d
+            widths=config_widths(largest, n_blocks),
+            make_block=lambda trunk, inner: MobileResnetBlock(
+                trunk,
+                inner,
+                norm_layer=norm_layer,
+                padding_type=padding_type,
+                bias=bias,
+                depthwise_conv=SuperDepthwiseConv2d,
+                pointwise_conv=SuperConv2d,
             ),
-            norm_layer,
-            padding_type,
-            bias,
-            residual,
+            input_nc=input_nc,
+            output_nc=output_nc,
+            norm_layer=norm_layer,
+            padding_type=padding_type,
+            bias=bias,
+            residual=residual,
             conv=SuperConv2d,
             conv_transpose=SuperConvTranspose2d,
         )
@@ -160,6 +167,7 @@ class SuperMobileResnetGenerator(ResnetLayout):
 
 @register_model("super_mobile_resnet")
 def super_mobile_resnet_generator(
+    *,
     ngf: int | None = None,
     choices: str | None = None,
     input_nc: int = 3,
@@ -177,7 +185,15 @@ def super_mobile_resnet_generator(
         ngf = max(choice_set.largest.channels)
     check_positive(ngf=ngf, input_nc=input_nc, output_nc=output_nc)
     return SuperMobileResnetGenerator(
-        ngf, input_nc, output_nc, n_blocks, norm_layer, padding, uses_bias(norm), residual, choice_set
+        ngf=ngf,
+        input_nc=input_nc,
+        output_nc=output_nc,
+        n_blocks=n_blocks,
+        norm_layer=norm_layer,
+        padding_type=padding,
+        bias=uses_bias(norm),
+        residual=residual,
+        choice_set=choice_set,
     )
 
 

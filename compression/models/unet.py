@@ -18,9 +18,10 @@ class UnetSkipBlock(nn.Module):
         self,
         outer_nc: int,
         inner_nc: int,
+        inner: nn.Module | None = None,
+        *,
         norm_layer: NormLayer,
         bias: bool,
-        inner: nn.Module | None = None,
         input_nc: int | None = None,
         outermost: bool = False,
     ) -> None:
@@ -56,6 +57,7 @@ class UnetGenerator(nn.Module):
 
     def __init__(
         self,
+        *,
         input_nc: int = 3,
         output_nc: int = 3,
         num_downs: int = 8,
@@ -72,12 +74,13 @@ class UnetGenerator(nn.Module):
         norm_layer = norm_layer or norm_layer_for("batch")
         self.residual = residual
         self.size_multiple = 2**num_downs
-        block = UnetSkipBlock(ngf * 8, ngf * 8, norm_layer, bias)
+        norms = {"norm_layer": norm_layer, "bias": bias}
+        block = UnetSkipBlock(ngf * 8, ngf * 8, **norms)
         for _ in range(num_downs - 5):
-            block = UnetSkipBlock(ngf * 8, ngf * 8, norm_layer, bias, block)
+            block = UnetSkipBlock(ngf * 8, ngf * 8, block, **norms)
         for outer in (4, 2, 1):
-            block = UnetSkipBlock(ngf * outer, ngf * outer * 2, norm_layer, bias, block)
-        self.model = UnetSkipBlock(output_nc, ngf, norm_layer, bias, block, input_nc=input_nc, outermost=True)
+            block = UnetSkipBlock(ngf * outer, ngf * outer * 2, block, **norms)
+        self.model = UnetSkipBlock(output_nc, ngf, block, input_nc=input_nc, outermost=True, **norms)
         if residual:
             zero_init(self.model.model[3])
 
@@ -88,6 +91,7 @@ class UnetGenerator(nn.Module):
 
 @register_model("unet")
 def unet_generator(
+    *,
     input_nc: int = 3,
     output_nc: int = 3,
     num_downs: int = 8,
@@ -96,4 +100,12 @@ def unet_generator(
     residual: bool = False,
 ) -> UnetGenerator:
     check_positive(ngf=ngf, input_nc=input_nc, output_nc=output_nc, num_downs=num_downs)
-    return UnetGenerator(input_nc, output_nc, num_downs, ngf, norm_layer_for(norm), uses_bias(norm), residual)
+    return UnetGenerator(
+        input_nc=input_nc,
+        output_nc=output_nc,
+        num_downs=num_downs,
+        ngf=ngf,
+        norm_layer=norm_layer_for(norm),
+        bias=uses_bias(norm),
+        residual=residual,
+    )

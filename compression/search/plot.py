@@ -10,8 +10,9 @@ def plot_search(
     candidates: list[Candidate],
     ladder: list[Candidate],
     teacher: dict[str, float],
-    metric: str,
     path: Path,
+    *,
+    metric: str,
     target: str,
 ) -> None:
     import matplotlib

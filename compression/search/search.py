@@ -150,7 +150,7 @@ def run_search(
     rng = random.Random(seed)
 
     # Predict latency from cost, calibrated on measured sub-networks; refuse budgets nothing can meet.
-    latency_model = _latency_model(supernet, choice_set, spec, rng, out_dir, progress)
+    latency_model = _latency_model(supernet, choice_set, spec, rng, out_dir=out_dir, progress=progress)
     evaluator = Evaluator(supernet, judge, latency_model, target.size, out_dir / "candidates.json")
     check_budgets_reachable(choice_set, len(supernet.blocks), spec, evaluator.predicted_ms(choice_set.smallest))
 
@@ -173,7 +173,7 @@ def run_search(
     _save(out_dir / "front.json", front)
     _save(out_dir / "ladder.json", ladder)
     (out_dir / "teacher.json").write_text(json.dumps(teacher, indent=2))
-    plot_search(candidates, ladder, teacher, judge.metric, out_dir / "pareto.png", target.name)
+    plot_search(candidates, ladder, teacher, out_dir / "pareto.png", metric=judge.metric, target=target.name)
     return SearchResult(ladder, front, candidates, latency_model, teacher)
 
 
@@ -182,6 +182,7 @@ def _latency_model(
     choice_set: ChoiceSet,
     spec: SearchSpec,
     rng: random.Random,
+    *,
     out_dir: Path,
     progress: Progress,
 ) -> LatencyModel:
