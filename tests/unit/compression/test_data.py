@@ -65,15 +65,23 @@ def test_batches_are_seeded_deterministic_and_in_range(aligned):
     [
         (lambda root: None, "no split 'train'"),
         (lambda root: (root / "train").mkdir(parents=True), "holds no images"),
-        (lambda root: (root / "train" / "A").mkdir(parents=True) or _image(root / "train" / "B" / "x.png"),
-         "holds no images"),
-        (lambda root: [_image(root / "train" / "A" / "one.png"), _image(root / "train" / "B" / "two.png")],
-         "unmatched pairs in .*train: 2 names in only one of A/ and B/: one, two"),
-        (lambda root: _image(root / "train" / "ok.png", (80, 40)) and (root / "train" / "bad.png").write_bytes(b"no"),
-         "unreadable images: .*bad.png"),
+        (
+            lambda root: (root / "train" / "A").mkdir(parents=True) or _image(root / "train" / "B" / "x.png"),
+            "holds no images",
+        ),
+        (
+            lambda root: [_image(root / "train" / "A" / "one.png"), _image(root / "train" / "B" / "two.png")],
+            "unmatched pairs in .*train: 2 names in only one of A/ and B/: one, two",
+        ),
+        (
+            lambda root: (
+                _image(root / "train" / "ok.png", (80, 40)) and (root / "train" / "bad.png").write_bytes(b"no")
+            ),
+            "unreadable images: .*bad.png",
+        ),
         (lambda root: _image(root / "train" / "small.png", (40, 20)), "smaller than the 32px crop: .*small.png"),
     ],
-)  # fmt: skip
+)
 def test_bad_data_is_refused_with_the_files_named(tmp_path, setup, message):
     root = tmp_path / "data"
     root.mkdir()

@@ -60,7 +60,9 @@ def test_fp16_weights_halve_the_file_and_keep_fp32_io(student, tmp_path):
 def test_card_carries_the_computed_figures(student, tmp_path):
     path = tmp_path / "m.onnx"
     export_onnx(student, path)
-    card = make_card(SPEC, student, path, family="tiny", variant="s8", task="sr4x", teacher="tiny--teacher", job="job-1")
+    card = make_card(
+        SPEC, student, path, family="tiny", variant="s8", task="sr4x", teacher="tiny--teacher", job="job-1"
+    )
     assert card.model_name == "tiny--s8"
     assert card.config == "8_8_16_8_8_16_8_8"
     assert card.size_multiple == 4

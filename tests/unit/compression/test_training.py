@@ -26,8 +26,9 @@ def _training(steps, every=None, batch_size=2, **kwargs):
 
 
 def _teacher_run(out, dataset, steps=20, every=None, model="pix2pix", residual=False):
-    teacher = TeacherSpec(model=model, ngf=8, n_blocks=3, ndf=8, residual=residual, steps=steps, batch_size=2,
-                          every=every or steps)  # fmt: skip
+    teacher = TeacherSpec(
+        model=model, ngf=8, n_blocks=3, ndf=8, residual=residual, steps=steps, batch_size=2, every=every or steps
+    )
     return TeacherRun(out=out, data=DataConfig(dataset=dataset, val_limit=4), teacher=teacher)
 
 
@@ -90,8 +91,15 @@ def test_models_and_data_must_agree(datasets, tmp_path):
 
 
 def _distill_run(out, teacher, student="mobile", steps=8, ngf=8, lr=2e-4, **kwargs):
-    return DistillRun(out=out, data=DataConfig(val_limit=2), teacher=teacher, student=student, ngf=ngf,
-                      training=_training(steps, lr=lr), **kwargs)  # fmt: skip
+    return DistillRun(
+        out=out,
+        data=DataConfig(val_limit=2),
+        teacher=teacher,
+        student=student,
+        ngf=ngf,
+        training=_training(steps, lr=lr),
+        **kwargs,
+    )
 
 
 def test_distillation_taps_sit_after_downsampling_and_blocks_3_6_9(teacher_run, tmp_path):
@@ -127,12 +135,16 @@ def test_distilled_student_and_supernet_learn_from_the_teacher(teacher_run, tmp_
 def test_original_path_starts_the_supernet_from_the_distilled_student(teacher_run, tmp_path):
     student = tmp_path / "student"
     train_distill(_distill_run(student, teacher_run, ngf=32, steps=2))
-    config = _distill_run(tmp_path / "super", teacher_run, student="supernet", choices="channels-32",
-                             init_from=student, steps=1)  # fmt: skip
+    config = _distill_run(
+        tmp_path / "super", teacher_run, student="supernet", choices="channels-32", init_from=student, steps=1
+    )
     train_distill(config)
     with pytest.raises(Exception, match="does not match the supernet"):
-        train_distill(_distill_run(tmp_path / "bad", teacher_run, student="supernet", choices="channels-48",
-                                      init_from=student, steps=1))  # fmt: skip
+        train_distill(
+            _distill_run(
+                tmp_path / "bad", teacher_run, student="supernet", choices="channels-48", init_from=student, steps=1
+            )
+        )
 
 
 def test_supernet_sampling_covers_the_choice_set(teacher_run, tmp_path):

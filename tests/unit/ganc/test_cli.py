@@ -35,9 +35,24 @@ def test_macs_of_the_horse2zebra_student_as_json():
 
 def test_export_publishes_with_a_card(tmp_path):
     result = run(
-        "export", "--arch", "sub_mobile_resnet", "--config", "8_8_8_8_8_8_8_8", "--n-blocks", "3",
-        "--family", "tiny", "--variant", "s8", "--task", "sr4x", "--repo", str(tmp_path), "--fp16", "--json",
-    )  # fmt: skip
+        "export",
+        "--arch",
+        "sub_mobile_resnet",
+        "--config",
+        "8_8_8_8_8_8_8_8",
+        "--n-blocks",
+        "3",
+        "--family",
+        "tiny",
+        "--variant",
+        "s8",
+        "--task",
+        "sr4x",
+        "--repo",
+        str(tmp_path),
+        "--fp16",
+        "--json",
+    )
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     assert summary["model"] == "tiny--s8" and summary["version"] == 1
@@ -76,13 +91,15 @@ def _checkpoint(tmp_path, kind: str):
         (["macs", "--arch", "resnet", "--size", "0"], "--size must be positive"),
         (["export", "--checkpoint", "{missing}", "--out", "{out}"], "does not exist"),
         (["export", "--checkpoint", "{corrupt}", "--out", "{out}"], "unreadable"),
-        (["export", "--checkpoint", "{supernet}", "--config", "40_40_40_40_40_40_40_40", "--out", "{out}"],
-         "not in choice set"),
+        (
+            ["export", "--checkpoint", "{supernet}", "--config", "40_40_40_40_40_40_40_40", "--out", "{out}"],
+            "not in choice set",
+        ),
         (["export", "--arch", "resnet", "--ngf", "8", "--family", "../up", "--variant", "v"], "unsafe family name"),
         (["export", "--arch", "resnet", "--ngf", "8", "--family", "f", "--variant", "A B"], "unsafe variant name"),
         (["export", "--arch", "resnet", "--ngf", "8"], "nothing to do"),
     ],
-)  # fmt: skip
+)
 def test_bad_input_gives_one_line_and_writes_nothing(tmp_path, args, message):
     repo = tmp_path / "repo"
     paths = {

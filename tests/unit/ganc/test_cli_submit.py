@@ -21,8 +21,13 @@ SPEC = {"family": "tiny", "task": "sr4x", "dataset": {"sample": "sr4x", "size": 
 def gateway(tmp_path_factory):
     root = tmp_path_factory.mktemp("submit")
     (root / "repo").mkdir()
-    settings = Settings(model_repository=root / "repo", jobs_root=root / "jobs", api_token="t0k",
-                        broker_url=f"sqla+sqlite:///{root}/broker.sqlite", data_roots=[root])  # fmt: skip
+    settings = Settings(
+        model_repository=root / "repo",
+        jobs_root=root / "jobs",
+        api_token="t0k",
+        broker_url=f"sqla+sqlite:///{root}/broker.sqlite",
+        data_roots=[root],
+    )
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)

@@ -23,8 +23,20 @@ def test_sample_then_train_then_resume_a_teacher(tmp_path):
     result = run("train", "teacher", "--out", tmp_path / "t", "--resume", "--steps", "4")
     assert result.exit_code == 0, result.output
     assert (tmp_path / "t" / "checkpoints" / "step_0000004.pt").is_file()
-    result = run("train", "supernet", "--teacher", tmp_path / "t", "--out", tmp_path / "s", "--choices", "channels-32",
-                 "--steps", "1", "--batch-size", "1")  # fmt: skip
+    result = run(
+        "train",
+        "supernet",
+        "--teacher",
+        tmp_path / "t",
+        "--out",
+        tmp_path / "s",
+        "--choices",
+        "channels-32",
+        "--steps",
+        "1",
+        "--batch-size",
+        "1",
+    )
     assert result.exit_code == 0, result.output
     result = run(
         "export", "--checkpoint", tmp_path / "s", "--config", "16_16_16_16_16_16_16_16", "--out", tmp_path / "s.onnx"
@@ -42,10 +54,12 @@ def test_sample_then_train_then_resume_a_teacher(tmp_path):
         (["train", "teacher", "--out", "{tmp}/t", "--resume"], "not a run folder"),
         (["train", "teacher", "--out", "{tmp}/t", "--dataset", "{tmp}", "--model", "gan"], "model: Input should be"),
         (["train", "supernet", "--out", "{tmp}/s", "--teacher", "{tmp}/none"], "does not exist"),
-        (["train", "supernet", "--out", "{tmp}/s", "--teacher", "{tmp}", "--choices", "channels-7"],
-         "unknown choice set"),
+        (
+            ["train", "supernet", "--out", "{tmp}/s", "--teacher", "{tmp}", "--choices", "channels-7"],
+            "unknown choice set",
+        ),
     ],
-)  # fmt: skip
+)
 def test_bad_training_requests_get_one_line(tmp_path, args, message):
     result = run(*[a.format(tmp=tmp_path) for a in args])
     assert result.exit_code == 1
