@@ -9,7 +9,7 @@ import tritonclient.http as httpclient
 from ganc.card import INPUT_NAME, OUTPUT_NAME, VariantCard
 from ganc.python_flavour import derive_python_flavour
 from ganc.repository import publish_variant
-from tests.conftest import card_fields
+from tests.support import card_fields
 
 pytestmark = pytest.mark.integration
 

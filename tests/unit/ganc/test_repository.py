@@ -6,7 +6,7 @@ import pytest
 from ganc.card import VariantCard
 from ganc.python_flavour import derive_python_flavour
 from ganc.repository import RepositoryError, publish_variant, read_index
-from tests.conftest import card_fields
+from tests.support import card_fields
 
 
 def test_publish_writes_tritons_layout(tmp_path, tiny_onnx):
