@@ -1,21 +1,18 @@
 # Two commands: `make run` (set up, then the main job) and `make test` (set up, lint, all tests).
+# scripts/setup does the setting up: .venv for both, and for the tests Debian's redis-server, prometheus
+# and chromium (it installs them as root, and names the command to run otherwise).
 PYTHON ?= python3.11
+export PYTHON
 SHELL := /bin/bash
-VENV := .venv
-BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+BIN := .venv/bin
 
-.PHONY: run test setup lint clean
+.PHONY: run test setup setup-test lint clean
 
-setup: $(STAMP)
+setup:
+	scripts/setup run
 
-# torch first, pinned: the CPU wheel on disk; any other resolution pulls a multi-GB CUDA build.
-$(STAMP): pyproject.toml
-	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[compress,serve,worker,test]'
-	touch $(STAMP)
+setup-test:
+	scripts/setup test
 
 # The local stack on the embedded defaults: one worker (SQLite broker under var/) and the gateway
 # serving the shipped demo family (model_repository/) on http://127.0.0.1:3000, in process on the CPU.
@@ -29,8 +26,8 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: lint
+test: setup-test lint
 	$(BIN)/pytest -q
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf .venv .pytest_cache .ruff_cache

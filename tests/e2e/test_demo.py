@@ -14,8 +14,7 @@ from compression.export import export_onnx
 from compression.models import ModelSpec
 from ganc.card import VariantCard
 from ganc.repository import publish_variant
-from tests.conftest import card_fields, free_port, wait_for_http
-from tests.integration.test_worker import GANC, spawn, stop
+from tests.support import GANC, card_fields, free_port, spawn, stop, wait_for_http
 
 pytestmark = pytest.mark.e2e
 
@@ -28,16 +27,26 @@ def gateway(tmp_path_factory, tiny_onnx):
     torch.manual_seed(0)
     teacher = root / "teacher.onnx"  # slow enough on the CPU that a tight budget goes to the student
     export_onnx(ModelSpec("resnet", {"ngf": 32, "n_blocks": 6, "residual": True}).build(), teacher)
-    publish_variant(root / "repo", teacher, VariantCard(**card_fields(
-        teacher, variant="teacher", architecture="resnet", architecture_options={"ngf": 32, "n_blocks": 6},
-        config=None, quality={"psnr": 30.0}, macs=9_000_000_000)))  # fmt: skip
-    publish_variant(root / "repo", tiny_onnx, VariantCard(**card_fields(
-        tiny_onnx, variant="student-8", quality={"psnr": 29.0}, macs=300_000_000)))  # fmt: skip
-    publish_variant(root / "repo", tiny_onnx, VariantCard(**card_fields(
-        tiny_onnx, family="sketchy", variant="student-8", task="edges2photo")))  # fmt: skip
+    teacher_card = card_fields(
+        teacher,
+        variant="teacher",
+        architecture="resnet",
+        architecture_options={"ngf": 32, "n_blocks": 6},
+        config=None,
+        quality={"psnr": 30.0},
+        macs=9_000_000_000,
+    )
+    student_card = card_fields(tiny_onnx, variant="student-8", quality={"psnr": 29.0}, macs=300_000_000)
+    sketch_card = card_fields(tiny_onnx, family="sketchy", variant="student-8", task="edges2photo")
+    publish_variant(root / "repo", teacher, VariantCard(**teacher_card))
+    publish_variant(root / "repo", tiny_onnx, VariantCard(**student_card))
+    publish_variant(root / "repo", tiny_onnx, VariantCard(**sketch_card))
     port = free_port()
-    process = spawn([GANC, "serve", "--port", str(port), "--repo", str(root / "repo")],
-                    {"GANC_WARMUP_RUNS": "3", "GANC_WARMUP_SIZE": "96"}, root / "gateway.log")  # fmt: skip
+    process = spawn(
+        [GANC, "serve", "--port", str(port), "--repo", str(root / "repo")],
+        {"GANC_WARMUP_RUNS": "3", "GANC_WARMUP_SIZE": "96"},
+        root / "gateway.log",
+    )
     url = f"http://127.0.0.1:{port}"
     wait_for_http(f"{url}/readyz", process, root / "gateway.log")
     yield url
@@ -72,8 +81,9 @@ def drag(page, selector: str, start: tuple[float, float], end: tuple[float, floa
     page.mouse.down()
     for step in range(1, 11):
         f = step / 10
-        page.mouse.move(box["x"] + (start[0] + f * (end[0] - start[0])) * box["width"],
-                        box["y"] + (start[1] + f * (end[1] - start[1])) * box["height"])  # fmt: skip
+        x = start[0] + f * (end[0] - start[0])
+        y = start[1] + f * (end[1] - start[1])
+        page.mouse.move(box["x"] + x * box["width"], box["y"] + y * box["height"])
     page.mouse.up()
 
 

@@ -1,7 +1,7 @@
 import pytest
+import redis
 
-from ganc.triton_local import LocalTriton
-from tests.conftest import free_ports
+from tests.support import LocalTriton, free_port, free_ports, spawn, stop, wait_for_redis
 
 
 @pytest.fixture(scope="session")
@@ -18,10 +18,22 @@ def triton_factory(tmp_path_factory):
             grpc_port=grpc_port,
             metrics_port=metrics_port,
         )
-        server.start()
         started.append(server)
+        server.start()
         return server
 
     yield start
     for server in started:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_port(tmp_path_factory) -> int:
+    """The port of a Redis of the tests' own on loopback, which keeps nothing on disk."""
+    folder = tmp_path_factory.mktemp("redis")
+    port = free_port()
+    command = ["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no"]
+    server = spawn([*command, "--dir", str(folder)], {}, folder / "redis.log")
+    wait_for_redis(redis.Redis(port=port))
+    yield port
+    stop(server)

@@ -10,9 +10,7 @@ import pytest
 
 from ganc.card import VariantCard
 from ganc.repository import publish_variant
-from tests.conftest import card_fields, free_port, wait_for_http
-from tests.integration.test_gateway import png
-from tests.integration.test_worker import spawn, stop
+from tests.support import card_fields, free_port, png, spawn, stop, wait_for_http
 
 pytestmark = pytest.mark.integration
 
@@ -22,8 +20,9 @@ BENTOML = str(Path(sys.executable).parent / "bentoml")
 
 def test_the_bento_builds_offline_and_serves(tmp_path, tiny_onnx):
     env = {**os.environ, "BENTOML_HOME": str(tmp_path / "bentoml"), "BENTOML_DO_NOT_TRACK": "true"}
-    built = subprocess.run([BENTOML, "build", "--output", "tag"], cwd=ROOT, env=env, capture_output=True, text=True,
-                           timeout=300)  # fmt: skip
+    built = subprocess.run(
+        [BENTOML, "build", "--output", "tag"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
     assert built.returncode == 0, built.stdout[-2000:] + built.stderr[-2000:]
     tag = built.stdout.strip().splitlines()[-1].removeprefix("__tag__:")
     assert tag.startswith("ganc-gateway:")
@@ -33,13 +32,19 @@ def test_the_bento_builds_offline_and_serves(tmp_path, tiny_onnx):
 
     publish_variant(tmp_path / "repo", tiny_onnx, VariantCard(**card_fields(tiny_onnx)))
     port = free_port()
-    server = spawn([BENTOML, "serve", tag, "--host", "127.0.0.1", "--port", str(port)],
-                   {**env, "GANC_MODEL_REPOSITORY": str(tmp_path / "repo"), "GANC_WARMUP_RUNS": "1",
-                    "GANC_WARMUP_SIZE": "64"}, tmp_path / "bento.log")  # fmt: skip
+    server = spawn(
+        [BENTOML, "serve", tag, "--host", "127.0.0.1", "--port", str(port)],
+        {**env, "GANC_MODEL_REPOSITORY": str(tmp_path / "repo"), "GANC_WARMUP_RUNS": "1", "GANC_WARMUP_SIZE": "64"},
+        tmp_path / "bento.log",
+    )
     try:
         wait_for_http(f"http://127.0.0.1:{port}/readyz", server, tmp_path / "bento.log")
-        response = httpx.post(f"http://127.0.0.1:{port}/v1/translate/tiny", content=png(),
-                              headers={"Content-Type": "image/png"}, timeout=30)  # fmt: skip
+        response = httpx.post(
+            f"http://127.0.0.1:{port}/v1/translate/tiny",
+            content=png(),
+            headers={"Content-Type": "image/png"},
+            timeout=30,
+        )
         assert response.status_code == 200 and response.headers["x-ganc-variant"] == "s8"
     finally:
         stop(server)

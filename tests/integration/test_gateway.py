@@ -1,10 +1,6 @@
 """`ganc serve` (bentoml serve, two workers) with the real Triton server binary as a second backend."""
 
 import io
-import os
-import signal
-import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -21,16 +17,9 @@ from compression.models import ModelSpec
 from ganc.card import INPUT_NAME, OUTPUT_NAME, VariantCard
 from ganc.repository import derive_python_flavour, publish_variant
 from service.images import finish, prepare
-from tests.conftest import card_fields, free_port, wait_for_http
+from tests.support import GANC, card_fields, free_port, png, spawn, stop, wait_for_http
 
 pytestmark = pytest.mark.integration
-
-
-def png(width=48, height=32, seed=0) -> bytes:
-    rgb = np.random.default_rng(seed).integers(0, 256, (height, width, 3), dtype=np.uint8)
-    buffer = io.BytesIO()
-    Image.fromarray(rgb).save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 def expected(onnx_path: Path, data: bytes) -> np.ndarray:
@@ -44,31 +33,28 @@ def decode(response: httpx.Response) -> np.ndarray:
 
 
 class Gateway:
+    """`ganc serve` with two workers over `repo`, ready when built."""
+
     def __init__(self, repo: Path, env: dict[str, str], workdir: Path) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.log = open(workdir / f"gateway-{self.port}.log", "wb")  # noqa: SIM115 (closed in stop)
-        command = ["serve", "--port", str(self.port), "--repo", str(repo), "--workers", "2"]
-        self.process = subprocess.Popen(
-            [str(Path(sys.executable).parent / "ganc"), *command],
-            env={**os.environ, "GANC_CATALOG_POLL_S": "0.5", "GANC_WARMUP_RUNS": "2", "GANC_WARMUP_SIZE": "128", **env},
-            stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
-        wait_for_http(f"{self.url}/readyz", self.process, workdir / f"gateway-{self.port}.log")
+        log = workdir / f"gateway-{self.port}.log"
+        command = [GANC, "serve", "--port", str(self.port), "--repo", str(repo), "--workers", "2"]
+        defaults = {"GANC_CATALOG_POLL_S": "0.5", "GANC_WARMUP_RUNS": "2", "GANC_WARMUP_SIZE": "128"}
+        self.process = spawn(command, {**defaults, **env}, log)
+        wait_for_http(f"{self.url}/readyz", self.process, log)
 
     def translate(self, data: bytes, **params) -> httpx.Response:
-        return httpx.post(f"{self.url}/v1/translate/tiny", content=data, params=params,
-                          headers={"Content-Type": "image/png"}, timeout=30)  # fmt: skip
+        return httpx.post(
+            f"{self.url}/v1/translate/tiny",
+            content=data,
+            params=params,
+            headers={"Content-Type": "image/png"},
+            timeout=30,
+        )
 
     def stop(self) -> None:
-        if self.process.poll() is not None:
-            return
-        os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-        self.log.close()
+        stop(self.process)
 
 
 @pytest.fixture

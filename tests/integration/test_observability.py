@@ -3,8 +3,6 @@ short load; every recording rule and every PromQL expression of every Grafana da
 
 import json
 import re
-import signal
-import subprocess
 import time
 from pathlib import Path
 
@@ -15,10 +13,20 @@ import yaml
 from ganc.card import VariantCard
 from ganc.jobs import JobStore
 from ganc.repository import publish_variant
-from tests.conftest import card_fields, free_ports, wait_for_http
-from tests.integration.test_gateway import png
-from tests.integration.test_pipeline import TINY
-from tests.integration.test_worker import GANC, broker_env, send, spawn, start_worker, stop, wait_for
+from tests.support import (
+    GANC,
+    TINY,
+    broker_env,
+    card_fields,
+    free_ports,
+    png,
+    send,
+    spawn,
+    start_worker,
+    stop_all,
+    wait_for,
+    wait_for_http,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -62,10 +70,10 @@ def test_dashboards_have_fixed_uids_and_name_the_provisioned_data_source():
 
 
 def test_every_dashboard_query_and_recording_rule_returns_data(tmp_path, tiny_onnx):
-    env = broker_env(tmp_path, "sqlite")
+    env = broker_env(tmp_path)
     for variant, psnr in (("teacher", 30.0), ("small", 29.0)):
-        publish_variant(tmp_path / "repo", tiny_onnx, VariantCard(**card_fields(tiny_onnx, variant=variant,
-                                                                                quality={"psnr": psnr})))  # fmt: skip
+        card = VariantCard(**card_fields(tiny_onnx, variant=variant, quality={"psnr": psnr}))
+        publish_variant(tmp_path / "repo", tiny_onnx, card)
     gateway_port, worker_port, prometheus_port = free_ports(3)
     serve = [GANC, "serve", "--port", str(gateway_port), "--repo", str(tmp_path / "repo"), "--workers", "2"]
     gateway = spawn(serve, {**env, "GANC_WARMUP_RUNS": "1", "GANC_WARMUP_SIZE": "64"}, tmp_path / "gateway.log")
@@ -79,11 +87,16 @@ def test_every_dashboard_query_and_recording_rule_returns_data(tmp_path, tiny_on
         ],
     }
     (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
-    prometheus = subprocess.Popen(
-        ["prometheus", f"--config.file={tmp_path / 'prometheus.yml'}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-         f"--web.listen-address=127.0.0.1:{prometheus_port}"],
-        stdout=open(tmp_path / "prometheus.log", "wb"), stderr=subprocess.STDOUT,  # noqa: SIM115
-    )  # fmt: skip
+    prometheus = spawn(
+        [
+            "prometheus",
+            f"--config.file={tmp_path / 'prometheus.yml'}",
+            f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+            f"--web.listen-address=127.0.0.1:{prometheus_port}",
+        ],
+        {},
+        tmp_path / "prometheus.log",
+    )
     url = f"http://127.0.0.1:{prometheus_port}"
     try:
         job_id = send(env, TINY)  # a real job, so that stage durations exist
@@ -105,7 +118,4 @@ def test_every_dashboard_query_and_recording_rule_returns_data(tmp_path, tiny_on
         hardware = {s["metric"]["hardware"] for s in query(url, "ganc:requests:rate5m")}
         assert hardware and all(re.search(r"\w", h) for h in hardware)
     finally:
-        prometheus.send_signal(signal.SIGTERM)
-        prometheus.wait(30)
-        stop(worker)
-        stop(gateway)
+        stop_all([prometheus, worker, gateway])

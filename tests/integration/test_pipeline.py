@@ -11,22 +11,10 @@ from compression.pipeline import MARKER, run_pipeline
 from ganc.card import INPUT_NAME, OUTPUT_NAME
 from ganc.repository import derive_python_flavour, read_index
 from ganc.spec import parse_spec
+from tests.support import TINY
 
 pytestmark = pytest.mark.integration
 
-TINY = {
-    "family": "tiny",
-    "task": "sr4x",
-    "dataset": {"sample": "sr4x", "size": 32},
-    "teacher": {"ngf": 16, "n_blocks": 3, "ndf": 8, "residual": True, "steps": 12, "batch_size": 2, "every": 6,
-                "lambda_l1": 200},
-    "supernet": {"path": "original", "distill_steps": 6, "choices": "channels-16", "steps": 12, "batch_size": 2,
-                 "every": 6},
-    "search": {"macs_budgets": [1e12], "calibration_samples": 4, "method": "evolution", "population_size": 6,
-               "iterations": 2, "eval_images": 3, "size": 64},
-    "finetune": {"steps": 2, "batch_size": 2, "every": 2},
-    "fp16": True,
-}  # fmt: skip
 STAGES = ("data", "teacher", "distill", "supernet", "search", "finetune", "export", "publish")
 
 

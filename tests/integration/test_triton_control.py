@@ -5,7 +5,7 @@ import tritonclient.http as httpclient
 
 from ganc.card import VariantCard
 from ganc.repository import derive_python_flavour, publish_variant
-from tests.conftest import card_fields, free_port
+from tests.support import card_fields, free_port
 from workers.triton_control import TritonControlError, load_model
 
 pytestmark = pytest.mark.integration

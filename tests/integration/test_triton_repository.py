@@ -8,7 +8,7 @@ import tritonclient.http as httpclient
 
 from ganc.card import INPUT_NAME, OUTPUT_NAME, VariantCard
 from ganc.repository import derive_python_flavour, publish_variant
-from tests.conftest import card_fields
+from tests.support import card_fields
 
 pytestmark = pytest.mark.integration
 
@@ -46,16 +46,3 @@ def test_published_variant_loads_through_the_repository_api_and_matches_onnxrunt
     tensor.set_data_from_numpy(x)
     actual = grpc.infer("tiny--s8", [tensor]).as_numpy(OUTPUT_NAME)
     np.testing.assert_allclose(actual, session.run([OUTPUT_NAME], {INPUT_NAME: x})[0], atol=1e-4)
-
-
-def test_a_new_version_is_served_after_a_reload(tmp_path, tiny_onnx, triton_factory):
-    canonical, flavour = tmp_path / "canonical", tmp_path / "python"
-    publish_variant(canonical, tiny_onnx, VariantCard(**card_fields(tiny_onnx)))
-    derive_python_flavour(canonical, flavour)
-    server = triton_factory(flavour)
-    client = httpclient.InferenceServerClient(server.http_url)
-    client.load_model("tiny--s8")
-    publish_variant(canonical, tiny_onnx, VariantCard(**card_fields(tiny_onnx)))
-    derive_python_flavour(canonical, flavour)
-    client.load_model("tiny--s8")
-    assert client.is_model_ready("tiny--s8", "2")

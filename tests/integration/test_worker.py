@@ -4,7 +4,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -17,78 +16,32 @@ from ganc.jobs import COMPRESS_TASK, JobStore
 from ganc.repository import read_index
 from ganc.settings import Settings
 from service.jobs import JobQueue
-from tests.conftest import free_port, free_ports, wait_for_http
-from tests.integration.test_gateway import png
-from tests.integration.test_pipeline import TINY
+from tests.support import (
+    GANC,
+    TINY,
+    TOKEN,
+    broker_env,
+    free_port,
+    free_ports,
+    png,
+    send,
+    spawn,
+    start_worker,
+    stop,
+    wait_for,
+    wait_for_http,
+    wait_for_redis,
+)
 
 pytestmark = pytest.mark.integration
 
-GANC = str(Path(sys.executable).parent / "ganc")
-TOKEN = "integration-token"
-REDIS = {"GANC_BROKER_URL": "redis://127.0.0.1:6379/14", "GANC_RESULT_BACKEND": "redis://127.0.0.1:6379/15"}
 # A job slow enough to be caught mid-stage: the supernet trains for a few hundred tiny steps.
 SLOW = {**TINY, "supernet": {**TINY["supernet"], "steps": 120, "every": 10}}
 
 
-def broker_env(tmp_path: Path, broker: str) -> dict[str, str]:
-    if broker == "redis":
-        for db in (14, 15):  # nothing left over from an earlier run
-            redis.Redis(db=db).flushdb()
-        urls = REDIS
-    else:
-        urls = {"GANC_BROKER_URL": f"sqla+sqlite:///{tmp_path}/broker.sqlite",
-                "GANC_RESULT_BACKEND": f"db+sqlite:///{tmp_path}/results.sqlite"}  # fmt: skip
-    (tmp_path / "data").mkdir(exist_ok=True)
-    (tmp_path / "repo").mkdir(exist_ok=True)
-    return {**urls, "GANC_JOBS_ROOT": str(tmp_path / "jobs"), "GANC_MODEL_REPOSITORY": str(tmp_path / "repo"),
-            "GANC_DATA_ROOTS": json.dumps([str(tmp_path / "data")]), "GANC_API_TOKEN": TOKEN,
-            "GANC_WORKER_METRICS_PORT": "0"}  # fmt: skip
-
-
-def spawn(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
-    with open(log, "ab") as handle:
-        return subprocess.Popen(command, env={**os.environ, **env}, stdout=handle, stderr=subprocess.STDOUT,
-                                start_new_session=True)  # fmt: skip
-
-
-def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen:
-    return spawn([GANC, "worker", "--loglevel", "WARNING"], env, log)
-
-
-def stop(process: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, sig)
-    try:
-        process.wait(60)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(10)
-
-
-def wait_for(store: JobStore, job_id: str, done, timeout_s: float = 600):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        record = store.get(job_id)
-        if done(record):
-            return record
-        time.sleep(0.2)
-    raise TimeoutError(f"job {job_id} stayed {store.get(job_id).state} at {store.get(job_id).stage}")
-
-
-def send(env: dict[str, str], spec: dict) -> str:
-    """Queue a job as the gateway does (record, then the task by name through the broker)."""
-    settings = Settings(jobs_root=Path(env["GANC_JOBS_ROOT"]), broker_url=env["GANC_BROKER_URL"],
-                        data_roots=json.loads(env["GANC_DATA_ROOTS"]))  # fmt: skip
-    queue = JobQueue(settings)
-    try:
-        return queue.submit(spec).id
-    finally:
-        queue.close()
-
-
 @pytest.mark.parametrize("broker", ["redis", "sqlite"])
-def test_a_job_submitted_over_http_is_published_and_served(tmp_path, broker):
-    env = broker_env(tmp_path, broker)
+def test_a_job_submitted_over_http_is_published_and_served(tmp_path, broker, redis_port):
+    env = broker_env(tmp_path, redis_port if broker == "redis" else None)
     metrics_port, port = free_ports(2)
     serve = [GANC, "serve", "--port", str(port), "--repo", str(tmp_path / "repo")]
     gateway = spawn(serve, {**env, "GANC_CATALOG_POLL_S": "0.5", "GANC_WARMUP_RUNS": "1"}, tmp_path / "gateway.log")
@@ -97,9 +50,13 @@ def test_a_job_submitted_over_http_is_published_and_served(tmp_path, broker):
     (tmp_path / "tiny.yaml").write_text(json.dumps(TINY))  # JSON is YAML
     try:
         wait_for_http(f"{url}/livez", gateway, tmp_path / "gateway.log")
-        submitted = subprocess.run([GANC, "submit", str(tmp_path / "tiny.yaml"), "--wait", "--url", url],
-                                   env={**os.environ, "GANC_API_TOKEN": TOKEN}, capture_output=True, text=True,
-                                   timeout=400)  # fmt: skip
+        submitted = subprocess.run(
+            [GANC, "submit", str(tmp_path / "tiny.yaml"), "--wait", "--url", url],
+            env={**os.environ, "GANC_API_TOKEN": TOKEN},
+            capture_output=True,
+            text=True,
+            timeout=400,
+        )
         assert submitted.returncode == 0, (submitted.stderr[-2000:], (tmp_path / "worker.log").read_text()[-2000:])
         record = json.loads(submitted.stdout)
         assert record["state"] == "succeeded" and record["attempts"] == 1 and record["started_at"]
@@ -107,8 +64,8 @@ def test_a_job_submitted_over_http_is_published_and_served(tmp_path, broker):
         assert all(entry["card"]["job"] == record["id"] for entry in record["published"].values())
         assert {v.card.job for v in read_index(tmp_path / "repo").versions} == {record["id"]}
         deadline = time.monotonic() + 60
-        while (response := httpx.post(f"{url}/v1/translate/tiny", content=png(), timeout=30,
-                                      headers={"Content-Type": "image/png"})).status_code == 404:  # fmt: skip
+        translate, headers = f"{url}/v1/translate/tiny", {"Content-Type": "image/png"}
+        while (response := httpx.post(translate, content=png(), timeout=30, headers=headers)).status_code == 404:
             assert time.monotonic() < deadline, "the gateway never picked up the published family"
             time.sleep(0.5)
         assert response.status_code == 200 and response.headers["x-ganc-variant"] in record["published"]
@@ -130,8 +87,8 @@ def test_a_job_submitted_over_http_is_published_and_served(tmp_path, broker):
         ("sqlite", {}),  # the embedded broker forgets it; the restarted worker queues it again
     ],
 )
-def test_a_worker_killed_mid_job_resumes_it_from_its_checkpoint(tmp_path, broker, restart_env):
-    env = broker_env(tmp_path, broker)
+def test_a_worker_killed_mid_job_resumes_it_from_its_checkpoint(tmp_path, broker, restart_env, redis_port):
+    env = broker_env(tmp_path, redis_port if broker == "redis" else None)
     store = JobStore(tmp_path / "jobs")
     job_id = send(env, SLOW)
     worker = start_worker(env, tmp_path / "worker.log")
@@ -155,7 +112,7 @@ def test_a_worker_killed_mid_job_resumes_it_from_its_checkpoint(tmp_path, broker
 
 
 def test_cancel_time_limits_and_an_unreadable_dataset_end_jobs_and_nothing_is_published(tmp_path):
-    env = broker_env(tmp_path, "sqlite")
+    env = broker_env(tmp_path)
     store = JobStore(tmp_path / "jobs")
     bad = tmp_path / "data" / "broken"
     for split in ("train", "val", "test"):
@@ -188,32 +145,18 @@ def test_a_redis_restart_keeps_queued_jobs_with_the_deployment_config(tmp_path):
     port = free_port()
     config = Path(__file__).parents[2] / "deploy" / "redis" / "redis.conf"
     command = ["redis-server", str(config), "--port", str(port), "--bind", "127.0.0.1", "--dir", str(tmp_path)]
-    server = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+    server = spawn(command, {}, tmp_path / "redis.log")
     client = redis.Redis(port=port)
     try:
-        wait_redis(client)
+        wait_for_redis(client)
         Celery(broker=f"redis://127.0.0.1:{port}/0").send_task(COMPRESS_TASK, args=["0123456789abcdef"])
         assert client.llen("celery") == 1
         time.sleep(1.5)  # the append-only file is synced every second
-        server.send_signal(signal.SIGKILL)  # a crash, not a clean shutdown that would write a snapshot
-        server.wait(10)
-        server = subprocess.Popen(command, stdout=subprocess.DEVNULL)
-        wait_redis(client)
+        stop(server, signal.SIGKILL)  # a crash, not a clean shutdown that would write a snapshot
+        server = spawn(command, {}, tmp_path / "redis.log")
+        wait_for_redis(client)
         assert client.llen("celery") == 1
         body = json.loads(client.lindex("celery", 0))
         assert body["headers"]["task"] == COMPRESS_TASK
     finally:
-        server.terminate()
-        server.wait(10)
-
-
-def wait_redis(client: redis.Redis) -> None:
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            if client.ping():
-                return
-        except redis.ConnectionError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
+        stop(server)

@@ -17,13 +17,23 @@ def test_kubernetes_manifests_validate_strictly_against_the_schemas():
     result = subprocess.run([str(tool), "-k", "1.30.0", "--strict", *manifests], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
     kinds = {doc["kind"] for path in manifests for doc in yaml.safe_load_all(Path(path).read_text())}
-    assert {"Deployment", "Service", "HorizontalPodAutoscaler", "StatefulSet", "ConfigMap", "Secret",
-            "PersistentVolumeClaim"} <= kinds  # fmt: skip
+    assert {
+        "Deployment",
+        "Service",
+        "HorizontalPodAutoscaler",
+        "StatefulSet",
+        "ConfigMap",
+        "Secret",
+        "PersistentVolumeClaim",
+    } <= kinds
 
 
 def k8s_documents() -> dict[str, dict]:
-    return {f"{d['kind']}/{d['metadata']['name']}": d for p in (DEPLOY / "k8s").glob("*.yaml")
-            for d in yaml.safe_load_all(p.read_text())}  # fmt: skip
+    return {
+        f"{d['kind']}/{d['metadata']['name']}": d
+        for p in (DEPLOY / "k8s").glob("*.yaml")
+        for d in yaml.safe_load_all(p.read_text())
+    }
 
 
 def test_triton_asks_for_a_gpu_and_every_pod_runs_as_a_non_root_user():

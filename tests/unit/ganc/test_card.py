@@ -2,7 +2,7 @@ import pytest
 from pydantic import ValidationError
 
 from ganc.card import UnsafeNameError, VariantCard, check_name, model_name, split_model_name
-from tests.conftest import card_fields
+from tests.support import card_fields
 
 
 @pytest.mark.parametrize("name", ["sr4x", "teacher", "s-16.v2", "a_b", "0"])

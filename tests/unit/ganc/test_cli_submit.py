@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from ganc.cli.main import app
 from ganc.settings import Settings
 from service.app import create_app
-from tests.conftest import free_port
+from tests.support import free_port
 
 runner = CliRunner()
 SPEC = {"family": "tiny", "task": "sr4x", "dataset": {"sample": "sr4x", "size": 32}, "search": {"macs_budgets": [1e9]}}

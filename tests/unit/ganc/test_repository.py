@@ -5,7 +5,7 @@ import pytest
 
 from ganc.card import VariantCard
 from ganc.repository import RepositoryError, derive_python_flavour, publish_variant, read_index
-from tests.conftest import card_fields
+from tests.support import card_fields
 
 
 def test_publish_writes_tritons_layout(tmp_path, tiny_onnx):

@@ -16,25 +16,17 @@ from ganc.repository import publish_variant
 from ganc.settings import Settings
 from service.app import create_app
 from service.images import prepare
-from tests.conftest import card_fields
-
-
-def png(width=40, height=24, seed=0) -> bytes:
-    rgb = np.random.default_rng(seed).integers(0, 256, (height, width, 3), dtype=np.uint8)
-    buffer = io.BytesIO()
-    Image.fromarray(rgb).save(buffer, format="PNG")
-    return buffer.getvalue()
-
+from tests.support import card_fields, png
 
 PNG = {"Content-Type": "image/png"}
 
 
 @pytest.fixture
 def repo(tmp_path, tiny_onnx):
-    publish_variant(tmp_path, tiny_onnx, VariantCard(**card_fields(tiny_onnx, variant="teacher", quality={"psnr": 30.0},
-                                                                   macs=4000)))  # fmt: skip
-    publish_variant(tmp_path, tiny_onnx, VariantCard(**card_fields(tiny_onnx, variant="small", quality={"psnr": 29.0},
-                                                                   macs=1000)))  # fmt: skip
+    teacher = card_fields(tiny_onnx, variant="teacher", quality={"psnr": 30.0}, macs=4000)
+    small = card_fields(tiny_onnx, variant="small", quality={"psnr": 29.0}, macs=1000)
+    publish_variant(tmp_path, tiny_onnx, VariantCard(**teacher))
+    publish_variant(tmp_path, tiny_onnx, VariantCard(**small))
     return tmp_path
 
 
@@ -71,17 +63,19 @@ def test_translate_answers_the_same_size_with_what_served_it(client, tiny_onnx):
 
 def test_multipart_budget_header_pinning_and_formats(client):
     response = client.post(
-        "/v1/translate/tiny?format=jpeg&variant=small", files={"image": ("x.png", png(), "image/png")}
+        "/v1/translate/tiny?format=jpeg&variant=small", files={"image": ("x.png", png(40, 24), "image/png")}
     )
     assert response.status_code == 200 and response.headers["content-type"] == "image/jpeg"
     assert response.headers["x-ganc-variant"] == "small"
     headers = {"Content-Type": "image/png", "X-Latency-Budget-Ms": "100000"}
-    response = client.post("/v1/translate/tiny?format=webp", content=png(), headers=headers)
+    response = client.post("/v1/translate/tiny?format=webp", content=png(40, 24), headers=headers)
     assert response.status_code == 200 and response.headers["x-ganc-budget-met"] == "true"
 
 
 def test_a_tight_budget_is_served_by_the_fastest_and_marked_a_miss(client):
-    response = client.post("/v1/translate/tiny?budget_ms=0.0001", content=png(), headers={"Content-Type": "image/png"})
+    response = client.post(
+        "/v1/translate/tiny?budget_ms=0.0001", content=png(40, 24), headers={"Content-Type": "image/png"}
+    )
     assert response.status_code == 200
     assert response.headers["x-ganc-budget-met"] == "false"
     assert "fastest" in response.headers["x-ganc-budget-note"]
@@ -93,12 +87,12 @@ def test_tight_budgets_keep_long_requests_off_the_shared_backend(client):
         estimates.record("tiny--teacher", "cpu", 40 * 24, 400.0)
 
     def served(budget_ms: float) -> str:
-        response = client.post(f"/v1/translate/tiny?budget_ms={budget_ms}", content=png(), headers=PNG)
+        response = client.post(f"/v1/translate/tiny?budget_ms={budget_ms}", content=png(40, 24), headers=PNG)
         assert response.status_code == 200 and response.headers["x-ganc-budget-met"] == "true"
         return response.headers["x-ganc-variant"]
 
     assert served(1000) == "teacher"
-    response = client.post("/v1/translate/tiny?budget_ms=0.001", content=png(), headers=PNG)
+    response = client.post("/v1/translate/tiny?budget_ms=0.001", content=png(40, 24), headers=PNG)
     assert response.headers["x-ganc-variant"] == "small" and response.headers["x-ganc-budget-met"] == "false"
     assert served(1000) == "teacher"  # a budget nothing can meet is not protected
     assert served(100) == "small"  # the teacher would not fit
@@ -108,13 +102,13 @@ def test_tight_budgets_keep_long_requests_off_the_shared_backend(client):
 @pytest.mark.parametrize(
     "path, body, content_type, status, message",
     [
-        ("/v1/translate/nope", png(), "image/png", 404, "no family 'nope'"),
-        ("/v1/translate/tiny?variant=huge", png(), "image/png", 404, "no variant 'huge'"),
+        ("/v1/translate/nope", png(40, 24), "image/png", 404, "no family 'nope'"),
+        ("/v1/translate/tiny?variant=huge", png(40, 24), "image/png", 404, "no variant 'huge'"),
         ("/v1/translate/tiny", b"hello", "text/plain", 415, "content type"),
         ("/v1/translate/tiny", b"not an image", "image/png", 415, "not a PNG"),
         ("/v1/translate/tiny", b"", "image/png", 400, "empty"),
-        ("/v1/translate/tiny?format=gif", png(), "image/png", 422, "format"),
-        ("/v1/translate/tiny?budget_ms=-3", png(), "image/png", 422, "budget_ms"),
+        ("/v1/translate/tiny?format=gif", png(40, 24), "image/png", 422, "format"),
+        ("/v1/translate/tiny?budget_ms=-3", png(40, 24), "image/png", 422, "budget_ms"),
     ],
 )
 def test_refusals_are_4xx_with_a_json_error(client, path, body, content_type, status, message):
@@ -124,7 +118,7 @@ def test_refusals_are_4xx_with_a_json_error(client, path, body, content_type, st
 
 
 def test_models_lists_cards_backends_and_live_latency(client):
-    client.post("/v1/translate/tiny", content=png(), headers={"Content-Type": "image/png"})
+    client.post("/v1/translate/tiny", content=png(40, 24), headers={"Content-Type": "image/png"})
     families = client.get("/v1/models").json()["families"]
     assert [f["family"] for f in families] == ["tiny"]
     variants = {v["variant"]: v for v in families[0]["variants"]}
@@ -137,13 +131,13 @@ def test_models_lists_cards_backends_and_live_latency(client):
 def test_health_readiness_and_metrics(client):
     assert client.get("/livez").json() == {"status": "alive"}
     assert client.get("/readyz").status_code == 200
-    client.post("/v1/translate/tiny", content=png(), headers={"Content-Type": "image/png"})
+    client.post("/v1/translate/tiny", content=png(40, 24), headers={"Content-Type": "image/png"})
     text = client.get("/metrics").text
     assert 'ganc_request_latency_seconds_bucket{backend="cpu",family="tiny"' in text
     assert 'ganc_variant_macs{family="tiny",variant="small"} 1000.0' in text
     assert "ganc_router_decisions_total" in text and "ganc_pixels_total" in text
     client.post("/v1/translate/tiny", content=b"junk", headers=PNG)
-    client.post("/v1/translate/made-up-family", content=png(), headers=PNG)
+    client.post("/v1/translate/made-up-family", content=png(40, 24), headers=PNG)
     text = client.get("/metrics").text
     assert 'ganc_refused_requests_total{family="tiny",status="415"}' in text
     assert 'ganc_refused_requests_total{family="(unknown)",status="404"}' in text
@@ -152,7 +146,7 @@ def test_health_readiness_and_metrics(client):
 def test_a_body_over_the_cap_is_refused(repo):
     settings = Settings(model_repository=repo, warmup_runs=1, warmup_size=32, max_body_bytes=100)
     with TestClient(create_app(settings)) as client:
-        response = client.post("/v1/translate/tiny", content=png(), headers={"Content-Type": "image/png"})
+        response = client.post("/v1/translate/tiny", content=png(40, 24), headers={"Content-Type": "image/png"})
         assert response.status_code == 413 and "more than 100" in response.json()["error"]
 
 
@@ -168,7 +162,7 @@ def test_a_variant_that_fails_to_load_is_reported_and_the_rest_serve(repo, tmp_p
     with TestClient(create_app(Settings(model_repository=repo, warmup_runs=1, warmup_size=32))) as client:
         problems = client.get("/v1/models").json()["problems"]
         assert any(p.startswith("tiny--broken v1 on cpu") for p in problems)
-        response = client.post("/v1/translate/tiny", content=png(), headers={"Content-Type": "image/png"})
+        response = client.post("/v1/translate/tiny", content=png(40, 24), headers={"Content-Type": "image/png"})
         assert response.status_code == 200 and response.headers["x-ganc-variant"] == "teacher"
 
 
@@ -176,8 +170,7 @@ def test_more_requests_in_flight_than_the_bound_get_429(repo):
     settings = Settings(model_repository=repo, warmup_runs=1, warmup_size=32, max_in_flight=1)
     with TestClient(create_app(settings)) as client, ThreadPoolExecutor(8) as pool:
         big = png(512, 512)
-        responses = list(pool.map(lambda _: client.post("/v1/translate/tiny", content=big,
-                                                        headers={"Content-Type": "image/png"}), range(8)))  # fmt: skip
+        responses = list(pool.map(lambda _: client.post("/v1/translate/tiny", content=big, headers=PNG), range(8)))
     statuses = sorted(r.status_code for r in responses)
     assert 200 in statuses and 429 in statuses and set(statuses) <= {200, 429}
     refused = next(r for r in responses if r.status_code == 429)

@@ -10,16 +10,29 @@ from service.app import create_app
 
 TOKEN = "s3cret-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-SPEC = {"family": "tiny", "task": "sr4x", "dataset": {"sample": "sr4x", "size": 32},
-        "search": {"macs_budgets": [1e12]}, "soft_time_limit_s": 600, "time_limit_s": 660}  # fmt: skip
+SPEC = {
+    "family": "tiny",
+    "task": "sr4x",
+    "dataset": {"sample": "sr4x", "size": 32},
+    "search": {"macs_budgets": [1e12]},
+    "soft_time_limit_s": 600,
+    "time_limit_s": 660,
+}
 
 
 @pytest.fixture
 def env(tmp_path):
     (tmp_path / "data" / "photos").mkdir(parents=True)
     broker = f"sqla+sqlite:///{tmp_path}/broker.sqlite"
-    settings = Settings(model_repository=tmp_path / "repo", jobs_root=tmp_path / "jobs", broker_url=broker,
-                        api_token=TOKEN, data_roots=[tmp_path / "data"], warmup_runs=1, warmup_size=32)  # fmt: skip
+    settings = Settings(
+        model_repository=tmp_path / "repo",
+        jobs_root=tmp_path / "jobs",
+        broker_url=broker,
+        api_token=TOKEN,
+        data_roots=[tmp_path / "data"],
+        warmup_runs=1,
+        warmup_size=32,
+    )
     with TestClient(create_app(settings)) as client:
         yield client, tmp_path, broker
 
@@ -61,8 +74,14 @@ def test_job_endpoints_need_the_bearer_token(env, headers):
 
 
 def test_without_a_configured_token_job_endpoints_refuse_everything(tmp_path):
-    settings = Settings(model_repository=tmp_path, jobs_root=tmp_path / "jobs", api_token=None,
-                        broker_url=f"sqla+sqlite:///{tmp_path}/b.sqlite", warmup_runs=1, warmup_size=32)  # fmt: skip
+    settings = Settings(
+        model_repository=tmp_path,
+        jobs_root=tmp_path / "jobs",
+        api_token=None,
+        broker_url=f"sqla+sqlite:///{tmp_path}/b.sqlite",
+        warmup_runs=1,
+        warmup_size=32,
+    )
     with TestClient(create_app(settings)) as client:
         response = client.get("/v1/jobs", headers={"Authorization": "Bearer anything"})
     assert response.status_code == 401 and "GANC_API_TOKEN" in response.json()["error"]
@@ -122,8 +141,14 @@ def test_a_queued_job_is_cancelled_at_once_and_only_once(env):
 
 
 def test_an_unreachable_broker_gets_503_and_leaves_no_job(tmp_path):
-    settings = Settings(model_repository=tmp_path, jobs_root=tmp_path / "jobs", api_token=TOKEN,
-                        broker_url="redis://127.0.0.1:1/0", warmup_runs=1, warmup_size=32)  # fmt: skip
+    settings = Settings(
+        model_repository=tmp_path,
+        jobs_root=tmp_path / "jobs",
+        api_token=TOKEN,
+        broker_url="redis://127.0.0.1:1/0",
+        warmup_runs=1,
+        warmup_size=32,
+    )
     with TestClient(create_app(settings)) as client:
         response = client.post("/v1/jobs", json=SPEC, headers=AUTH)
     assert response.status_code == 503 and "unreachable" in response.json()["error"]
