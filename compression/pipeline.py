@@ -23,9 +23,10 @@ from ganc.card import model_name
 from ganc.repository import publish_variant, read_card
 from ganc.spec import CompressionSpec, TrainingSpec
 
-from .checkpoint import load_checkpoint, load_generator, resolve_checkpoint
+from .checkpoint import load_generator, resolve_checkpoint
 from .data import DataError, Preprocess, TranslationDataset, build_sample_dataset, find_split
 from .export import export_onnx, make_card, verify_onnx
+from .foreign import as_ganc_checkpoint
 from .metrics import evaluate_generator
 from .models import ChannelConfig, ModelSpec, extract_subnet, get_choice_set
 from .progress import Progress, no_progress
@@ -82,10 +83,7 @@ class Pipeline:
             raise DataError(f"dataset.photos: folder {dataset.photos} does not exist")
         n_blocks, residual = spec.teacher.n_blocks, spec.teacher.residual
         if spec.teacher.checkpoint is not None:
-            payload = load_checkpoint(spec.teacher.checkpoint)
-            if payload.get("kind") not in ("pix2pix", "cyclegan"):
-                raise ValueError(f"teacher.checkpoint: {spec.teacher.checkpoint} is not a teacher checkpoint")
-            options = payload["generator"]["options"]
+            options = load_teacher(spec.teacher.checkpoint).spec.options
             n_blocks, residual = options.get("n_blocks", 9), options.get("residual", False)
         choice_set = get_choice_set(spec.supernet.choices)
         target = latency_target(spec.search)
@@ -138,8 +136,9 @@ class Pipeline:
         return {"dataset": str(out)}
 
     def teacher(self, dataset: str) -> dict[str, Any]:
-        if self.spec.teacher.checkpoint is not None:
-            return {"checkpoint": str(resolve_checkpoint(self.spec.teacher.checkpoint))}
+        if self.spec.teacher.checkpoint is not None:  # converted once, if it was made elsewhere
+            imported = self.work / "teacher" / "imported.pt"
+            return {"checkpoint": str(as_ganc_checkpoint(self.spec.teacher.checkpoint, imported))}
         run = self.teacher_run(dataset)
         train_teacher(run, resume=_started(run.out), progress=self.progress)
         return {"checkpoint": str(resolve_checkpoint(run.out))}
@@ -162,7 +161,7 @@ class Pipeline:
         teacher = load_teacher(Path(teacher_path))
         _, supernet = load_generator(Path(supernet_run))
         split = TranslationDataset(Path(dataset), "train2", Preprocess(multiple=4))
-        judge = Judge(list(split.eval_pairs(self.spec.search.eval_images)), teacher.generator, _paired(teacher))
+        judge = Judge(list(split.eval_pairs(self.spec.search.eval_images)), teacher.generator, teacher.paired)
         result = run_search(
             supernet,
             get_choice_set(self.spec.supernet.choices),
@@ -263,7 +262,7 @@ class Pipeline:
         export_onnx(model, onnx_path, fp16=self.spec.fp16)
         verify_onnx(model, onnx_path, fp16=self.spec.fp16)
         reference = None if variant.is_teacher else teacher.generator
-        quality = evaluate_generator(model, val, reference, _paired(teacher))
+        quality = evaluate_generator(model, val, reference, teacher.paired)
         target = latency_target(self.spec.search)
         latency_ms = variant.latency_ms if variant.latency_ms is not None else measure_model_ms(model, target)
         card = make_card(
@@ -281,10 +280,6 @@ class Pipeline:
         )
         write_text_atomically(folder / "card.json", card.model_dump_json(indent=2) + "\n")
         return folder
-
-
-def _paired(teacher: Teacher) -> bool:
-    return teacher.kind == "pix2pix"
 
 
 def _started(out: Path) -> bool:

@@ -6,7 +6,7 @@ from typing import Literal
 
 from torch import nn
 
-NormName = Literal["instance", "batch", "none"]
+NormName = Literal["instance", "instance_affine", "batch", "none"]
 PaddingType = Literal["reflect", "replicate", "zero"]
 NormLayer = Callable[[int], nn.Module]
 
@@ -19,14 +19,17 @@ def check_positive(**values: int) -> None:
 
 
 def norm_layer_for(name: NormName) -> NormLayer:
-    """The pix2pix convention: instance norm has no affine parameters and no running statistics."""
+    """The pix2pix convention: instance norm has no affine parameters and no running statistics
+    (`instance_affine`, which some CycleGAN generators use, learns a scale and shift per channel)."""
     if name == "instance":
         return functools.partial(nn.InstanceNorm2d, affine=False, track_running_stats=False)
+    if name == "instance_affine":
+        return functools.partial(nn.InstanceNorm2d, affine=True, track_running_stats=False)
     if name == "batch":
         return functools.partial(nn.BatchNorm2d, affine=True, track_running_stats=True)
     if name == "none":
         return lambda _channels: nn.Identity()
-    raise ValueError(f"unknown norm {name!r}; expected instance, batch or none")
+    raise ValueError(f"unknown norm {name!r}; expected instance, instance_affine, batch or none")
 
 
 def uses_bias(norm: NormName) -> bool:

@@ -3,7 +3,7 @@
 The student's trunk features after down-sampling and after residual blocks 3, 6 and 9 are mapped by
 learnable 1x1 convolutions to the teacher's width and matched with MSE; a reconstruction loss pulls
 the output to the target (paired data) or to the teacher's output (unpaired data: the pseudo pairs);
-a GAN loss uses a discriminator initialised from the teacher's.
+a GAN loss uses a discriminator initialised from the teacher's (a fresh one for a teacher made elsewhere).
 
     ganc train distill  --teacher runs/teacher --ngf 32 --out runs/student            (original path)
     ganc train supernet --teacher runs/teacher --choices channels-48 --out runs/super (Fast GAN Compression)
@@ -22,8 +22,9 @@ from torch.nn import functional as F
 
 from ganc.spec import TrainingSpec
 
-from ..checkpoint import CheckpointError, load_checkpoint, resolve_checkpoint
+from ..checkpoint import IMPORTED, CheckpointError, load_checkpoint, resolve_checkpoint
 from ..data import TranslationDataset
+from ..foreign import read_checkpoint
 from ..metrics import evaluate_generator
 from ..models import ChannelConfig, ModelSpec, SuperMobileResnetGenerator, extract_subnet, get_choice_set
 from ..models.resnet import ResnetLayout
@@ -34,8 +35,9 @@ from .losses import GANLoss, distillation_loss
 from .run import RunFolder, Trainer, check_fresh_or_resumable, run_training
 from .teacher import SAMPLE_ROWS
 
-# The reference's loss weights, by the teacher's kind: (reconstruction, distillation).
-DEFAULT_WEIGHTS = {"pix2pix": (100.0, 1.0), "cyclegan": (10.0, 0.01)}
+# The reference's loss weights (reconstruction, distillation): pix2pix's, and CycleGAN's for pseudo pairs.
+PAIRED_WEIGHTS, PSEUDO_PAIR_WEIGHTS = (100.0, 1.0), (10.0, 0.01)
+TEACHER_KINDS = ("pix2pix", "cyclegan", IMPORTED)
 LAMBDA_GAN = 1.0
 GAN_MODE = "lsgan"
 Student = Literal["mobile", "supernet", "subnet"]
@@ -82,37 +84,42 @@ class DistillRun(BaseModel):
 
 @dataclass
 class Teacher:
-    """A trained teacher, ready to distil from: its generator (frozen) and its discriminator's weights."""
+    """A teacher ready to distil from: its generator (frozen) and the discriminator that trained with it."""
 
-    kind: str
+    kind: str  # pix2pix or cyclegan (trained by ganc), or imported (made elsewhere, without a discriminator)
     spec: ModelSpec
     generator: ResnetLayout
-    discriminator_spec: ModelSpec
-    discriminator_state: dict
+    discriminator: tuple[ModelSpec, dict] | None
     checkpoint: Path
     dataset: Path | None
 
+    @property
+    def paired(self) -> bool:
+        """A pix2pix teacher's students learn from its real targets; the others' from its outputs (pseudo pairs)."""
+        return self.kind == "pix2pix"
+
 
 def load_teacher(path: Path) -> Teacher:
+    """The teacher in a ganc teacher checkpoint (or run folder), an imported one, or a foreign generator file."""
     checkpoint = resolve_checkpoint(path)
-    payload = load_checkpoint(checkpoint)
+    payload = read_checkpoint(checkpoint)
     kind = payload.get("kind")
-    if kind not in DEFAULT_WEIGHTS or "discriminator" not in payload:
-        raise CheckpointError(f"{checkpoint} is not a teacher checkpoint (pix2pix or cyclegan)")
+    if kind not in TEACHER_KINDS or (kind != IMPORTED and "discriminator" not in payload):
+        raise CheckpointError(f"{checkpoint} is not a teacher checkpoint (pix2pix, cyclegan or an imported generator)")
     generator = payload["generator"]
     spec = ModelSpec(generator["arch"], dict(generator["options"]))
     if spec.arch != "resnet":
         raise ValueError(f"distillation taps need a ResNet teacher, not {spec.arch!r}")
     model = spec.build()
     model.load_state_dict(generator["state_dict"])
-    discriminator = payload["discriminator"]
+    saved = payload.get("discriminator")
+    discriminator = (ModelSpec(saved["arch"], dict(saved["options"])), saved["state_dict"]) if saved else None
     dataset = payload.get("config", {}).get("data", {}).get("dataset")
     return Teacher(
         kind=kind,
         spec=spec,
         generator=model.eval().requires_grad_(False),
-        discriminator_spec=ModelSpec(discriminator["arch"], dict(discriminator["options"])),
-        discriminator_state=discriminator["state_dict"],
+        discriminator=discriminator,
         checkpoint=checkpoint,
         dataset=Path(dataset) if dataset else None,
     )
@@ -124,21 +131,30 @@ class DistillTrainer(Trainer):
     ) -> None:
         super().__init__(config.training, config.seed)
         self.config, self.teacher, self.train_data, self.val_data = config, teacher, train, val
-        self.paired = teacher.kind == "pix2pix"
+        self.paired = teacher.paired
         self.stage = {"mobile": "distill", "supernet": "supernet", "subnet": "finetune"}[config.student]
         self.kind = self.stage
-        recon, self.lambda_distill = DEFAULT_WEIGHTS[teacher.kind]
+        recon, self.lambda_distill = PAIRED_WEIGHTS if self.paired else PSEUDO_PAIR_WEIGHTS
         self.lambda_recon = config.lambda_recon if config.lambda_recon is not None else recon
         self.gan_loss = GANLoss(GAN_MODE)
         torch.manual_seed(config.seed)
 
         shared = {k: teacher.spec.options[k] for k in ("n_blocks", "residual") if k in teacher.spec.options}
         student, mappings = self._build_student(config, shared)
-        discriminator = teacher.discriminator_spec.build()
-        discriminator.load_state_dict(teacher.discriminator_state)
+        self.d_spec, discriminator = self._discriminator()
         self.modules = {"G": student, "mappings": mappings, "D": discriminator}
         self.adam("G", [*student.parameters(), *mappings.parameters()])
         self.adam("D", discriminator.parameters())
+
+    def _discriminator(self) -> tuple[ModelSpec, nn.Module]:
+        """The teacher's discriminator; a teacher made elsewhere brings none, so a fresh PatchGAN starts."""
+        if self.teacher.discriminator is None:
+            spec = ModelSpec("nlayer_discriminator", {"input_nc": 6 if self.paired else 3})
+            return spec, spec.build()
+        spec, state = self.teacher.discriminator
+        discriminator = spec.build()
+        discriminator.load_state_dict(state)
+        return spec, discriminator
 
     def _build_student(self, config: DistillRun, shared: dict[str, Any]) -> tuple[nn.Module, nn.ModuleList]:
         """The student and its 1x1 mapping layers: fresh, or from an earlier run (config.init_from)."""
@@ -260,7 +276,7 @@ class DistillTrainer(Trainer):
         return self.student_spec, self.modules["G"]
 
     def checkpoint_extras(self) -> dict[str, Any]:
-        d = self.teacher.discriminator_spec
+        d = self.d_spec
         return {
             "teacher_kind": self.teacher.kind,
             "teacher_checkpoint": str(self.teacher.checkpoint),
@@ -276,7 +292,7 @@ def train_distill(run: DistillRun, resume: bool = False, progress: Progress = no
     if run.data.dataset is None:
         run = run.model_copy(update={"data": run.data.model_copy(update={"dataset": teacher.dataset})})
     train, val = open_splits(run.data, teacher.generator.size_multiple)
-    if teacher.kind == "pix2pix" and train.layout == "unpaired":
+    if teacher.paired and train.layout == "unpaired":
         raise ValueError("a pix2pix teacher needs paired data to distil on")
     trainer = DistillTrainer(run, teacher, train, val)
     return run_training(trainer, folder, run, resume, progress)

@@ -11,11 +11,12 @@ ganc repo list
 
 import typer
 
-from . import compress, data, models, repo, serve, submit, train, worker
+from . import compress, data, imports, models, repo, serve, submit, train, worker
 
 app = typer.Typer(help="ganc: compress image-to-image GAN generators and serve them.", no_args_is_help=True)
 app.command()(models.macs)
 app.command()(models.export)
+app.command("import")(imports.import_checkpoint)
 app.add_typer(data.data_app, name="data")
 app.add_typer(train.train_app, name="train")
 app.command()(compress.compress)

@@ -29,9 +29,16 @@ InputNc = Annotated[int | None, typer.Option(help="input channels")]
 OutputNc = Annotated[int | None, typer.Option(help="output channels")]
 
 
+Checkpoint = Annotated[
+    Path | None,
+    typer.Option(help="a ganc checkpoint or a foreign generator file (with --config: a supernet to extract from)"),
+]
+
+
 @friendly_errors
 def macs(
-    arch: Arch = "resnet",
+    checkpoint: Checkpoint = None,
+    arch: Arch = None,
     ngf: Ngf = None,
     n_blocks: NBlocks = None,
     num_downs: NumDowns = None,
@@ -46,7 +53,6 @@ def macs(
 ) -> None:
     """Count MACs (paper convention and real) and parameters of a generator at SIZE x SIZE."""
     from compression.metrics import count_macs
-    from compression.models import ModelSpec
 
     if size <= 0:
         raise ValueError(f"--size must be positive, got {size}")
@@ -61,21 +67,20 @@ def macs(
         input_nc=input_nc,
         output_nc=output_nc,
     )
-    report = count_macs(ModelSpec(arch, options).build(), size, options.get("input_nc", 3))
+    spec, model = _generator(checkpoint, arch, options)
+    report = count_macs(model, size, int(spec.options.get("input_nc", 3)))
     if as_json:
-        typer.echo(json.dumps({"arch": arch, "options": options, **report.as_dict()}))
+        typer.echo(json.dumps({"arch": spec.arch, "options": spec.options, **report.as_dict()}))
     else:
         typer.echo(
-            f"{arch} at {size}x{size}: {report.macs / 1e9:.3f}G MACs (paper), "
+            f"{spec.arch} at {size}x{size}: {report.macs / 1e9:.3f}G MACs (paper), "
             f"{report.macs_real / 1e9:.3f}G MACs (real), {report.params / 1e6:.3f}M params"
         )
 
 
 @friendly_errors
 def export(
-    checkpoint: Annotated[
-        Path | None, typer.Option(help="a ganc checkpoint (with --config: a supernet to extract from)")
-    ] = None,
+    checkpoint: Checkpoint = None,
     arch: Arch = None,
     ngf: Ngf = None,
     n_blocks: NBlocks = None,
@@ -114,9 +119,6 @@ def export(
         input_nc=input_nc,
         output_nc=output_nc,
     )
-    if checkpoint is not None and (arch is not None or set(options) - {"config"}):
-        raise ValueError("with --checkpoint, give no architecture options (only --config, to extract a sub-network)")
-
     spec, model = _generator(checkpoint, arch, options)
     result: dict[str, Any] = {"arch": spec.arch, "options": spec.options}
     with tempfile.TemporaryDirectory() as scratch:
@@ -135,13 +137,16 @@ def export(
 
 def _generator(checkpoint: Path | None, arch: str | None, options: dict[str, Any]) -> "tuple[ModelSpec, nn.Module]":
     """The generator in a checkpoint (a sub-network of it, with options["config"]), or a fresh one of `arch`."""
-    from compression.checkpoint import load_generator
+    from compression.checkpoint import generator_of
+    from compression.foreign import read_checkpoint
     from compression.models import ChannelConfig, ModelSpec, extract_subnet
 
+    if checkpoint is not None and (arch is not None or set(options) - {"config"}):
+        raise ValueError("with --checkpoint, give no architecture options (only --config, to extract a sub-network)")
     if checkpoint is None:
         spec = ModelSpec(arch or "resnet", options)
         return spec, spec.build().eval()
-    spec, model = load_generator(checkpoint)
+    spec, model = generator_of(read_checkpoint(checkpoint), checkpoint)
     if "config" in options:
         return extract_subnet(spec, model, ChannelConfig.parse(options["config"]))
     return spec, model

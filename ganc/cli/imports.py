@@ -1,0 +1,39 @@
+"""`ganc import`: a generator checkpoint made elsewhere, converted once into a ganc checkpoint."""
+
+import json
+from pathlib import Path
+from typing import Annotated, Literal
+
+import typer
+
+from .errors import friendly_errors
+
+Format = Literal["auto", "pytorch-cyclegan", "vintagify"]
+
+
+@friendly_errors
+def import_checkpoint(
+    checkpoint: Annotated[Path, typer.Argument(help="the generator's state dict (.pth)")],
+    out: Annotated[Path, typer.Option(help="the ganc checkpoint to write")],
+    format: Annotated[
+        str,
+        typer.Option(
+            help="auto (from its keys and shapes), pytorch-cyclegan (junyanz's ResNet and U-Net) or vintagify"
+        ),
+    ] = "auto",
+) -> None:
+    """Import a pix2pix/CycleGAN generator (pytorch-CycleGAN-and-pix2pix, vintagify) as a teacher ganc can compress."""
+    from compression.checkpoint import generator_of, write_payload
+    from compression.foreign import imported_payload
+    from compression.metrics import count_macs
+
+    if format not in Format.__args__:
+        raise ValueError(f"--format must be one of {', '.join(Format.__args__)}, not {format!r}")
+    if out.exists():
+        raise ValueError(f"{out} already exists; choose another --out")
+    payload = imported_payload(checkpoint, format)
+    write_payload(out, payload)
+    spec, model = generator_of(payload, checkpoint)
+    counts = count_macs(model, 256, int(spec.options.get("input_nc", 3)))
+    summary = {"out": str(out), "format": payload["imported_from"]["format"], "arch": spec.arch, **counts.as_dict()}
+    typer.echo(json.dumps({**summary, "options": spec.options}))
