@@ -1,7 +1,8 @@
-"""Datasets: reading the usual on-disk formats, and building sample sets offline from photographs."""
+"""Datasets: reading the usual on-disk formats, gathering photographs and building sample sets from them offline."""
 
 from .dataset import Preprocess, TranslationDataset, to_image, to_tensor
 from .folders import DataError, find_split
+from .photos import gather_photos
 from .sample import build_sample_dataset
 
 __all__ = [
@@ -10,6 +11,7 @@ __all__ = [
     "TranslationDataset",
     "build_sample_dataset",
     "find_split",
+    "gather_photos",
     "to_image",
     "to_tensor",
 ]

@@ -1,6 +1,7 @@
-"""`ganc data`: build sample datasets offline from photographs."""
+"""`ganc data`: gather photographs, and build sample datasets offline from them."""
 
 import json
+from collections import Counter
 from pathlib import Path
 from typing import Annotated
 
@@ -30,3 +31,22 @@ def sample_dataset(
     )
     bars.close()
     typer.echo(json.dumps({"out": str(out), **{k: summary[k] for k in ("task", "size", "layout", "counts")}}))
+
+
+@data_app.command("photos")
+@friendly_errors
+def gather_wallpaper_photos(
+    out: Annotated[Path, typer.Option(help="folder to create")],
+    debs: Annotated[
+        Path | None,
+        typer.Option(help="folder of the packages' .deb files, downloaded before (default: apt-get download)"),
+    ] = None,
+) -> None:
+    """Gather the photographs among Debian's wallpaper packages into a folder, with a manifest (licences, sha256)."""
+    from compression.data import gather_photos
+
+    bars = ProgressBars()
+    manifest = gather_photos(out, debs=debs, progress=bars)
+    bars.close()
+    per_package = Counter(photo["package"] for photo in manifest["photos"])
+    typer.echo(json.dumps({"out": str(out), "photos": len(manifest["photos"]), "per_package": per_package}))
