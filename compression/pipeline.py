@@ -8,6 +8,7 @@ checkpoint. Everything that can be checked cheaply (paths, choice set, target, b
 before the first expensive step, and publishing comes last, so a failed job publishes nothing.
 """
 
+import functools
 import json
 import shutil
 import time
@@ -24,7 +25,14 @@ from ganc.repository import publish_variant, read_card
 from ganc.spec import CompressionSpec, TrainingSpec
 
 from .checkpoint import load_generator, resolve_checkpoint
-from .data import DataError, Preprocess, TranslationDataset, build_sample_dataset, find_split
+from .data import (
+    DataError,
+    TranslationDataset,
+    build_photo_dataset,
+    build_sample_dataset,
+    find_split,
+    judging_preprocess,
+)
 from .export import export_onnx, make_card, verify_onnx
 from .foreign import as_ganc_checkpoint
 from .metrics import evaluate_generator
@@ -123,16 +131,14 @@ class Pipeline:
         if d.path is not None:
             return {"dataset": str(d.path)}
         out = self.work / "data" / "dataset"
-        if not (out / "dataset.json").is_file():
-            shutil.rmtree(out, ignore_errors=True)
-            build_sample_dataset(
-                d.sample,
-                d.size,
-                out,
-                photos_dir=d.photos,
-                seed=d.seed,
-                progress=lambda done, total: self.progress("data", done, total, d.sample),
-            )
+        if (out / "dataset.json").is_file():
+            return {"dataset": str(out)}
+        shutil.rmtree(out, ignore_errors=True)
+        report = functools.partial(_report_data, self.progress, d.sample or "photos")
+        if d.unlabelled:
+            build_photo_dataset(d.photos, out, size=d.size, seed=d.seed, progress=report)
+        else:
+            build_sample_dataset(d.sample, d.size, out, photos_dir=d.photos, seed=d.seed, progress=report)
         return {"dataset": str(out)}
 
     def teacher(self, dataset: str) -> dict[str, Any]:
@@ -160,7 +166,7 @@ class Pipeline:
     def search(self, dataset: str, teacher_path: str, supernet_run: str) -> dict[str, Any]:
         teacher = load_teacher(Path(teacher_path))
         _, supernet = load_generator(Path(supernet_run))
-        split = TranslationDataset(Path(dataset), "train2", Preprocess(multiple=4))
+        split = self._held_out(dataset, "train2", teacher)
         judge = Judge(list(split.eval_pairs(self.spec.search.eval_images)), teacher.generator, teacher.paired)
         result = run_search(
             supernet,
@@ -200,7 +206,7 @@ class Pipeline:
     ) -> dict[str, Any]:
         """Every variant as a verified ONNX file beside its card, in export/<variant>/."""
         teacher = load_teacher(Path(teacher_path))
-        val = list(TranslationDataset(Path(dataset), "val", Preprocess(multiple=4)).eval_pairs())
+        val = list(self._held_out(dataset, "val", teacher).eval_pairs())
         variants = self._variants(teacher, supernet_run, finetuned, latency)
         exported = {}
         for done, variant in enumerate(variants, 1):
@@ -237,6 +243,11 @@ class Pipeline:
         train_distill(run, resume=_started(run.out), progress=self.progress)
         return {"run": str(run.out)}
 
+    def _held_out(self, dataset: str, split: str, teacher: Teacher) -> TranslationDataset:
+        return TranslationDataset(
+            Path(dataset), split, judging_preprocess(Path(dataset), teacher.generator.size_multiple)
+        )
+
     def _variants(
         self, teacher: Teacher, supernet_run: str, finetuned: dict[str, str | None], latency: dict[str, float]
     ) -> list[Variant]:
@@ -261,7 +272,8 @@ class Pipeline:
         model = variant.model.eval()
         export_onnx(model, onnx_path, fp16=self.spec.fp16)
         verify_onnx(model, onnx_path, fp16=self.spec.fp16)
-        reference = None if variant.is_teacher else teacher.generator
+        # Against the targets (and, for students, the teacher); without targets, agreement with the teacher.
+        reference = None if variant.is_teacher and teacher.paired else teacher.generator
         quality = evaluate_generator(model, val, reference, teacher.paired)
         target = latency_target(self.spec.search)
         latency_ms = variant.latency_ms if variant.latency_ms is not None else measure_model_ms(model, target)
@@ -276,10 +288,15 @@ class Pipeline:
             teacher=None if variant.is_teacher else model_name(self.spec.family, TEACHER_VARIANT),
             job=self.job,
             quality={k: round(v, 4) for k, v in quality.items()},
+            quality_against="target" if teacher.paired else "teacher",
             latency_ms={target.name: round(latency_ms, 3)},
         )
         write_text_atomically(folder / "card.json", card.model_dump_json(indent=2) + "\n")
         return folder
+
+
+def _report_data(progress: Progress, what: str, done: int, total: int) -> None:
+    progress("data", done, total, what)
 
 
 def _started(out: Path) -> bool:

@@ -61,6 +61,9 @@ class VariantCard(BaseModel):
     macs_real: int = Field(gt=0, description=f"MACs at {MACS_SIZE}x{MACS_SIZE} actually performed")
     params: int = Field(gt=0)
     quality: dict[str, float] = Field(default_factory=dict, description="metric name -> value on the eval split")
+    quality_against: Literal["target", "teacher"] = Field(
+        "target", description="what `quality` compares outputs to: the split's real targets, or the teacher's outputs"
+    )
     latency_ms: dict[str, float] = Field(default_factory=dict, description="target -> measured latency")
     size_multiple: int = Field(gt=0, description="input height and width must be multiples of this")
     normalization: Literal["[-1, 1]"] = NORMALIZATION

@@ -17,24 +17,33 @@ class _Strict(BaseModel):
 
 
 class DatasetSpec(_Strict):
-    """An existing dataset folder (`path`), or a sample set to build (`sample`, from `photos` or scikit-image)."""
+    """Where the data comes from: an existing dataset folder (`path`); a sample set to build (`sample`, from
+    `photos` or scikit-image's); or `photos` alone, unlabelled photographs of the input domain that the
+    teacher labels (pseudo pairs)."""
 
     path: Path | None = None
     sample: Literal["edges2photo", "sr4x", "gray2color"] | None = None
     photos: Path | None = None
-    size: int = Field(128, ge=16, description="sample sets: the crop size they are built for")
+    size: int = Field(
+        128, ge=16, description="sample sets: the crop size they are built for; photos: their short side when judged"
+    )
     crop_size: int | None = Field(None, ge=16, description="training crop (default: size)")
     seed: int = 0
 
     @model_validator(mode="after")
     def _one_source(self) -> "DatasetSpec":
-        if (self.path is None) == (self.sample is None):
-            raise ValueError("give exactly one of `path` (an existing dataset) or `sample` (a set to build)")
-        if self.photos is not None and self.sample is None:
-            raise ValueError("`photos` builds a sample set: give `sample` too")
+        if self.path is not None and (self.sample is not None or self.photos is not None):
+            raise ValueError("give `path` (an existing dataset), `sample` (a set to build) or `photos`, not several")
+        if self.path is None and self.sample is None and self.photos is None:
+            raise ValueError("give `path` (an existing dataset), `sample` (a set to build) or `photos` (unlabelled)")
         if self.size % 4 or (self.crop_size or 4) % 4:
             raise ValueError("`size` and `crop_size` must be multiples of 4")
         return self
+
+    @property
+    def unlabelled(self) -> bool:
+        """Photographs of the input domain alone: the teacher's outputs become their targets."""
+        return self.photos is not None and self.sample is None
 
 
 class TrainingSpec(_Strict):
@@ -142,6 +151,14 @@ class CompressionSpec(_Strict):
         soft, hard = self.soft_time_limit_s, self.time_limit_s
         if soft is not None and hard is not None and soft >= hard:
             raise ValueError("soft_time_limit_s must be below time_limit_s, so the job can stop cleanly first")
+        return self
+
+    @model_validator(mode="after")
+    def _a_teacher_for_unlabelled_photos(self) -> "CompressionSpec":
+        if self.dataset.unlabelled and self.teacher.checkpoint is None:
+            raise ValueError(
+                "dataset.photos alone are unlabelled: give teacher.checkpoint, the teacher that labels them"
+            )
         return self
 
     @model_validator(mode="after")

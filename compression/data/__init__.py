@@ -4,14 +4,18 @@ from .dataset import Preprocess, TranslationDataset, to_image, to_tensor
 from .folders import DataError, find_split
 from .photos import gather_photos
 from .sample import build_sample_dataset
+from .unlabelled import build_photo_dataset, judging_preprocess, training_preprocess
 
 __all__ = [
     "DataError",
     "Preprocess",
     "TranslationDataset",
+    "build_photo_dataset",
     "build_sample_dataset",
     "find_split",
     "gather_photos",
+    "judging_preprocess",
     "to_image",
     "to_tensor",
+    "training_preprocess",
 ]

@@ -19,10 +19,12 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Preprocess:
-    """Resize to `load_size` (None: keep the size), take a `crop_size` crop (None: whole image), maybe flip,
-    and trim height and width down to a `multiple` (what the generator needs)."""
+    """Resize to `load_size` square (None: keep the size), or keep the aspect and bring the short side to a
+    random length in `short_side` (lo, hi); take a `crop_size` crop (None: whole image), maybe flip, and trim
+    height and width down to a `multiple` (what the generator needs)."""
 
     load_size: int | None = None
+    short_side: tuple[int, int] | None = None
     crop_size: int | None = None
     flip: bool = False
     multiple: int = 1
@@ -68,7 +70,15 @@ class TranslationDataset:
     def name(self, index: int) -> str:
         return self.files.a[index].stem
 
+    @property
+    def has_targets(self) -> bool:
+        """Whether B holds real images; a split of unlabelled photos gives the photo itself as B."""
+        return self.files.layout != "photos"
+
     def _images(self, index: int, rng: np.random.Generator) -> tuple[Image.Image, Image.Image]:
+        if self.files.layout == "photos":
+            photo = _load(self.files.a[index])
+            return photo, photo
         if self.files.layout == "aligned":
             both = _load(self.files.a[index])
             half = both.width // 2
@@ -79,6 +89,11 @@ class TranslationDataset:
     def pair(self, index: int, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         a, b = self._images(index, rng)
         p = self.preprocess
+        if p.short_side is not None:
+            side = int(rng.integers(p.short_side[0], p.short_side[1] + 1))
+            same = b is a  # unlabelled photos: the photo is both
+            a = _with_short_side(a, side)
+            b = a if same else _with_short_side(b, side)
         if p.load_size is not None:
             a = a.resize((p.load_size, p.load_size), Image.BICUBIC)
             b = b.resize((p.load_size, p.load_size), Image.BICUBIC)
@@ -131,6 +146,12 @@ class TranslationDataset:
                 self._skip(index, error)
                 continue
             yield self.name(index), a, b
+
+
+def _with_short_side(image: Image.Image, side: int) -> Image.Image:
+    scale = side / min(image.size)
+    size = (max(side, round(image.width * scale)), max(side, round(image.height * scale)))
+    return image if size == image.size else image.resize(size, Image.BICUBIC)
 
 
 def _trim(image: Image.Image, multiple: int) -> Image.Image:

@@ -3,9 +3,12 @@
 A split named `train` may be laid out as
 - aligned (pix2pix):  ROOT/train/*.png, each image A and B side by side (A left);
 - paired folders:     ROOT/train/A/* and ROOT/train/B/*, matching file names;
-- unpaired (CycleGAN): ROOT/trainA/* and ROOT/trainB/*.
+- unpaired (CycleGAN): ROOT/trainA/* and ROOT/trainB/*;
+- unlabelled photos:  ROOT/train/* plain photographs of the input domain, the teacher's outputs their targets
+                      (marked by `"layout": "photos"` in ROOT/dataset.json, see unlabelled.py).
 """
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -13,7 +16,8 @@ from typing import Literal
 from PIL import Image, UnidentifiedImageError
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
-Layout = Literal["aligned", "paired", "unpaired"]
+Layout = Literal["aligned", "paired", "unpaired", "photos"]
+SUMMARY = "dataset.json"  # what built a dataset (a sample set, unlabelled photos) says of it
 
 
 class DataError(ValueError):
@@ -42,6 +46,10 @@ def find_split(root: Path, split: str) -> SplitFiles:
     """The files of `split` under `root`, in whichever layout is there."""
     if not root.is_dir():
         raise DataError(f"dataset folder {root} does not exist")
+    if read_summary(root).get("layout") == "photos":
+        if not (root / split).is_dir():
+            raise DataError(f"no split {split!r} in {root}: expected {root / split}/ (unlabelled photos)")
+        return SplitFiles("photos", tuple(list_images(root / split)), ())
     if (root / f"{split}A").is_dir() or (root / f"{split}B").is_dir():
         return SplitFiles("unpaired", tuple(list_images(root / f"{split}A")), tuple(list_images(root / f"{split}B")))
     folder = root / split
@@ -60,6 +68,12 @@ def find_split(root: Path, split: str) -> SplitFiles:
         f"no split {split!r} in {root}: expected {root / split}/ (aligned A|B images), "
         f"{root / split}/A and B/ (paired), or {root}/{split}A and {split}B/ (unpaired)"
     )
+
+
+def read_summary(root: Path) -> dict:
+    """The dataset.json of a dataset ganc built ({} for one made elsewhere)."""
+    path = root / SUMMARY
+    return json.loads(path.read_text()) if path.is_file() else {}
 
 
 def check_images(files: SplitFiles, min_size: int) -> None:

@@ -12,10 +12,10 @@ Tasks:
 """
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 import numpy as np
 from PIL import Image
@@ -27,6 +27,7 @@ from . import degrade as degradation
 from .folders import DataError, list_images
 
 Task = Literal["edges2photo", "sr4x", "gray2color"]
+T = TypeVar("T")
 SPLITS = ("train", "train2", "val", "test")
 HELD_OUT_FRACTION = 0.1  # of the regions, for each of train2, val and test
 MIN_REGION_STD = 10.0  # in 8-bit levels: drops black sky, blank borders
@@ -104,10 +105,11 @@ def cut_regions(photos: list[Photo], side: int) -> list[Region]:
     return regions
 
 
-def deal_splits(regions: list[Region], seed: int) -> dict[str, list[Region]]:
-    order = np.random.default_rng(seed).permutation(len(regions))
-    held = max(1, round(HELD_OUT_FRACTION * len(regions)))
-    shuffled = [regions[i] for i in order]
+def deal_splits(items: Sequence[T], seed: int) -> dict[str, list[T]]:
+    """Shuffle `items` with the seed and deal a tenth (at least one) to each held-out split, the rest to train."""
+    order = np.random.default_rng(seed).permutation(len(items))
+    held = max(1, round(HELD_OUT_FRACTION * len(items)))
+    shuffled = [items[i] for i in order]
     return {
         "test": shuffled[:held],
         "val": shuffled[held : 2 * held],

@@ -25,6 +25,7 @@ def make_card(
     teacher: str | None = None,
     job: str | None = None,
     quality: dict[str, float] | None = None,
+    quality_against: str = "target",
     latency_ms: dict[str, float] | None = None,
 ) -> VariantCard:
     channels_in = int(spec.options.get("input_nc", 3))
@@ -43,6 +44,7 @@ def make_card(
         macs_real=counts.macs_real,
         params=counts.params,
         quality=quality or {},
+        quality_against=quality_against,
         latency_ms=latency_ms or {},
         size_multiple=size_multiple(model),
         precision="fp16" if fp16 else "fp32",

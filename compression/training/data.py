@@ -5,7 +5,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..data import DataError, Preprocess, TranslationDataset
+from ..data import DataError, TranslationDataset, judging_preprocess, training_preprocess
 
 DEFAULT_CROP = 256
 TRAIN_SPLIT, VAL_SPLIT = "train", "val"
@@ -37,9 +37,9 @@ def open_splits(config: DataConfig, size_multiple: int) -> tuple[TranslationData
     crop = config.resolved_crop()
     if crop % size_multiple:
         raise DataError(f"crop size {crop} is not a multiple of {size_multiple}, which the generator needs")
-    train = TranslationDataset(config.dataset, TRAIN_SPLIT, Preprocess(config.load_size, crop, flip=True))
+    train = TranslationDataset(config.dataset, TRAIN_SPLIT, training_preprocess(config.dataset, crop, config.load_size))
     try:
-        val = TranslationDataset(config.dataset, VAL_SPLIT, Preprocess(multiple=size_multiple))
+        val = TranslationDataset(config.dataset, VAL_SPLIT, judging_preprocess(config.dataset, size_multiple))
     except DataError as error:
         if "no split" not in str(error):
             raise

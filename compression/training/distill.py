@@ -211,13 +211,15 @@ class DistillTrainer(Trainer):
             teacher_out, teacher_taps = self.teacher.generator.forward_with_taps(a)
         out, taps = student.forward_with_taps(a)
         target = self.reconstruction_target(b, teacher_out)
+        # What the discriminator learns as real: B, or for unlabelled photos the teacher's style itself.
+        real = b if self.train_data.has_targets else teacher_out
 
         def judge(image: torch.Tensor) -> torch.Tensor:
             return d(torch.cat([a, image], 1) if self.paired else image)
 
         # Discriminator: real B (paired with its input for pix2pix) against the student's output.
         self.optimizers["D"].zero_grad()
-        loss_d = 0.5 * (self.gan_loss(judge(out.detach()), False) + self.gan_loss(judge(b), True))
+        loss_d = 0.5 * (self.gan_loss(judge(out.detach()), False) + self.gan_loss(judge(real), True))
         loss_d.backward()
         self.optimizers["D"].step()
         # Student: GAN + reconstruction + feature distillation.
@@ -292,7 +294,7 @@ def train_distill(run: DistillRun, resume: bool = False, progress: Progress = no
     if run.data.dataset is None:
         run = run.model_copy(update={"data": run.data.model_copy(update={"dataset": teacher.dataset})})
     train, val = open_splits(run.data, teacher.generator.size_multiple)
-    if teacher.paired and train.layout == "unpaired":
+    if teacher.paired and train.layout in ("unpaired", "photos"):
         raise ValueError("a pix2pix teacher needs paired data to distil on")
     trainer = DistillTrainer(run, teacher, train, val)
     return run_training(trainer, folder, run, resume, progress)

@@ -1,0 +1,109 @@
+"""A teacher made elsewhere and a folder of unlabelled photos: the teacher labels them, the pipeline compresses it."""
+
+import json
+
+import pytest
+import torch
+from PIL import Image
+from typer.testing import CliRunner
+
+from compression.data import DataError, TranslationDataset, build_photo_dataset, judging_preprocess
+from compression.data.sample import skimage_photos
+from compression.pipeline import run_pipeline
+from ganc.cli.main import app
+from ganc.repository import read_index
+from ganc.spec import SpecError, parse_spec
+from tests.support.foreign_generators import VintagifyGenerator, randomised
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("photos")
+    for photo in skimage_photos()[:8]:
+        photo.image.save(folder / f"{photo.name}.jpg")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def foreign_teacher(tmp_path_factory):
+    path = tmp_path_factory.mktemp("teacher") / "G_A2B_epoch33.pth"
+    torch.manual_seed(0)
+    torch.save(randomised(VintagifyGenerator(ngf=8, n_blocks=3)).state_dict(), path)
+    return path
+
+
+def test_photos_are_dealt_whole_into_the_splits_and_judged_at_their_size(photos, tmp_path):
+    summary = build_photo_dataset(photos, tmp_path / "d", size=64, seed=1)
+    dealt = [name for split in summary["splits"].values() for name in split]
+    assert sorted(dealt) == sorted(p.name for p in photos.iterdir()) and all(summary["splits"].values())
+    stored = [Image.open(p) for p in (tmp_path / "d").rglob("*.png")]
+    assert len(stored) == 8 and max(min(image.size) for image in stored) == 128
+    val = TranslationDataset(tmp_path / "d", "val", judging_preprocess(tmp_path / "d", 4))
+    for _name, a, b in val.eval_pairs():
+        assert min(a.shape[1:]) == 64 and torch.equal(a, b) and not val.has_targets
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda d: (d / "x.jpg").write_bytes(b"not a photo"), "not one readable photograph"),
+        (lambda d: Image.new("RGB", (40, 30)).save(d / "small.png"), "short side below 64px"),
+        (lambda d: Image.new("RGB", (80, 80)).save(d / "one.png"), "need 4"),
+    ],
+)
+def test_bad_photo_folders_are_refused_before_any_work(tmp_path, make, message):
+    (tmp_path / "in").mkdir()
+    make(tmp_path / "in")
+    with pytest.raises(DataError, match=message):
+        build_photo_dataset(tmp_path / "in", tmp_path / "d", size=64)
+    assert not (tmp_path / "d").exists() and [p.name for p in tmp_path.iterdir()] == ["in"]
+
+
+def spec(photos, checkpoint, **changes) -> dict:
+    base = {
+        "family": "aged",
+        "task": "vintage",
+        "dataset": {"photos": str(photos), "size": 32},
+        "teacher": {"checkpoint": str(checkpoint)},
+        "supernet": {"choices": "channels-16", "steps": 4, "batch_size": 2, "every": 2},
+        "search": {"macs_budgets": [1e12], "method": "evolution", "population_size": 4, "iterations": 1},
+        "finetune": {"steps": 2, "batch_size": 2, "every": 2},
+    }
+    return {**base, **changes}
+
+
+def test_a_foreign_teacher_is_compressed_on_unlabelled_photos(photos, foreign_teacher, tmp_path):
+    result = run_pipeline(parse_spec(spec(photos, foreign_teacher)), tmp_path / "work", tmp_path / "repo", "job")
+    assert (tmp_path / "work" / "teacher" / "imported.pt").is_file()  # converted once
+    cards = {v.card.variant: v.card for v in read_index(tmp_path / "repo").versions}
+    assert set(cards) == set(result["published"]) and len(cards) == 2
+    for card in cards.values():
+        assert card.quality_against == "teacher" and set(card.quality) == {"psnr_teacher", "ssim_teacher"}
+    assert cards["teacher"].quality["psnr_teacher"] == 100.0  # the teacher agrees with itself
+    student = next(c for name, c in cards.items() if name != "teacher")
+    assert student.quality["psnr_teacher"] < 100.0 and student.teacher == "aged--teacher"
+    run = json.loads((tmp_path / "work" / "supernet" / "run" / "config.json").read_text())
+    assert run["data"]["dataset"].endswith("data/dataset")
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"teacher": {}}, "unlabelled: give teacher.checkpoint"),
+        ({"dataset": {"photos": "x", "path": "y"}}, "not several"),
+    ],
+)
+def test_specs_on_unlabelled_photos_need_a_teacher_to_label_them(photos, foreign_teacher, change, message):
+    with pytest.raises(SpecError, match=message):
+        parse_spec(spec(photos, foreign_teacher, **change))
+
+
+def test_an_unreadable_teacher_is_refused_in_one_line_before_any_work(photos, tmp_path):
+    (tmp_path / "teacher.pth").write_bytes(b"\x00" * 100)
+    (tmp_path / "spec.json").write_text(json.dumps(spec(photos, tmp_path / "teacher.pth")))
+    result = CliRunner().invoke(
+        app,
+        ["compress", str(tmp_path / "spec.json"), "--work-dir", str(tmp_path / "w"), "--repo", str(tmp_path / "repo")],
+    )
+    assert result.exit_code == 1 and len(result.stderr.strip().splitlines()) == 1
+    assert "unreadable" in result.stderr and not (tmp_path / "repo").exists()
