@@ -13,6 +13,7 @@ and `decoder`, so importing is renaming (dropout has no weights: it only shifts 
 U-Net has the reference's very names.
 """
 
+import importlib.util
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +38,7 @@ from .models import ModelSpec
 ForeignFormat = Literal["pytorch-cyclegan", "vintagify"]
 FORMATS: tuple[ForeignFormat, ...] = ("pytorch-cyclegan", "vintagify")
 BLOCK_NAME: dict[ForeignFormat, str] = {"pytorch-cyclegan": "conv_block", "vintagify": "block"}
+VINTAGIFY_WEIGHTS = "resources/G_A2B_epoch33.pth"  # the modern-to-vintage generator of vintagify 0.1.2
 RESNET_BLOCKS_START = 10  # Sequential index of the first residual block, after stem and two down-samplings
 State = dict[str, torch.Tensor]
 
@@ -50,6 +52,15 @@ class ImportedGenerator:
     format: ForeignFormat
     spec: ModelSpec
     model: nn.Module
+
+
+def vintagify_weights() -> Path:
+    """The generator file the vintagify wheel ships, found without importing the package (its imports pull in
+    torchvision, which would bring another torch)."""
+    spec = importlib.util.find_spec("vintagify")
+    if spec is None or not spec.submodule_search_locations:
+        raise ForeignCheckpointError("vintagify is not installed: pip install --no-deps vintagify==0.1.2")
+    return Path(next(iter(spec.submodule_search_locations))) / VINTAGIFY_WEIGHTS
 
 
 def read_state_dict(path: Path) -> State:

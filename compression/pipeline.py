@@ -92,7 +92,13 @@ class Pipeline:
         n_blocks, residual = spec.teacher.n_blocks, spec.teacher.residual
         if spec.teacher.checkpoint is not None:
             options = load_teacher(spec.teacher.checkpoint).spec.options
-            n_blocks, residual = options.get("n_blocks", 9), options.get("residual", False)
+            n_blocks, residual = options.get("n_blocks", 9), options.get("residual", False) or spec.teacher.residual
+            channels = options.get("input_nc", 3), options.get("output_nc", 3)
+            if spec.teacher.residual and channels[0] != channels[1]:
+                raise ValueError(
+                    f"teacher.residual: residual students add their output to their input, but the teacher "
+                    f"maps {channels[0]} channels to {channels[1]}"
+                )
         choice_set = get_choice_set(spec.supernet.choices)
         target = latency_target(spec.search)
         target.check_available()
@@ -111,16 +117,20 @@ class Pipeline:
         return TeacherRun(out=out, data=self.data_config(dataset), teacher=self.spec.teacher, seed=self.spec.seed)
 
     def distill_run(self, out: Path, dataset: str, teacher: str, training: TrainingSpec, **student: Any) -> DistillRun:
-        """A distillation run of the student `student` describes (see DistillRun); students of a paired teacher
-        keep its balance of reconstruction against the adversarial loss."""
+        """A distillation run of the student `student` describes (see DistillRun); unless the spec weighs their
+        reconstruction, students of a paired teacher keep its balance of reconstruction against the adversarial loss."""
         t = self.spec.teacher
-        lambda_recon = t.lambda_l1 if t.checkpoint is None and t.model == "pix2pix" else None
+        lambda_recon = self.spec.supernet.lambda_recon
+        if lambda_recon is None and t.checkpoint is None and t.model == "pix2pix":
+            lambda_recon = t.lambda_l1
         return DistillRun(
             out=out,
             data=self.data_config(dataset),
             teacher=Path(teacher),
             training=training,
             lambda_recon=lambda_recon,
+            # A given teacher is what it is; `teacher.residual` then asks for residual students.
+            residual=True if t.checkpoint is not None and t.residual else None,
             seed=self.spec.seed,
             **student,
         )

@@ -40,6 +40,12 @@ class DatasetSpec(_Strict):
             raise ValueError("`size` and `crop_size` must be multiples of 4")
         return self
 
+    @model_validator(mode="after")
+    def _crops_fit_the_photos(self) -> "DatasetSpec":
+        if self.unlabelled and (self.crop_size or self.size) > self.size:
+            raise ValueError("`crop_size` must not exceed `size`: unlabelled photos are cropped at that scale or more")
+        return self
+
     @property
     def unlabelled(self) -> bool:
         """Photographs of the input domain alone: the teacher's outputs become their targets."""
@@ -70,7 +76,10 @@ class TeacherSpec(TrainingSpec):
     ngf: int = Field(64, gt=0, description="generator width")
     n_blocks: int = Field(9, gt=0, multiple_of=3, description="residual blocks (resnet, mobile_resnet)")
     num_downs: int = Field(8, gt=0, description="down-sampling stages (unet)")
-    residual: bool = Field(False, description="predict a residual added to the input (restoration)")
+    residual: bool = Field(
+        False,
+        description="predict a residual added to the input (restoration); with `checkpoint`: the students do",
+    )
     ndf: int = Field(64, gt=0, description="discriminator width")
     gan_mode: Literal["lsgan", "hinge", "vanilla"] = "lsgan"
     lambda_l1: float = Field(100.0, ge=0, description="pix2pix's weight of L1 against the adversarial loss")
@@ -83,6 +92,12 @@ class SupernetSpec(TrainingSpec):
     path: Literal["fast", "original"] = "fast"
     choices: str = "channels-48"
     distill_steps: int = Field(1000, gt=0)
+    lambda_recon: float | None = Field(
+        None,
+        ge=0,
+        description="the students' weight of L1 to the target (or the teacher's output); default: a pix2pix "
+        "teacher's lambda_l1, else CycleGAN's 10",
+    )
 
 
 class SearchSpec(_Strict):

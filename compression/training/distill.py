@@ -63,6 +63,9 @@ class DistillRun(BaseModel):
     init_from: Path | None = None
     training: TrainingSpec
     lambda_recon: float | None = Field(None, ge=0, description="default: the reference's weight for the teacher")
+    residual: bool | None = Field(
+        None, description="the student adds its output to its input (default: as the teacher)"
+    )
     seed: int = 0
 
     @model_validator(mode="after")
@@ -140,6 +143,8 @@ class DistillTrainer(Trainer):
         torch.manual_seed(config.seed)
 
         shared = {k: teacher.spec.options[k] for k in ("n_blocks", "residual") if k in teacher.spec.options}
+        if config.residual is not None:
+            shared["residual"] = config.residual
         student, mappings = self._build_student(config, shared)
         self.d_spec, discriminator = self._discriminator()
         self.modules = {"G": student, "mappings": mappings, "D": discriminator}

@@ -13,8 +13,11 @@ Format = Literal["auto", "pytorch-cyclegan", "vintagify"]
 
 @friendly_errors
 def import_checkpoint(
-    checkpoint: Annotated[Path, typer.Argument(help="the generator's state dict (.pth)")],
     out: Annotated[Path, typer.Option(help="the ganc checkpoint to write")],
+    checkpoint: Annotated[
+        Path | None,
+        typer.Argument(help="the generator's state dict (.pth); with --format vintagify, default: the wheel's"),
+    ] = None,
     format: Annotated[
         str,
         typer.Option(
@@ -24,13 +27,17 @@ def import_checkpoint(
 ) -> None:
     """Import a pix2pix/CycleGAN generator (pytorch-CycleGAN-and-pix2pix, vintagify) as a teacher ganc can compress."""
     from compression.checkpoint import generator_of, write_payload
-    from compression.foreign import imported_payload
+    from compression.foreign import imported_payload, vintagify_weights
     from compression.metrics import count_macs
 
     if format not in Format.__args__:
         raise ValueError(f"--format must be one of {', '.join(Format.__args__)}, not {format!r}")
     if out.exists():
         raise ValueError(f"{out} already exists; choose another --out")
+    if checkpoint is None:
+        if format != "vintagify":
+            raise ValueError("give the CHECKPOINT to import (only --format vintagify knows where its weights are)")
+        checkpoint = vintagify_weights()
     payload = imported_payload(checkpoint, format)
     write_payload(out, payload)
     spec, model = generator_of(payload, checkpoint)

@@ -13,7 +13,7 @@ from compression.pipeline import run_pipeline
 from ganc.cli.main import app
 from ganc.repository import read_index
 from ganc.spec import SpecError, parse_spec
-from tests.support.foreign_generators import VintagifyGenerator, randomised
+from tests.support.foreign_generators import JunyanzResnetGenerator, VintagifyGenerator, junyanz_norm, randomised
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +73,13 @@ def spec(photos, checkpoint, **changes) -> dict:
 
 
 def test_a_foreign_teacher_is_compressed_on_unlabelled_photos(photos, foreign_teacher, tmp_path):
-    result = run_pipeline(parse_spec(spec(photos, foreign_teacher)), tmp_path / "work", tmp_path / "repo", "job")
+    residual_students = {"checkpoint": str(foreign_teacher), "residual": True}
+    result = run_pipeline(
+        parse_spec(spec(photos, foreign_teacher, teacher=residual_students)),
+        tmp_path / "work",
+        tmp_path / "repo",
+        "job",
+    )
     assert (tmp_path / "work" / "teacher" / "imported.pt").is_file()  # converted once
     cards = {v.card.variant: v.card for v in read_index(tmp_path / "repo").versions}
     assert set(cards) == set(result["published"]) and len(cards) == 2
@@ -82,6 +88,7 @@ def test_a_foreign_teacher_is_compressed_on_unlabelled_photos(photos, foreign_te
     assert cards["teacher"].quality["psnr_teacher"] == 100.0  # the teacher agrees with itself
     student = next(c for name, c in cards.items() if name != "teacher")
     assert student.quality["psnr_teacher"] < 100.0 and student.teacher == "aged--teacher"
+    assert student.architecture_options["residual"] is True and "residual" not in cards["teacher"].architecture_options
     run = json.loads((tmp_path / "work" / "supernet" / "run" / "config.json").read_text())
     assert run["data"]["dataset"].endswith("data/dataset")
 
@@ -91,6 +98,7 @@ def test_a_foreign_teacher_is_compressed_on_unlabelled_photos(photos, foreign_te
     [
         ({"teacher": {}}, "unlabelled: give teacher.checkpoint"),
         ({"dataset": {"photos": "x", "path": "y"}}, "not several"),
+        ({"dataset": {"photos": "x", "size": 64, "crop_size": 128}}, "must not exceed"),
     ],
 )
 def test_specs_on_unlabelled_photos_need_a_teacher_to_label_them(photos, foreign_teacher, change, message):
@@ -98,12 +106,25 @@ def test_specs_on_unlabelled_photos_need_a_teacher_to_label_them(photos, foreign
         parse_spec(spec(photos, foreign_teacher, **change))
 
 
-def test_an_unreadable_teacher_is_refused_in_one_line_before_any_work(photos, tmp_path):
-    (tmp_path / "teacher.pth").write_bytes(b"\x00" * 100)
-    (tmp_path / "spec.json").write_text(json.dumps(spec(photos, tmp_path / "teacher.pth")))
+def unreadable(folder):
+    (folder / "teacher.pth").write_bytes(b"\x00" * 100)
+    return {"checkpoint": str(folder / "teacher.pth")}
+
+
+def gray_to_color(folder):
+    torch.save(JunyanzResnetGenerator(1, 3, 8, junyanz_norm("instance"), False, 3).state_dict(), folder / "g.pth")
+    return {"checkpoint": str(folder / "g.pth"), "residual": True}
+
+
+@pytest.mark.parametrize(
+    "teacher, message",
+    [(unreadable, "unreadable"), (gray_to_color, "residual students add their output to their input")],
+)
+def test_a_teacher_that_cannot_be_used_is_refused_in_one_line_before_any_work(photos, tmp_path, teacher, message):
+    (tmp_path / "spec.json").write_text(json.dumps(spec(photos, "unused", teacher=teacher(tmp_path))))
     result = CliRunner().invoke(
         app,
         ["compress", str(tmp_path / "spec.json"), "--work-dir", str(tmp_path / "w"), "--repo", str(tmp_path / "repo")],
     )
     assert result.exit_code == 1 and len(result.stderr.strip().splitlines()) == 1
-    assert "unreadable" in result.stderr and not (tmp_path / "repo").exists()
+    assert message in result.stderr and not (tmp_path / "repo").exists() and not (tmp_path / "w" / "supernet").exists()
