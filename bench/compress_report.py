@@ -1,12 +1,17 @@
-"""How much the demo family gained: MACs, CPU latency and quality of every variant against the teacher.
+"""How much a shipped family gained: MACs, CPU latency and quality of every variant against the teacher.
 
     .venv/bin/python bench/compress_report.py --family sr4x --work-dir var/jobs/sr4x [--photos DIR]
+    .venv/bin/python bench/compress_report.py --family vintage --work-dir var/jobs/vintage --photos DIR
 
 Latency: onnxruntime on the CPU, batch 1, every variant interleaved round by round, medians, at
-128 and 256 px. Quality: PSNR/SSIM on the family's `test` split (and on a folder of photos degraded
-the same way, with --photos) against the target, against the teacher and for the degraded input.
-Goals: a variant with >= 20x fewer MACs than the teacher within 0.5 dB of its PSNR, and >= 15x
-faster at 256 px. Prints JSON and writes it, with a chart, under bench/out/.
+128 and 256 px. Quality on the family's `test` split and on a folder of photos none of its data came from:
+- restoration families (quality against the target, as their cards say): PSNR/SSIM against the target and
+  the teacher, and of the degraded input; the photos are degraded the same way. Goals: a variant with >= 20x
+  fewer MACs than the teacher within 0.5 dB of its PSNR, >= 15x faster at 256 px.
+- style families (quality against the teacher): PSNR/SSIM of each variant against the teacher's output on the
+  photos resized to a short side of 256 px, and of the unchanged photo (how far the teacher moves it). Goals:
+  a variant with >= 20x fewer MACs at >= 30 dB and SSIM >= 0.95 against the teacher, >= 15x faster at 256 px.
+Prints JSON and writes it, with a chart, under bench/out/; draws the README's grid.
 """
 
 import argparse
@@ -19,11 +24,23 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 import torch
+from PIL import Image
 
-from compression.data import Preprocess, TranslationDataset, build_sample_dataset
+from compression.data import (
+    TranslationDataset,
+    build_sample_dataset,
+    judging_preprocess,
+    to_image,
+    to_tensor,
+)
+from compression.data.folders import list_images
 from compression.metrics import psnr, ssim
 from ganc.card import INPUT_NAME, OUTPUT_NAME
 from ganc.repository import read_index
+
+TEACHER = "teacher"
+STYLE_SIZE = 256  # style families are judged on photos with this short side
+BASELINE = {"target": "degraded input", "teacher": "unchanged photo"}
 
 
 def session(path: Path, threads: int) -> ort.InferenceSession:
@@ -34,40 +51,98 @@ def session(path: Path, threads: int) -> ort.InferenceSession:
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
-def run(sess: ort.InferenceSession, x: np.ndarray) -> np.ndarray:
-    return sess.run([OUTPUT_NAME], {INPUT_NAME: x})[0]
+def run(sess: ort.InferenceSession, x: torch.Tensor) -> torch.Tensor:
+    return torch.from_numpy(sess.run([OUTPUT_NAME], {INPUT_NAME: x.unsqueeze(0).numpy()})[0][0])
 
 
 def latencies(sessions: dict, size: int, repeats: int) -> dict[str, float]:
     x = np.random.default_rng(0).uniform(-1, 1, (1, 3, size, size)).astype(np.float32)
     names = list(sessions)
     for name in names:
-        run(sessions[name], x)
-        run(sessions[name], x)
+        sessions[name].run([OUTPUT_NAME], {INPUT_NAME: x})
+        sessions[name].run([OUTPUT_NAME], {INPUT_NAME: x})
     samples: dict[str, list[float]] = {n: [] for n in names}
     for round_index in range(repeats):
         shift = round_index % len(names)
         for name in names[shift:] + names[:shift]:
             start = time.perf_counter()
-            run(sessions[name], x)
+            sessions[name].run([OUTPUT_NAME], {INPUT_NAME: x})
             samples[name].append(time.perf_counter() - start)
     return {n: statistics.median(s) * 1e3 for n, s in samples.items()}
 
 
-def quality(sessions: dict, pairs: list, teacher: str) -> dict[str, dict[str, float]]:
-    sums: dict[str, dict[str, float]] = {n: {} for n in sessions}
+def quality(sessions: dict, pairs: list, against: str) -> dict[str, dict[str, float]]:
+    """Mean scores of every variant, and of the input itself (the baseline), on (name, A, B) pairs."""
+    baseline = BASELINE[against]
+    sums: dict[str, dict[str, float]] = {n: {} for n in [*sessions, baseline]}
     for _name, a, b in pairs:
-        outputs = {n: torch.from_numpy(run(s, a.unsqueeze(0).numpy())[0]) for n, s in sessions.items()}
-        for n, out in outputs.items():
-            scores = {"psnr": psnr(out, b), "ssim": ssim(out, b)}
-            if n != teacher:
-                scores.update(psnr_teacher=psnr(out, outputs[teacher]), ssim_teacher=ssim(out, outputs[teacher]))
-            for k, v in scores.items():
+        outputs = {n: run(s, a) for n, s in sessions.items()}
+        reference = outputs[TEACHER]
+        scores = {
+            n: {"psnr_teacher": psnr(out, reference), "ssim_teacher": ssim(out, reference)}
+            for n, out in outputs.items()
+        }
+        scores[baseline] = {"psnr_teacher": psnr(a, reference), "ssim_teacher": ssim(a, reference)}
+        if against == "target":
+            for n, out in [*outputs.items(), (baseline, a)]:
+                scores[n].update(psnr=psnr(out, b), ssim=ssim(out, b))
+            del scores[TEACHER]["psnr_teacher"], scores[TEACHER]["ssim_teacher"]
+        for n, named in scores.items():
+            for k, v in named.items():
                 sums[n][k] = sums[n].get(k, 0.0) + v
-        baseline = {"psnr": psnr(a, b), "ssim": ssim(a, b)}
-        for k, v in baseline.items():
-            sums.setdefault("degraded input", {})[k] = sums.get("degraded input", {}).get(k, 0.0) + v
     return {n: {k: round(v / len(pairs), 4) for k, v in s.items()} for n, s in sums.items()}
+
+
+def held_out(args: argparse.Namespace, against: str) -> dict[str, list]:
+    """The family's own test split and, with --photos, photos none of its data came from."""
+    dataset = args.work_dir / "data" / "dataset"
+    splits = {"test": list(TranslationDataset(dataset, "test", judging_preprocess(dataset, 4)).eval_pairs())}
+    if args.photos and against == "teacher":
+        splits["photos"] = [(p.stem, photo, photo) for p in list_images(args.photos) if (photo := load_photo(p))]
+    elif args.photos:
+        scratch = Path(tempfile.mkdtemp())
+        build_sample_dataset("sr4x", args.photos_size, scratch / "photos", photos_dir=args.photos)
+        photos = [
+            TranslationDataset(scratch / "photos", s, judging_preprocess(scratch / "photos", 4))
+            for s in ("train", "train2", "val", "test")
+        ]
+        splits["photos"] = [pair for split in photos for pair in split.eval_pairs()]
+    return splits
+
+
+def load_photo(path: Path) -> torch.Tensor:
+    """The photo with its short side at STYLE_SIZE and both sides trimmed to a multiple of 4."""
+    with Image.open(path) as image:
+        rgb = image.convert("RGB")
+    scale = STYLE_SIZE / min(rgb.size)
+    resized = rgb.resize((round(rgb.width * scale) // 4 * 4, round(rgb.height * scale) // 4 * 4), Image.BICUBIC)
+    return to_tensor(resized)
+
+
+def goals(report: dict, against: str) -> dict:
+    students = {n: v for n, v in report["variants"].items() if n != TEACHER}
+    fast = [n for n, v in students.items() if v["speedup_256px"] >= 15]
+    if against == "teacher":
+        split = "photos" if "photos_psnr_teacher" in report["variants"][TEACHER] else "test"
+        agreeing = [
+            n for n, v in students.items() if v[f"{split}_psnr_teacher"] >= 30 and v[f"{split}_ssim_teacher"] >= 0.95
+        ]
+        return {
+            "judged_on": split,
+            "macs_20x_at_30db_ssim_0.95": [n for n in agreeing if students[n]["macs_ratio"] >= 20],
+            "cpu_speedup_15x_at_256": fast,
+            "most_macs_ratio_at_30db_ssim_0.95": max((students[n]["macs_ratio"] for n in agreeing), default=None),
+        }
+    teacher_psnr = report["variants"][TEACHER]["test_psnr"]
+    input_psnr = report["baseline"]["test_psnr"]
+    return {
+        "macs_20x_within_0.5db": [
+            n for n, v in students.items() if v["macs_ratio"] >= 20 and v["test_psnr"] >= teacher_psnr - 0.5
+        ],
+        "cpu_speedup_15x_at_256": fast,
+        "every_variant_beats_degraded_input": all(v["test_psnr"] > input_psnr for v in report["variants"].values()),
+        "teacher_gain_db": round(teacher_psnr - input_psnr, 3),
+    }
 
 
 def main() -> None:
@@ -75,12 +150,12 @@ def main() -> None:
     parser.add_argument("--family", default="sr4x")
     parser.add_argument("--repo", type=Path, default=Path("model_repository"))
     parser.add_argument("--work-dir", type=Path, default=Path("var/jobs/sr4x"), help="the job that made the family")
-    parser.add_argument("--photos", type=Path, help="also score on this folder of photos, degraded like the task")
-    parser.add_argument("--photos-size", type=int, default=64, help="crop size the photos are cut for")
+    parser.add_argument("--photos", type=Path, help="also score on this folder of photos (outside the family's data)")
+    parser.add_argument("--photos-size", type=int, default=64, help="restoration: crop size the photos are cut for")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--out", type=Path, default=Path("bench/out"))
-    parser.add_argument("--grid", type=Path, default=Path("docs/sr4x_grid.png"), help="sample grid for the README")
+    parser.add_argument("--grid", type=Path, help="sample grid for the README (default: docs/<family>_grid.png)")
     parser.add_argument("--grid-rows", type=int, default=3)
     args = parser.parse_args()
 
@@ -88,56 +163,44 @@ def main() -> None:
     if not family:
         raise SystemExit(f"no family {args.family!r} in {args.repo}")
     latest = {variant: versions[-1] for variant, versions in family.items()}
-    teacher = "teacher"
     cards = {n: v.card for n, v in latest.items()}
+    against = cards[TEACHER].quality_against
     sessions = {n: session(v.onnx_path, args.threads) for n, v in latest.items()}
 
-    report = {"family": args.family, "threads": args.threads, "variants": {}}
+    report = {"family": args.family, "threads": args.threads, "quality_against": against, "variants": {}}
     timings = {size: latencies(sessions, size, args.repeats) for size in (128, 256)}
-    dataset = args.work_dir / "data" / "dataset"
-    splits = {"test": list(TranslationDataset(dataset, "test", Preprocess(multiple=4)).eval_pairs())}
-    if args.photos:
-        scratch = Path(tempfile.mkdtemp())
-        build_sample_dataset("sr4x", args.photos_size, scratch / "photos", photos_dir=args.photos)
-        photos = [
-            TranslationDataset(scratch / "photos", s, Preprocess(multiple=4))
-            for s in ("train", "train2", "val", "test")
-        ]
-        splits["photos"] = [pair for split in photos for pair in split.eval_pairs()]
-    scores = {split: quality(sessions, pairs, teacher) for split, pairs in splits.items()}
+    splits = held_out(args, against)
+    scores = {split: quality(sessions, pairs, against) for split, pairs in splits.items()}
     for name, card in cards.items():
         report["variants"][name] = {
             "config": card.config,
             "macs": card.macs,
-            "macs_ratio": round(cards[teacher].macs / card.macs, 2),
+            "macs_ratio": round(cards[TEACHER].macs / card.macs, 2),
             "params": card.params,
             **{f"latency_{s}px_ms": round(timings[s][name], 2) for s in timings},
-            **{f"speedup_{s}px": round(timings[s][teacher] / timings[s][name], 2) for s in timings},
+            **{f"speedup_{s}px": round(timings[s][TEACHER] / timings[s][name], 2) for s in timings},
             **{f"{split}_{k}": v for split, q in scores.items() for k, v in q[name].items()},
         }
-    report["degraded_input"] = {
-        f"{split}_{k}": v for split, q in scores.items() for k, v in q["degraded input"].items()
+    report["baseline"] = {
+        "name": BASELINE[against],
+        **{f"{split}_{k}": v for split, q in scores.items() for k, v in q[BASELINE[against]].items()},
     }
     search_marker = args.work_dir / "search" / "done.json"
     if search_marker.is_file():
         report["search_seconds"] = json.loads(search_marker.read_text()).get("seconds")
-    teacher_psnr = report["variants"][teacher]["test_psnr"]
-    students = {n: v for n, v in report["variants"].items() if n != teacher}
-    report["goals"] = {
-        "macs_20x_within_0.5db": [
-            n for n, v in students.items() if v["macs_ratio"] >= 20 and v["test_psnr"] >= teacher_psnr - 0.5
-        ],
-        "cpu_speedup_15x_at_256": [n for n, v in students.items() if v["speedup_256px"] >= 15],
-        "every_variant_beats_degraded_input": all(
-            v["test_psnr"] > report["degraded_input"]["test_psnr"] for v in report["variants"].values()
-        ),
-        "teacher_gain_db": round(teacher_psnr - report["degraded_input"]["test_psnr"], 3),
-    }
+    report["goals"] = goals(report, against)
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "compress_report.json").write_text(json.dumps(report, indent=2) + "\n")
-    draw(report, args.out / "compress_report.png")
-    draw_grid(report, sessions, splits["test"][: args.grid_rows], args.grid)
+    (args.out / f"compress_report_{args.family}.json").write_text(json.dumps(report, indent=2) + "\n")
+    draw(report, args.out / f"compress_report_{args.family}.png")
+    shown = splits.get("photos", splits["test"])[: args.grid_rows]
+    draw_grid(report, sessions, shown, args.grid or Path("docs") / f"{args.family}_grid.png")
     print(json.dumps(report, indent=2))
+
+
+def score_key(report: dict) -> str:
+    """What the charts and the grid show: PSNR against the target, or against the teacher for style families."""
+    split = "photos" if any(k.startswith("photos_") for k in report["variants"][TEACHER]) else "test"
+    return f"{split}_psnr" if report["quality_against"] == "target" else f"{split}_psnr_teacher"
 
 
 def draw(report: dict, path: Path) -> None:
@@ -146,7 +209,9 @@ def draw(report: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    variants = report["variants"]
+    key = score_key(report)
+    # The teacher is plotted against the target, never against itself.
+    variants = {n: v for n, v in report["variants"].items() if key in v and not (n == TEACHER and "teacher" in key)}
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
     for ax, x_key, label in (
         (axes[0], "macs", "MACs at 256x256 (G, paper convention)"),
@@ -154,14 +219,14 @@ def draw(report: dict, path: Path) -> None:
     ):
         for name, v in variants.items():
             x = v[x_key] / 1e9 if x_key == "macs" else v[x_key]
-            ax.scatter([x], [v["test_psnr"]], s=70, marker="D" if name == "teacher" else "o")
+            ax.scatter([x], [v[key]], s=70, marker="D" if name == TEACHER else "o")
             ax.annotate(
-                name.replace("student-", ""), (x, v["test_psnr"]), fontsize=7, xytext=(4, 4), textcoords="offset points"
+                name.replace("student-", ""), (x, v[key]), fontsize=7, xytext=(4, 4), textcoords="offset points"
             )
-        ax.axhline(report["degraded_input"]["test_psnr"], color="gray", linestyle="--", label="degraded input")
+        ax.axhline(report["baseline"][key], color="gray", linestyle="--", label=report["baseline"]["name"])
         ax.set_xscale("log")
         ax.set_xlabel(label)
-        ax.set_ylabel("PSNR on test (dB)")
+        ax.set_ylabel(f"{key} (dB)")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     fig.suptitle(f"{report['family']}: quality against cost, {report['threads']} CPU threads", fontsize=10)
@@ -169,31 +234,39 @@ def draw(report: dict, path: Path) -> None:
     fig.savefig(path, dpi=120)
 
 
+def caption_of(report: dict, name: str, key: str) -> str:
+    """A grid column's caption: its name, cost and quality (the teacher is not scored against itself)."""
+    metric = "PSNR vs teacher" if key.endswith("_teacher") else "PSNR"
+    if name == report["baseline"]["name"]:
+        return f"{name}\n{metric} {report['baseline'][key]:.2f} dB"
+    if name not in report["variants"]:
+        return name
+    v = report["variants"][name]
+    lines = [name.replace("student-", ""), f"{v['macs'] / 1e9:.2f}G MACs  {v['latency_256px_ms']:.0f} ms"]
+    if key in v and not (name == TEACHER and key.endswith("_teacher")):
+        lines.append(f"{metric} {v[key]:.2f} dB")
+    return "\n".join(lines)
+
+
 def draw_grid(report: dict, sessions: dict, pairs: list, path: Path) -> None:
-    """input | teacher | each student (cheapest last) | target, on test images, captioned with cost and quality."""
-    from PIL import Image, ImageDraw
+    """input | teacher | each student (cheapest last) [| target], captioned with cost and quality."""
+    from PIL import ImageDraw
 
-    from compression.data import to_image
-
+    key = score_key(report)
     variants = sorted(report["variants"], key=lambda n: -report["variants"][n]["macs"])
-    columns = ["degraded input", *variants, "target"]
-    tile = pairs[0][1].shape[-1]
+    baseline = report["baseline"]["name"]
+    columns = [baseline, *variants] + (["target"] if report["quality_against"] == "target" else [])
+    width = max(a.shape[-1] for _n, a, _b in pairs)
+    height = max(a.shape[-2] for _n, a, _b in pairs)
     caption = 44
-    grid = Image.new("RGB", (tile * len(columns), (tile + 4) * len(pairs) + caption), "white")
+    grid = Image.new("RGB", (width * len(columns), (height + 4) * len(pairs) + caption), "white")
     pen = ImageDraw.Draw(grid)
     for column, name in enumerate(columns):
-        v = report["variants"].get(name)
-        lines = [name.replace("student-", "")]
-        if v:
-            lines.append(f"{v['macs'] / 1e9:.2f}G MACs  {v['latency_256px_ms']:.0f} ms")
-            lines.append(f"PSNR {v['test_psnr']:.2f} dB")
-        elif name == "degraded input":
-            lines.append(f"PSNR {report['degraded_input']['test_psnr']:.2f} dB")
-        pen.multiline_text((column * tile + 3, 2), "\n".join(lines), fill="black")
+        pen.multiline_text((column * width + 3, 2), caption_of(report, name, key), fill="black")
     for row, (_name, a, b) in enumerate(pairs):
-        images = [a, *(torch.from_numpy(run(sessions[n], a.unsqueeze(0).numpy())[0]) for n in variants), b]
+        images = [a, *(run(sessions[n], a) for n in variants)] + ([b] if "target" in columns else [])
         for column, image in enumerate(images):
-            grid.paste(to_image(image), (column * tile, caption + row * (tile + 4)))
+            grid.paste(to_image(image), (column * width, caption + row * (height + 4)))
     path.parent.mkdir(parents=True, exist_ok=True)
     grid.save(path)
 

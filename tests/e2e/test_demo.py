@@ -38,9 +38,13 @@ def gateway(tmp_path_factory, tiny_onnx):
     )
     student_card = card_fields(tiny_onnx, variant="student-8", quality={"psnr": 29.0}, macs=300_000_000)
     sketch_card = card_fields(tiny_onnx, family="sketchy", variant="student-8", task="edges2photo")
+    style_card = card_fields(
+        tiny_onnx, family="vintage", variant="student-8", task="vintage", quality_against="teacher"
+    )
     publish_variant(root / "repo", teacher, VariantCard(**teacher_card))
     publish_variant(root / "repo", tiny_onnx, VariantCard(**student_card))
     publish_variant(root / "repo", tiny_onnx, VariantCard(**sketch_card))
+    publish_variant(root / "repo", tiny_onnx, VariantCard(**style_card))
     port = free_port()
     process = spawn(
         [GANC, "serve", "--port", str(port), "--repo", str(root / "repo")],
@@ -118,6 +122,19 @@ def test_drawing_on_a_sketch_family_translates_the_strokes(gateway, browser):
     expect(page.locator("#answer")).to_contain_text("student-8 on cpu", timeout=20_000)
     assert painted(page, "sketch-result") > 0
     page.screenshot(path=ARTIFACTS / "demo-sketch.png", full_page=True)
+    page.close()
+
+
+def test_a_style_family_translates_photos_as_they_are(gateway, browser):
+    page = browser.new_page(viewport={"width": 1000, "height": 1000})
+    page.goto(f"{gateway}/demo")
+    page.select_option("#family", "vintage")
+    expect(page.locator("#family-task")).to_contain_text("task: vintage")
+    expect(page.locator("#sketch")).to_be_hidden()
+    expect(page.locator("#degraded-toggle")).to_be_hidden()  # nothing to degrade: the photo goes in unchanged
+    page.get_by_role("button", name="chelsea").click()
+    expect(page.locator("#answer")).to_contain_text("student-8 on cpu", timeout=20_000)
+    assert painted(page, "lens-result") > 10
     page.close()
 
 
