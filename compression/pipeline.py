@@ -36,6 +36,7 @@ from .data import (
 from .export import export_onnx, make_card, verify_onnx
 from .foreign import as_ganc_checkpoint
 from .metrics import evaluate_generator
+from .metrics.quality import teacher_outputs
 from .models import ChannelConfig, ModelSpec, extract_subnet, get_choice_set
 from .progress import Progress, no_progress
 from .search import Judge, check_budgets_reachable, latency_target, measure_model_ms, run_search
@@ -217,10 +218,11 @@ class Pipeline:
         """Every variant as a verified ONNX file beside its card, in export/<variant>/."""
         teacher = load_teacher(Path(teacher_path))
         val = list(self._held_out(dataset, "val", teacher).eval_pairs())
+        references = teacher_outputs(teacher.generator, val)  # every variant is judged against them
         variants = self._variants(teacher, supernet_run, finetuned, latency)
         exported = {}
         for done, variant in enumerate(variants, 1):
-            exported[variant.name] = str(self._export_variant(variant, teacher, val))
+            exported[variant.name] = str(self._export_variant(variant, teacher, val, references))
             self.progress("export", done, len(variants), variant.name)
         return {"variants": exported}
 
@@ -274,7 +276,7 @@ class Pipeline:
             variants.append(Variant(student_variant(config), spec, model, latency.get(config)))
         return variants
 
-    def _export_variant(self, variant: Variant, teacher: Teacher, val: list) -> Path:
+    def _export_variant(self, variant: Variant, teacher: Teacher, val: list, references: list) -> Path:
         """Export, verify against PyTorch, evaluate on `val` and measure; write model.onnx and card.json."""
         folder = self.work / "export" / variant.name
         folder.mkdir(parents=True, exist_ok=True)
@@ -283,8 +285,9 @@ class Pipeline:
         export_onnx(model, onnx_path, fp16=self.spec.fp16)
         verify_onnx(model, onnx_path, fp16=self.spec.fp16)
         # Against the targets (and, for students, the teacher); without targets, agreement with the teacher.
-        reference = None if variant.is_teacher and teacher.paired else teacher.generator
-        quality = evaluate_generator(model, val, reference, teacher.paired)
+        quality = evaluate_generator(
+            model, val, None if variant.is_teacher and teacher.paired else references, teacher.paired
+        )
         target = latency_target(self.spec.search)
         latency_ms = variant.latency_ms if variant.latency_ms is not None else measure_model_ms(model, target)
         card = make_card(

@@ -10,7 +10,6 @@ of which only the largest is kept. `manifest.json` records, per photo, its packa
 path inside the package, its licence (from the package's copyright file), pixel size and sha256.
 """
 
-import hashlib
 import json
 import re
 import shutil
@@ -22,6 +21,7 @@ from pathlib import Path
 from PIL import Image
 
 from ganc.atomic import staging_folder
+from ganc.repository import sha256_file
 
 from ..progress import Progress, no_progress
 from .folders import IMAGE_SUFFIXES, DataError
@@ -150,7 +150,7 @@ def _copy_photo(unpacked: UnpackedDeb, path: str, staging: Path) -> dict:
         "license": licence_of(inside, unpacked.copyright_text),
         "width": width,
         "height": height,
-        "sha256": hashlib.sha256(target.read_bytes()).hexdigest(),
+        "sha256": sha256_file(target),
     }
 
 

@@ -10,6 +10,7 @@ a GAN loss uses a discriminator initialised from the teacher's (a fresh one for 
     ganc train supernet --teacher runs/teacher --init-from runs/student --choices channels-32 --out runs/super
 """
 
+import functools
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,7 @@ from ..checkpoint import IMPORTED, CheckpointError, load_checkpoint, resolve_che
 from ..data import TranslationDataset
 from ..foreign import read_checkpoint
 from ..metrics import evaluate_generator
+from ..metrics.quality import teacher_outputs
 from ..models import ChannelConfig, ModelSpec, SuperMobileResnetGenerator, extract_subnet, get_choice_set
 from ..models.resnet import ResnetLayout
 from ..models.super_mobile_resnet import SuperConv2d
@@ -244,8 +246,14 @@ class DistillTrainer(Trainer):
             "d": loss_d.item(),
         }
 
-    def _val_pairs(self):
+    @functools.cached_property
+    def _val_pairs(self) -> list:
         return list(self.val_data.eval_pairs(self.config.data.val_limit)) if self.val_data is not None else []
+
+    @functools.cached_property
+    def _val_references(self) -> list[torch.Tensor]:
+        """The frozen teacher's outputs on the validation images, computed once for every evaluation."""
+        return teacher_outputs(self.teacher.generator, self._val_pairs)
 
     def _configs(self):
         student = self.modules["G"]
@@ -255,11 +263,11 @@ class DistillTrainer(Trainer):
         return [("", None)]
 
     def evaluate(self) -> dict[str, float]:
-        student, pairs, metrics = self.modules["G"], self._val_pairs(), {}
+        student, metrics = self.modules["G"], {}
         for prefix, config in self._configs():
             if config is not None:
                 student.set_config(config)
-            scores = evaluate_generator(student, pairs, self.teacher.generator, self.paired)
+            scores = evaluate_generator(student, self._val_pairs, self._val_references, self.paired)
             metrics.update({f"{prefix}{k}": v for k, v in scores.items()})
         return metrics
 
@@ -268,9 +276,9 @@ class DistillTrainer(Trainer):
         rows = []
         student.eval()
         with torch.no_grad():
-            for _name, a, b in self._val_pairs()[:SAMPLE_ROWS]:
+            for (_name, a, b), reference in zip(self._val_pairs[:SAMPLE_ROWS], self._val_references):
                 x = a.unsqueeze(0)
-                row = [a, self.teacher.generator(x)[0]]
+                row = [a, reference]
                 for _prefix, config in self._configs():
                     if config is not None:
                         student.set_config(config)
