@@ -33,6 +33,7 @@ from .data import (
     find_split,
     judging_preprocess,
 )
+from .data.unlabelled import check_photo_folder
 from .export import export_onnx, make_card, verify_onnx
 from .foreign import as_ganc_checkpoint
 from .metrics import evaluate_generator
@@ -88,6 +89,8 @@ class Pipeline:
         dataset = spec.dataset
         if dataset.path is not None:
             find_split(dataset.path, "train")
+        elif dataset.unlabelled:
+            check_photo_folder(dataset.photos, dataset.size)
         elif dataset.photos is not None and not dataset.photos.is_dir():
             raise DataError(f"dataset.photos: folder {dataset.photos} does not exist")
         n_blocks, residual = spec.teacher.n_blocks, spec.teacher.residual

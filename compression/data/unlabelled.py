@@ -29,13 +29,7 @@ def build_photo_dataset(
     """Deal the photos of `photos_dir` into the splits of a new dataset in `out`; return its summary."""
     if out.exists() and any(out.iterdir()):
         raise DataError(f"{out} already exists and is not empty")
-    paths = list_images(photos_dir)
-    sizes = _readable_sizes(paths)
-    small = [f"{path.name} ({w}x{h})" for path, (w, h) in sizes.items() if min(w, h) < size]
-    if small:
-        raise DataError(f"{len(small)} photos have a short side below {size}px: {'; '.join(small[:5])}")
-    if len(paths) < MIN_PHOTOS:
-        raise DataError(f"{photos_dir} holds {len(paths)} photos; {', '.join(SPLITS)} need {MIN_PHOTOS}")
+    paths = check_photo_folder(photos_dir, size)
     splits = deal_splits(paths, seed)
     out.parent.mkdir(parents=True, exist_ok=True)
     with staging_folder(out.parent) as staging:
@@ -60,6 +54,18 @@ def build_photo_dataset(
             out.rmdir()
         staging.rename(out)
     return summary
+
+
+def check_photo_folder(photos_dir: Path, size: int) -> list[Path]:
+    """The photos of `photos_dir`, all readable and at least `size` on their short side, enough for every split."""
+    paths = list_images(photos_dir)
+    sizes = _readable_sizes(paths)
+    small = [f"{path.name} ({w}x{h})" for path, (w, h) in sizes.items() if min(w, h) < size]
+    if small:
+        raise DataError(f"{len(small)} photos have a short side below {size}px: {'; '.join(small[:5])}")
+    if len(paths) < MIN_PHOTOS:
+        raise DataError(f"{photos_dir} holds {len(paths)} photos; {', '.join(SPLITS)} need {MIN_PHOTOS}")
+    return paths
 
 
 def training_preprocess(root: Path, crop_size: int, load_size: int | None) -> Preprocess:

@@ -128,3 +128,16 @@ def test_a_teacher_that_cannot_be_used_is_refused_in_one_line_before_any_work(ph
     )
     assert result.exit_code == 1 and len(result.stderr.strip().splitlines()) == 1
     assert message in result.stderr and not (tmp_path / "repo").exists() and not (tmp_path / "w" / "supernet").exists()
+
+
+def test_a_photo_folder_that_cannot_be_used_is_refused_in_one_line_before_any_work(foreign_teacher, tmp_path):
+    (tmp_path / "photos").mkdir()
+    for index in range(4):
+        Image.new("RGB", (48, 20)).save(tmp_path / "photos" / f"{index}.png")  # below the 32 px the spec judges at
+    (tmp_path / "spec.json").write_text(json.dumps(spec(tmp_path / "photos", foreign_teacher)))
+    result = CliRunner().invoke(
+        app,
+        ["compress", str(tmp_path / "spec.json"), "--work-dir", str(tmp_path / "w"), "--repo", str(tmp_path / "repo")],
+    )
+    assert result.exit_code == 1 and len(result.stderr.strip().splitlines()) == 1
+    assert "short side below 32px" in result.stderr and not (tmp_path / "repo").exists()
