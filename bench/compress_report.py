@@ -98,7 +98,8 @@ def held_out(args: argparse.Namespace, against: str) -> dict[str, list]:
     dataset = args.work_dir / "data" / "dataset"
     splits = {"test": list(TranslationDataset(dataset, "test", judging_preprocess(dataset, 4)).eval_pairs())}
     if args.photos and against == "teacher":
-        splits["photos"] = [(p.stem, photo, photo) for p in list_images(args.photos) if (photo := load_photo(p))]
+        photos = {path.stem: load_photo(path) for path in list_images(args.photos)}
+        splits["photos"] = [(name, photo, photo) for name, photo in photos.items()]
     elif args.photos:
         scratch = Path(tempfile.mkdtemp())
         build_sample_dataset("sr4x", args.photos_size, scratch / "photos", photos_dir=args.photos)
@@ -253,7 +254,8 @@ def draw_grid(report: dict, sessions: dict, pairs: list, path: Path) -> None:
     from PIL import ImageDraw
 
     key = score_key(report)
-    variants = sorted(report["variants"], key=lambda n: -report["variants"][n]["macs"])
+    students = sorted((n for n in report["variants"] if n != TEACHER), key=lambda n: -report["variants"][n]["macs"])
+    variants = [TEACHER, *students]
     baseline = report["baseline"]["name"]
     columns = [baseline, *variants] + (["target"] if report["quality_against"] == "target" else [])
     width = max(a.shape[-1] for _n, a, _b in pairs)

@@ -30,10 +30,10 @@ from .data import (
     TranslationDataset,
     build_photo_dataset,
     build_sample_dataset,
+    check_photo_folder,
     find_split,
     judging_preprocess,
 )
-from .data.unlabelled import check_photo_folder
 from .export import export_onnx, make_card, verify_onnx
 from .foreign import as_ganc_checkpoint
 from .metrics import evaluate_generator

@@ -4,7 +4,7 @@ from .dataset import Preprocess, TranslationDataset, to_image, to_tensor
 from .folders import DataError, find_split
 from .photos import gather_photos
 from .sample import build_sample_dataset
-from .unlabelled import build_photo_dataset, judging_preprocess, training_preprocess
+from .unlabelled import build_photo_dataset, check_photo_folder, judging_preprocess, training_preprocess
 
 __all__ = [
     "DataError",
@@ -12,6 +12,7 @@ __all__ = [
     "TranslationDataset",
     "build_photo_dataset",
     "build_sample_dataset",
+    "check_photo_folder",
     "find_split",
     "gather_photos",
     "judging_preprocess",
