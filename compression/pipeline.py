@@ -133,6 +133,8 @@ class Pipeline:
             teacher=Path(teacher),
             training=training,
             lambda_recon=lambda_recon,
+            lambda_distill=self.spec.supernet.lambda_distill,
+            lambda_gan=self.spec.supernet.lambda_gan,
             # A given teacher is what it is; `teacher.residual` then asks for residual students.
             residual=True if t.checkpoint is not None and t.residual else None,
             seed=self.spec.seed,

@@ -98,6 +98,10 @@ class SupernetSpec(TrainingSpec):
         description="the students' weight of L1 to the target (or the teacher's output); default: a pix2pix "
         "teacher's lambda_l1, else CycleGAN's 10",
     )
+    lambda_distill: float | None = Field(
+        None, ge=0, description="the students' weight of feature distillation; default: the reference's, 1 or 0.01"
+    )
+    lambda_gan: float = Field(1.0, ge=0, description="the students' adversarial weight (0: no discriminator)")
 
 
 class SearchSpec(_Strict):

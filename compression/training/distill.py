@@ -40,7 +40,6 @@ from .teacher import SAMPLE_ROWS
 # The reference's loss weights (reconstruction, distillation): pix2pix's, and CycleGAN's for pseudo pairs.
 PAIRED_WEIGHTS, PSEUDO_PAIR_WEIGHTS = (100.0, 1.0), (10.0, 0.01)
 TEACHER_KINDS = ("pix2pix", "cyclegan", IMPORTED)
-LAMBDA_GAN = 1.0
 GAN_MODE = "lsgan"
 Student = Literal["mobile", "supernet", "subnet"]
 
@@ -65,6 +64,8 @@ class DistillRun(BaseModel):
     init_from: Path | None = None
     training: TrainingSpec
     lambda_recon: float | None = Field(None, ge=0, description="default: the reference's weight for the teacher")
+    lambda_distill: float | None = Field(None, ge=0, description="default: the reference's weight for the teacher")
+    lambda_gan: float = Field(1.0, ge=0, description="0: no adversarial term, and no discriminator to train")
     residual: bool | None = Field(
         None, description="the student adds its output to its input (default: as the teacher)"
     )
@@ -139,8 +140,9 @@ class DistillTrainer(Trainer):
         self.paired = teacher.paired
         self.stage = {"mobile": "distill", "supernet": "supernet", "subnet": "finetune"}[config.student]
         self.kind = self.stage
-        recon, self.lambda_distill = PAIRED_WEIGHTS if self.paired else PSEUDO_PAIR_WEIGHTS
+        recon, distill = PAIRED_WEIGHTS if self.paired else PSEUDO_PAIR_WEIGHTS
         self.lambda_recon = config.lambda_recon if config.lambda_recon is not None else recon
+        self.lambda_distill = config.lambda_distill if config.lambda_distill is not None else distill
         self.gan_loss = GANLoss(GAN_MODE)
         torch.manual_seed(config.seed)
 
@@ -151,7 +153,8 @@ class DistillTrainer(Trainer):
         self.d_spec, discriminator = self._discriminator()
         self.modules = {"G": student, "mappings": mappings, "D": discriminator}
         self.adam("G", [*student.parameters(), *mappings.parameters()])
-        self.adam("D", discriminator.parameters())
+        if config.lambda_gan > 0:
+            self.adam("D", discriminator.parameters())
 
     def _discriminator(self) -> tuple[ModelSpec, nn.Module]:
         """The teacher's discriminator; a teacher made elsewhere brings none, so a fresh PatchGAN starts."""
@@ -224,19 +227,22 @@ class DistillTrainer(Trainer):
         def judge(image: torch.Tensor) -> torch.Tensor:
             return d(torch.cat([a, image], 1) if self.paired else image)
 
-        # Discriminator: real B (paired with its input for pix2pix) against the student's output.
-        self.optimizers["D"].zero_grad()
-        loss_d = 0.5 * (self.gan_loss(judge(out.detach()), False) + self.gan_loss(judge(real), True))
-        loss_d.backward()
-        self.optimizers["D"].step()
+        adversarial = self.config.lambda_gan > 0
+        loss_d = loss_gan = torch.zeros(())
+        if adversarial:  # the discriminator: real B (paired with its input for pix2pix) against the student's output
+            self.optimizers["D"].zero_grad()
+            loss_d = 0.5 * (self.gan_loss(judge(out.detach()), False) + self.gan_loss(judge(real), True))
+            loss_d.backward()
+            self.optimizers["D"].step()
         # Student: GAN + reconstruction + feature distillation.
         self.optimizers["G"].zero_grad()
-        d.requires_grad_(False)
-        loss_gan = self.gan_loss(judge(out), True, for_discriminator=False)
-        d.requires_grad_(True)
+        if adversarial:
+            d.requires_grad_(False)
+            loss_gan = self.gan_loss(judge(out), True, for_discriminator=False)
+            d.requires_grad_(True)
         loss_recon = F.l1_loss(out, target)
         loss_distill = distillation_loss(taps, teacher_taps, mappings)
-        total = LAMBDA_GAN * loss_gan + self.lambda_recon * loss_recon + self.lambda_distill * loss_distill
+        total = self.config.lambda_gan * loss_gan + self.lambda_recon * loss_recon + self.lambda_distill * loss_distill
         total.backward()
         self.optimizers["G"].step()
         return {

@@ -174,3 +174,9 @@ def test_unpaired_distillation_learns_from_the_teachers_outputs(datasets, tmp_pa
     assert trainer.reconstruction_target(b, teacher_out) is teacher_out
     metrics = train_distill(_distill_run(tmp_path / "run", cyclegan, steps=2))
     assert "psnr_teacher" in metrics and "psnr" not in metrics
+
+
+def test_without_the_adversarial_term_no_discriminator_trains(teacher_run, tmp_path):
+    train_distill(_distill_run(tmp_path / "s", teacher_run, steps=2, lambda_gan=0.0, lambda_distill=2.0))
+    assert _column(tmp_path / "s" / "train_log.csv", "d") == [0.0, 0.0]
+    assert set(load_checkpoint(tmp_path / "s")["training"]["optimizers"]) == {"G"}
