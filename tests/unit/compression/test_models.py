@@ -1,4 +1,5 @@
 import random
+from pathlib import Path
 
 import pytest
 import torch
@@ -16,6 +17,7 @@ from compression.models import (
     extract_subnet,
     list_models,
 )
+from ganc.repository import read_index
 
 TINY_GENERATORS = {
     "resnet": {"ngf": 8, "n_blocks": 3},
@@ -172,3 +174,13 @@ def test_factory_refuses_unknown_names_and_options():
         build_model("resnet", ngf=0)
     with pytest.raises(ValueError, match="multiple of 3"):
         build_model("mobile_resnet", n_blocks=4)
+
+
+def test_every_shipped_card_still_describes_its_model():
+    """What the generators grew for foreign checkpoints changed no published model's cost."""
+    index = read_index(Path(__file__).parents[3] / "model_repository")
+    assert index.versions and not index.problems
+    for entry in index.latest():
+        card = entry.card
+        counts = count_macs(ModelSpec(card.architecture, card.architecture_options).build(), 256, card.channels_in)
+        assert (counts.macs, counts.macs_real, counts.params) == (card.macs, card.macs_real, card.params), card.variant
