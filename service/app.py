@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import logging
 import os
 from collections.abc import AsyncIterator
 
@@ -19,6 +20,8 @@ from .estimates import LatencyEstimates
 from .gateway import Gateway, GatewayError
 from .images import ImageError
 from .jobs import JobError, JobQueue
+
+log = logging.getLogger("ganc.gateway")
 
 
 def build_backends(settings: Settings) -> dict[str, Backend]:
@@ -89,6 +92,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def image_error(request: Request, error: ImageError) -> JSONResponse:
         count_refusal(request, error.status)
         return JSONResponse({"error": str(error)}, status_code=error.status)
+
+    @app.exception_handler(Exception)
+    async def unexpected_error(request: Request, error: Exception) -> JSONResponse:
+        route = request.scope.get("route")
+        metrics.UNEXPECTED.labels(getattr(route, "path", "(no route)")).inc()
+        log.exception("unexpected error serving %s %s", request.method, request.url.path)
+        return JSONResponse({"error": f"internal error ({type(error).__name__}); it was logged"}, status_code=500)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, error: RequestValidationError) -> JSONResponse:

@@ -1,7 +1,8 @@
 """The image codec: decode what users send, prepare the model input, encode the answer.
 
 Decoding policy (documented in the README):
-- PNG, JPEG and WebP only; animated images are refused.
+- PNG, JPEG and WebP only; animated images are refused. A JPEG that carries more images (MPO: the
+  depth maps and gain maps of phone photos) is served from its first, the photo.
 - EXIF orientation is applied first, so the answer is upright as the user sees it.
 - Modes: RGB as is; L and 1 are replicated to three channels; transparency (LA, RGBA, PA, P with
   a transparent colour) is composited over white; CMYK and YCbCr are converted by Pillow; 16- and
@@ -38,8 +39,12 @@ def decode(data: bytes, max_pixels: int) -> np.ndarray:
         raise ImageError(400, "the request body is empty: send an image")
     try:
         image = Image.open(io.BytesIO(data))
-    except (UnidentifiedImageError, OSError) as error:
+    except (UnidentifiedImageError, OSError, SyntaxError) as error:
         raise ImageError(415, f"not a PNG, JPEG or WebP image ({error})") from None
+    except ValueError as error:  # Pillow's guards, e.g. a text chunk that would inflate past its limit
+        raise ImageError(422, f"the image could not be decoded: {error}") from None
+    if image.format == "MPO":
+        image = _first_frame(image)
     if image.format not in FORMATS.values():
         raise ImageError(415, f"{image.format} images are not supported: send PNG, JPEG or WebP")
     width, height = image.size
@@ -53,6 +58,19 @@ def decode(data: bytes, max_pixels: int) -> np.ndarray:
         return to_rgb(image)
     except (OSError, ValueError, SyntaxError) as error:
         raise ImageError(422, f"the image could not be decoded: {error}") from None
+
+
+def _first_frame(image: Image.Image) -> Image.Image:
+    """The photo of a multi-picture JPEG, as a plain JPEG image (its other pictures are not the photo)."""
+    try:
+        image.seek(0)
+        image.load()
+    except (OSError, ValueError, SyntaxError) as error:
+        raise ImageError(422, f"the image could not be decoded: {error}") from None
+    first = image.copy()
+    first.format = "JPEG"
+    first.info = dict(image.info)
+    return first
 
 
 def to_rgb(image: Image.Image) -> np.ndarray:

@@ -34,6 +34,7 @@ REFUSED = Counter("ganc_refused_requests_total", "Requests refused before infere
 BUDGET_MISSES = Counter("ganc_budget_misses_total", "Requests whose latency exceeded their budget", SERVED)
 BUDGET_REQUESTS = Counter("ganc_budget_requests_total", "Requests that carried a latency budget", SERVED)
 DECISIONS = Counter("ganc_router_decisions_total", "Router decisions", ("family", "variant", "backend", "reason"))
+UNEXPECTED = Counter("ganc_unexpected_errors_total", "Requests that failed in a way nobody planned for", ("route",))
 RETRIES = Counter("ganc_retries_total", "Requests retried on another candidate after a backend failure", ("backend",))
 IN_FLIGHT = Gauge("ganc_in_flight_requests", "Requests being served", ("family",), multiprocess_mode="livesum")
 MACS = Gauge("ganc_variant_macs", "MACs at 256x256, paper convention", ("family", "variant"), multiprocess_mode="max")

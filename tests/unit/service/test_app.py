@@ -175,3 +175,17 @@ def test_more_requests_in_flight_than_the_bound_get_429(repo):
     assert 200 in statuses and 429 in statuses and set(statuses) <= {200, 429}
     refused = next(r for r in responses if r.status_code == 429)
     assert refused.headers["retry-after"] == "1" and "in flight" in refused.json()["error"]
+
+
+def test_anything_unexpected_is_a_json_500_that_is_logged_and_counted(repo, caplog):
+    settings = Settings(model_repository=repo, warmup_runs=1, warmup_size=32)
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+
+        async def broken(*_args, **_kwargs):
+            raise RuntimeError("a bug")
+
+        client.app.state.gateway.translate = broken
+        response = client.post("/v1/translate/tiny", content=png(40, 24), headers=PNG)
+        assert response.status_code == 500 and "RuntimeError" in response.json()["error"]
+        assert 'ganc_unexpected_errors_total{route="/v1/translate/{family}"} 1.0' in client.get("/metrics").text
+    assert "unexpected error serving POST /v1/translate/tiny" in caplog.text

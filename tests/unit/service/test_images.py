@@ -1,4 +1,6 @@
 import io
+import struct
+import zlib
 
 import numpy as np
 import pytest
@@ -104,3 +106,28 @@ def test_any_size_is_padded_to_the_multiple_and_cropped_back(height, width):
 def test_padded_side():
     assert [padded_side(s, 4) for s in (1, 16, 17, 256)] == [16, 16, 20, 256]
     assert padded_side(100, 256) == 256
+
+
+def _png_with_chunk(tag: bytes, body: bytes) -> bytes:
+    data = _bytes(Image.new("RGB", (4, 4)))
+    chunk = struct.pack(">I", len(body)) + tag + body + struct.pack(">I", zlib.crc32(tag + body))
+    return data[:33] + chunk + data[33:]  # right after IHDR
+
+
+@pytest.mark.parametrize(
+    "data, status",
+    [
+        (_png_with_chunk(b"zTXt", b"comment\x00\x00" + zlib.compress(b"a" * 5_000_000, 9)), 422),  # a text bomb
+        (b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 13) + b"IHDR\x00\x00", 415),  # a truncated header
+    ],
+)
+def test_hostile_images_are_refused_with_a_4xx(data, status):
+    with pytest.raises(ImageError) as caught:
+        decode(data, MAX)
+    assert caught.value.status == status
+
+
+def test_a_phone_photo_with_more_pictures_is_served_from_its_first():
+    photo, depth = Image.new("RGB", (8, 6), (250, 0, 0)), Image.new("RGB", (8, 6), (0, 250, 0))
+    rgb = decode(_bytes(photo, "MPO", save_all=True, append_images=[depth]), MAX)
+    assert rgb.shape == (6, 8, 3) and rgb[3, 4, 0] > 240 and rgb[3, 4, 1] < 10
