@@ -74,9 +74,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     def count_refusal(request: Request, status: int) -> None:
         family = request.path_params.get("family")
-        if family is not None:  # a translation; unknown families share one label (users choose the path)
+        if family is not None:  # a translation
             known = family in request.app.state.catalog.families
-            metrics.REFUSED.labels(family if known else "(unknown)", str(status)).inc()
+            metrics.REFUSED.labels(family if known else metrics.UNKNOWN_FAMILY, str(status)).inc()
 
     @app.exception_handler(GatewayError)
     async def gateway_error(request: Request, error: GatewayError) -> JSONResponse:

@@ -80,12 +80,13 @@ class Gateway:
                 429, f"more than {self.settings.max_in_flight} requests in flight; retry shortly", {"Retry-After": "1"}
             )
         self.in_flight += 1
-        metrics.IN_FLIGHT.labels(family).inc()
+        in_flight = metrics.IN_FLIGHT.labels(family if self.catalog.variants(family) else metrics.UNKNOWN_FAMILY)
+        in_flight.inc()
         try:
             return await self._translate(family, data, budget_ms, variant, fmt)
         finally:
             self.in_flight -= 1
-            metrics.IN_FLIGHT.labels(family).dec()
+            in_flight.dec()
 
     async def _translate(
         self, family: str, data: bytes, budget_ms: float | None, variant: str | None, fmt: str

@@ -21,6 +21,7 @@ from prometheus_client import (
 # From 2 ms to 10 s: brackets the budgets people use, for small students on GPUs up to teachers on CPUs.
 LATENCY_BUCKETS = (0.002, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1.0, 2.0, 5.0, 10.0)
 SERVED = ("family", "variant", "backend", "hardware")
+UNKNOWN_FAMILY = "(unknown)"  # what a request names that is no family: clients choose paths, not label values
 
 REQUEST_LATENCY = Histogram(
     "ganc_request_latency_seconds", "Time from request to answer, per serving choice", SERVED, buckets=LATENCY_BUCKETS

@@ -189,3 +189,11 @@ def test_anything_unexpected_is_a_json_500_that_is_logged_and_counted(repo, capl
         assert response.status_code == 500 and "RuntimeError" in response.json()["error"]
         assert 'ganc_unexpected_errors_total{route="/v1/translate/{family}"} 1.0' in client.get("/metrics").text
     assert "unexpected error serving POST /v1/translate/tiny" in caplog.text
+
+
+def test_made_up_family_names_never_become_metric_labels(client):
+    for name in ("a1", "b2", "c3"):
+        assert client.post(f"/v1/translate/{name}", content=png(8, 8), headers=PNG).status_code == 404
+    text = client.get("/metrics").text
+    assert not any(f'family="{name}"' in text for name in ("a1", "b2", "c3"))
+    assert 'ganc_in_flight_requests{family="(unknown)"}' in text
