@@ -50,6 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await catalog.refresh()
         app.state.catalog = catalog
         app.state.gateway = Gateway(settings, catalog, backends, estimates)
+        await app.state.gateway.check_backends()
         app.state.jobs = JobQueue(settings)
         watcher = asyncio.create_task(catalog.watch(settings.catalog_poll_s))
         yield

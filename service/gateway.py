@@ -199,9 +199,19 @@ class Gateway:
                 health.next_probe = float("inf")  # one probe at a time
                 asyncio.get_running_loop().create_task(self._probe(name))
 
+    async def check_backends(self) -> None:
+        """At start-up: a backend that does not answer is listed as down from the start, and probed."""
+        for name, backend in self.backends.items():
+            if not await backend.healthy():
+                self._mark_down(name)
+
     async def _probe(self, name: str) -> None:
-        if await self.backends[name].healthy():
-            self.health[name].recovered()
-            metrics.BACKEND_UP.labels(name, self.backends[name].hardware).set(1)
-        else:
-            self.health[name].failed()
+        recovered = False
+        try:
+            recovered = await self.backends[name].healthy()
+        finally:  # whatever happens, the next probe is scheduled
+            if recovered:
+                self.health[name].recovered()
+                metrics.BACKEND_UP.labels(name, self.backends[name].hardware).set(1)
+            else:
+                self.health[name].failed()

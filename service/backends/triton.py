@@ -8,6 +8,7 @@ import asyncio
 import time
 from pathlib import Path
 
+import aiohttp
 import numpy as np
 import tritonclient.http.aio as httpclient
 from tritonclient.utils import InferenceServerException
@@ -15,6 +16,9 @@ from tritonclient.utils import InferenceServerException
 from ganc.card import INPUT_NAME, OUTPUT_NAME
 
 from .base import Backend, BackendError, Inference
+
+# What a Triton that is down, restarting or hanging up on us raises through the client.
+UNREACHABLE = (InferenceServerException, aiohttp.ClientError, TimeoutError, OSError)
 
 
 class TritonBackend(Backend):
@@ -34,8 +38,8 @@ class TritonBackend(Backend):
                 await self.client.load_model(model)
             if await self.client.is_model_ready(model, str(version)):
                 self.models[model] = version
-        except InferenceServerException as error:
-            raise BackendError(f"Triton cannot load {model}: {error.message()}") from None
+        except UNREACHABLE as error:
+            raise BackendError(f"Triton cannot load {model}: {_describe(error)}") from None
 
     def ready(self, model: str) -> bool:
         return model in self.models
@@ -47,16 +51,22 @@ class TritonBackend(Backend):
         start = time.perf_counter()
         try:
             result = await asyncio.wait_for(self.client.infer(model, [tensor], outputs=[output]), self.timeout_s)
-        except (InferenceServerException, TimeoutError, OSError) as error:
-            raise BackendError(f"Triton failed on {model}: {error}") from None
+        except UNREACHABLE as error:
+            raise BackendError(f"Triton failed on {model}: {_describe(error)}") from None
         # Triton queues and batches on its side: the round trip is this backend's service time.
         return Inference(result.as_numpy(OUTPUT_NAME), (time.perf_counter() - start) * 1e3)
 
     async def healthy(self) -> bool:
         try:
             return bool(await asyncio.wait_for(self.client.is_server_ready(), self.timeout_s))
-        except (InferenceServerException, TimeoutError, OSError):
+        except UNREACHABLE:
             return False
 
     async def close(self) -> None:
         await self.client.close()
+
+
+def _describe(error: Exception) -> str:
+    if isinstance(error, InferenceServerException):
+        return error.message()
+    return str(error) or type(error).__name__

@@ -29,6 +29,7 @@ def test_the_bento_builds_offline_and_serves(tmp_path, tiny_onnx):
     bento = tmp_path / "bentoml" / "bentos" / "ganc-gateway" / tag.split(":")[1]
     assert (bento / "src" / "service" / "bento.py").is_file() and (bento / "src" / "ganc" / "card.py").is_file()
     assert not list((bento / "src").glob("compression")), "the gateway's Bento must not carry the training code"
+    assert not (bento / "src" / "ganc" / "cli").exists(), "nor the command line that reaches into it"
 
     publish_variant(tmp_path / "repo", tiny_onnx, VariantCard(**card_fields(tiny_onnx)))
     port = free_port()

@@ -22,15 +22,6 @@ PNG = {"Content-Type": "image/png"}
 
 
 @pytest.fixture
-def repo(tmp_path, tiny_onnx):
-    teacher = card_fields(tiny_onnx, variant="teacher", quality={"psnr": 30.0}, macs=4000)
-    small = card_fields(tiny_onnx, variant="small", quality={"psnr": 29.0}, macs=1000)
-    publish_variant(tmp_path, tiny_onnx, VariantCard(**teacher))
-    publish_variant(tmp_path, tiny_onnx, VariantCard(**small))
-    return tmp_path
-
-
-@pytest.fixture
 def client(repo):
     settings = Settings(model_repository=repo, warmup_runs=1, warmup_size=32, catalog_poll_s=0.2)
     with TestClient(create_app(settings)) as test_client:

@@ -1,0 +1,65 @@
+"""The Triton backend against a peer that hangs up on every connection (a Triton dying or restarting)."""
+
+import asyncio
+import socket
+import threading
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from ganc.settings import Settings
+from service.app import create_app
+from service.backends import BackendError, TritonBackend
+from tests.support import png
+
+
+@pytest.fixture
+def hangs_up():
+    """A loopback port whose server accepts each connection and closes it at once."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    stopped = threading.Event()
+
+    def serve() -> None:
+        while not stopped.is_set():
+            try:
+                connection, _ = server.accept()
+            except OSError:
+                return
+            connection.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield f"127.0.0.1:{server.getsockname()[1]}"
+    stopped.set()
+    server.close()
+    thread.join(5)
+
+
+def test_a_triton_that_hangs_up_fails_requests_cleanly(hangs_up):
+    async def exercise() -> tuple[bool, list[str]]:
+        backend = TritonBackend(hangs_up, concurrency=1, timeout_s=5, hardware="gpu", manage_models=True)
+        errors = []
+        for call in (backend.infer("tiny--s8", np.zeros((1, 3, 8, 8), np.float32)), backend.load("tiny--s8", 1, None)):
+            try:
+                await call
+            except BackendError as error:
+                errors.append(str(error))
+        healthy = await backend.healthy()
+        await backend.close()
+        return healthy, errors
+
+    healthy, errors = asyncio.run(exercise())
+    assert not healthy
+    assert len(errors) == 2 and errors[0].startswith("Triton failed on tiny--s8") and "cannot load" in errors[1]
+
+
+def test_the_gateway_starts_on_the_cpu_when_triton_hangs_up(repo, hangs_up):
+    settings = Settings(model_repository=repo, triton_url=hangs_up, warmup_runs=1, warmup_size=32)
+    with TestClient(create_app(settings)) as client:
+        response = client.post("/v1/translate/tiny", content=png(40, 24), headers={"Content-Type": "image/png"})
+        assert response.status_code == 200 and response.headers["x-ganc-backend"] == "cpu"
+        assert 'ganc_backend_up{backend="triton",hardware="triton"} 0.0' in client.get("/metrics").text
+        assert any(" on triton: " in problem for problem in client.get("/v1/models").json()["problems"])
