@@ -5,7 +5,7 @@ import sys
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ENV_PREFIX = "GANC_"
@@ -48,11 +48,25 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(20 * 1024 * 1024, gt=0)
     max_pixels: int = Field(16_000_000, gt=0)
     max_in_flight: int = Field(64, ge=1, description="more concurrent requests than this get 429")
+    max_latency_ms: float = Field(
+        30_000, gt=0, description="a request without a budget gets the best variant predicted within this (else 413)"
+    )
+    tile_size: int = Field(512, ge=64, description="larger images run in tiles of this side, blended")
+    tile_overlap: int = Field(64, ge=0, description="pixels that neighbouring tiles share, blended across")
     catalog_poll_s: float = Field(2.0, gt=0, description="how often the gateway looks for new versions")
     warmup_runs: int = Field(3, ge=1)
     warmup_size: int = Field(256, ge=16)
     probe_backoff_s: float = Field(1.0, gt=0, description="first wait before probing a failed backend again")
     probe_backoff_max_s: float = Field(30.0, gt=0)
+
+    @model_validator(mode="after")
+    def _tiles_overlap_less_than_half(self) -> "Settings":
+        if self.tile_overlap * 2 >= self.tile_size:
+            raise ValueError(
+                f"{ENV_PREFIX}TILE_OVERLAP ({self.tile_overlap}) must be under half of {ENV_PREFIX}TILE_SIZE "
+                f"({self.tile_size})"
+            )
+        return self
 
     @field_validator("data_roots", mode="before")
     @classmethod
@@ -72,10 +86,14 @@ def get_settings() -> Settings:
     try:
         return Settings()
     except ValidationError as error:
-        problems = (
-            f"{ENV_PREFIX}{str(e['loc'][0]).upper()}: {e['msg'].removeprefix('Value error, ')}" for e in error.errors()
-        )
-        raise SettingsError("; ".join(problems)) from None
+        raise SettingsError("; ".join(_describe(problem) for problem in error.errors())) from None
+
+
+def _describe(problem: dict) -> str:
+    message = problem["msg"].removeprefix("Value error, ")
+    if not problem["loc"]:  # a rule across several variables, which the message names
+        return message
+    return f"{ENV_PREFIX}{str(problem['loc'][0]).upper()}: {message}"
 
 
 def settings_or_exit() -> Settings:

@@ -35,8 +35,18 @@ def percentile(values: list[float], q: float, presorted: bool = False) -> float:
     return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
 
 
+@dataclass(frozen=True)
+class Work:
+    """What a request asks of a backend: `calls` inferences of `pixels_per_call` each (tiles), for an image
+    of `image_pixels` (what decoding and encoding cost)."""
+
+    pixels_per_call: int
+    calls: int
+    image_pixels: int
+
+
 @dataclass
-class _Work:
+class _Admitted:
     backend: str
     expected_ms: float
     started: float
@@ -46,7 +56,7 @@ class _Work:
 class LatencyEstimates:
     window: int = WINDOW
     samples: dict[tuple[str, str], dict[int, deque]] = field(default_factory=dict)
-    work: dict[int, _Work] = field(default_factory=dict)
+    work: dict[int, _Admitted] = field(default_factory=dict)
     _sorted: dict[tuple[str, str, int], list[float]] = field(default_factory=dict)
     _tickets: itertools.count = field(default_factory=itertools.count)
 
@@ -89,7 +99,7 @@ class LatencyEstimates:
     def begin(self, backend: str, expected_ms: float) -> int:
         """Register a request's work on `backend`; returns the ticket that `end` takes."""
         ticket = next(self._tickets)
-        self.work[ticket] = _Work(backend, expected_ms, time.monotonic())
+        self.work[ticket] = _Admitted(backend, expected_ms, time.monotonic())
         return ticket
 
     def end(self, ticket: int) -> None:
@@ -109,12 +119,12 @@ class LatencyEstimates:
         queued = sum(w.expected_ms for w in ahead[concurrency:])
         return (running + queued) / concurrency
 
-    def predict_ms(self, variant: str, backend: str, pixels: int, concurrency: int) -> float | None:
-        """From now until the answer is encoded: the wait, the tail service time, and the encoding."""
-        tail = self.service_ms(variant, backend, pixels)
+    def predict_ms(self, variant: str, backend: str, work: Work, concurrency: int) -> float | None:
+        """From now until the answer is encoded: the wait, the tail service time of every call, and the encoding."""
+        tail = self.service_ms(variant, backend, work.pixels_per_call)
         if tail is None:
             return None
-        return self.wait_ms(backend, concurrency) + tail + self.overhead_ms(POST, pixels)
+        return self.wait_ms(backend, concurrency) + work.calls * tail + self.overhead_ms(POST, work.image_pixels)
 
     def percentiles(self, variant: str, backend: str) -> dict[str, float]:
         values = [ms for window in self.samples.get((variant, backend), {}).values() for ms in window]

@@ -5,6 +5,7 @@ import time
 from collections import deque
 from dataclasses import dataclass
 
+import numpy as np
 from starlette.concurrency import run_in_threadpool
 
 from ganc.settings import Settings
@@ -12,9 +13,10 @@ from ganc.settings import Settings
 from . import images, metrics
 from .backends import Backend, BackendError
 from .catalog import Catalog
-from .estimates import POST, PRE, LatencyEstimates
+from .estimates import POST, PRE, LatencyEstimates, Work
 from .health import BackendHealth
 from .routing import Candidate, Decision, ranked
+from .tiling import Blender, Tile, plan_tiles
 
 UNMEASURED_MS = 1e9  # a candidate never measured is tried last
 TIGHT_BUDGET_MEMORY_S = 30.0  # how long a tight budget keeps long requests off the shared backends
@@ -44,7 +46,7 @@ class Gateway:
         for backend in backends.values():
             metrics.BACKEND_UP.labels(backend.name, backend.hardware).set(1)
 
-    def candidates(self, family: str, pixels: int, variant: str | None) -> list[Candidate]:
+    def candidates(self, family: str, work: Work, variant: str | None) -> list[Candidate]:
         variants = self.catalog.variants(family)
         if not variants:
             raise GatewayError(404, f"no family {family!r}; GET /v1/models lists them")
@@ -58,8 +60,8 @@ class Gateway:
                 continue
             for backend_name in v.backends:
                 backend = self.backends[backend_name]
-                predicted = self.estimates.predict_ms(v.model, backend_name, pixels, backend.concurrency)
-                service = self.estimates.service_ms(v.model, backend_name, pixels)
+                predicted = self.estimates.predict_ms(v.model, backend_name, work, backend.concurrency)
+                service = self.estimates.service_ms(v.model, backend_name, work.pixels_per_call)
                 out.append(
                     Candidate(
                         name,
@@ -67,7 +69,7 @@ class Gateway:
                         v.quality,
                         predicted if predicted is not None else UNMEASURED_MS,
                         self.health[backend_name].healthy,
-                        service if service is not None else UNMEASURED_MS,
+                        work.calls * service if service is not None else UNMEASURED_MS,
                     )
                 )
         return out
@@ -98,22 +100,35 @@ class Gateway:
             raise GatewayError(404, f"no family {family!r}; GET /v1/models lists them")
         multiple = max(v.card.size_multiple for v in self.catalog.variants(family).values())
         prepared = await run_in_threadpool(images.decode_and_prepare, data, self.settings.max_pixels, multiple)
-        pixels = prepared.tensor.shape[2] * prepared.tensor.shape[3]
+        height, width = prepared.tensor.shape[2:]
+        pixels = height * width
         pre_ms = (time.perf_counter() - start) * 1e3
         self.estimates.record_overhead(PRE, pixels, pre_ms)
         self._probe_due_backends()
-        candidates = self.candidates(family, pixels, variant)
+        tile = max(multiple, self.settings.tile_size // multiple * multiple)
+        tiles = plan_tiles(height, width, tile, self.settings.tile_overlap)
+        work = Work(tiles[0].pixels, len(tiles), pixels)
+        candidates = self.candidates(family, work, variant)
+        cap_ms = self.settings.max_latency_ms - pre_ms
         if budget_ms is None:
-            order = ranked(candidates, None)
+            order = ranked(candidates, None, cap_ms=cap_ms)
         else:
             max_service_ms = self._protect_tight_budgets(family, budget_ms, pixels, candidates)
             order = ranked(candidates, budget_ms - pre_ms, max_service_ms)
         if not order:
             raise GatewayError(503, f"no backend can serve {family!r} right now", {"Retry-After": "2"})
+        fastest = min(c.service_ms for c in candidates if c.healthy)
+        if UNMEASURED_MS > fastest > cap_ms:
+            cap_s = self.settings.max_latency_ms / 1e3
+            raise GatewayError(
+                413,
+                f"an image of {prepared.width}x{prepared.height} would take about {fastest / 1e3:.0f} s even on the "
+                f"fastest variant, past the server's cap of {cap_s:.0f} s: send a smaller image",
+            )
         # A failing backend gets one retry on the next candidate, not a cascade.
         for attempt, decision in enumerate(order[:2]):
             try:
-                output, model_ms, service_ms = await self._infer(family, decision, prepared.tensor, pixels)
+                output, model_ms, service_ms = await self._infer(family, decision, prepared.tensor, tiles)
                 break
             except BackendError:
                 self._mark_down(decision.backend)
@@ -150,18 +165,29 @@ class Gateway:
         meetable = [b for _, b in recent if b > floor]  # a budget nothing can meet is not worth protecting
         return min(meetable) - floor if meetable else None
 
-    async def _infer(self, family: str, decision: Decision, x, pixels: int) -> tuple:
-        """The output, the time from submission to answer, and the model's own service time (ms)."""
+    async def _infer(self, family: str, decision: Decision, x, tiles: list[Tile]) -> tuple:
+        """The output, the time from submission to answer, and the model's own service time (ms): one inference
+        of the whole image, or one per tile, blended."""
         backend = self.backends[decision.backend]
         model = self.catalog.variants(family)[decision.variant].model
-        expected = self.estimates.service_ms(model, decision.backend, pixels, 0.5) or 0.0
+        expected = len(tiles) * (self.estimates.service_ms(model, decision.backend, tiles[0].pixels, 0.5) or 0.0)
         ticket = self.estimates.begin(decision.backend, expected)
-        start = time.perf_counter()
+        start, service_ms = time.perf_counter(), 0.0
         try:
-            output, service_ms = await backend.infer(model, x)
+            if len(tiles) == 1:
+                output, service_ms = await backend.infer(model, x)
+                self.estimates.record(model, decision.backend, tiles[0].pixels, service_ms)
+            else:
+                blender = Blender(x.shape[1], x.shape[2], x.shape[3], self.settings.tile_overlap)
+                for tile in tiles:
+                    rows, cols = tile.region()
+                    part, part_ms = await backend.infer(model, np.ascontiguousarray(x[:, :, rows, cols]))
+                    self.estimates.record(model, decision.backend, tile.pixels, part_ms)
+                    blender.add(tile, part)
+                    service_ms += part_ms
+                output = blender.result()
         finally:
             self.estimates.end(ticket)
-        self.estimates.record(model, decision.backend, pixels, service_ms)
         return output, (time.perf_counter() - start) * 1e3, service_ms
 
     def _account(

@@ -13,7 +13,7 @@ that also keeps its own service time within `max_service_ms` (the slack those ti
 from dataclasses import dataclass
 from typing import Literal
 
-Reason = Literal["best_quality", "fits_budget", "fastest_miss", "pinned"]
+Reason = Literal["best_quality", "fits_budget", "fastest_miss", "fastest_over_cap", "pinned"]
 
 
 @dataclass(frozen=True)
@@ -46,14 +46,21 @@ def _quality_then_speed(c: Candidate) -> tuple[float, float]:
 
 
 def choose(
-    candidates: list[Candidate], budget_ms: float | None, max_service_ms: float | None = None
+    candidates: list[Candidate],
+    budget_ms: float | None,
+    max_service_ms: float | None = None,
+    cap_ms: float | None = None,
 ) -> Decision | None:
-    """The decision for one request, or None when no healthy candidate exists."""
+    """The decision for one request, or None when no healthy candidate exists. Without a budget, the best quality
+    whose prediction stays within the server's cap (`cap_ms`), or the fastest when none does."""
     healthy = [c for c in candidates if c.healthy]
     if not healthy:
         return None
     if budget_ms is None:
-        return Decision(max(healthy, key=_quality_then_speed), "best_quality", None)
+        within = [c for c in healthy if cap_ms is None or c.predicted_ms <= cap_ms]
+        if within:
+            return Decision(max(within, key=_quality_then_speed), "best_quality", None)
+        return Decision(min(healthy, key=lambda c: c.predicted_ms), "fastest_over_cap", None)
     fitting = [c for c in healthy if c.predicted_ms <= budget_ms]
     polite = [c for c in fitting if max_service_ms is None or c.service_ms <= max_service_ms]
     if polite:
@@ -63,10 +70,15 @@ def choose(
     return Decision(min(healthy, key=lambda c: c.predicted_ms), "fastest_miss", False)
 
 
-def ranked(candidates: list[Candidate], budget_ms: float | None, max_service_ms: float | None = None) -> list[Decision]:
+def ranked(
+    candidates: list[Candidate],
+    budget_ms: float | None,
+    max_service_ms: float | None = None,
+    cap_ms: float | None = None,
+) -> list[Decision]:
     """Every healthy candidate in the order the router would try them: first choice, then the retries."""
     order, remaining = [], list(candidates)
-    while (decision := choose(remaining, budget_ms, max_service_ms)) is not None:
+    while (decision := choose(remaining, budget_ms, max_service_ms, cap_ms)) is not None:
         order.append(decision)
         remaining = [c for c in remaining if c != decision.candidate]
     return order

@@ -188,3 +188,42 @@ def test_made_up_family_names_never_become_metric_labels(client):
     text = client.get("/metrics").text
     assert not any(f'family="{name}"' in text for name in ("a1", "b2", "c3"))
     assert 'ganc_in_flight_requests{family="(unknown)"}' in text
+
+
+def identity_onnx(path):
+    """A real ONNX model that returns its input: what tiles blend into must be the image itself."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    shape = ["batch", 3, "height", "width"]
+    graph = helper.make_graph(
+        [helper.make_node("Identity", [INPUT_NAME], [OUTPUT_NAME])],
+        "identity",
+        [helper.make_tensor_value_info(INPUT_NAME, TensorProto.FLOAT, shape)],
+        [helper.make_tensor_value_info(OUTPUT_NAME, TensorProto.FLOAT, shape)],
+    )
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8), path)
+    return path
+
+
+def test_large_images_run_in_tiles_that_blend_back_seamlessly(tmp_path):
+    model = identity_onnx(tmp_path / "identity.onnx")
+    publish_variant(tmp_path / "repo", model, VariantCard(**card_fields(model, family="same", variant="id")))
+    settings = Settings(
+        model_repository=tmp_path / "repo", warmup_runs=1, warmup_size=64, tile_size=128, tile_overlap=32
+    )
+    data = png(300, 200)
+    with TestClient(create_app(settings)) as client:
+        response = client.post("/v1/translate/same", content=data, headers=PNG)
+        assert response.status_code == 200, response.text
+        gateway = client.app.state.gateway
+        assert 2**14 in {2**b for b in gateway.estimates.samples[("same--id", "cpu")]}  # measured per 128-px tile
+    out = np.asarray(Image.open(io.BytesIO(response.content)))
+    assert np.abs(out.astype(int) - np.asarray(Image.open(io.BytesIO(data))).astype(int)).max() <= 1
+
+
+def test_an_image_no_variant_can_translate_within_the_cap_is_refused_with_413(repo):
+    settings = Settings(model_repository=repo, warmup_runs=1, warmup_size=32, max_latency_ms=0.001)
+    with TestClient(create_app(settings)) as client:
+        response = client.post("/v1/translate/tiny", content=png(40, 24), headers=PNG)
+        assert response.status_code == 413 and "past the server's cap" in response.json()["error"]

@@ -1,10 +1,11 @@
-from service.estimates import POST, LatencyEstimates, size_bucket
+from service.estimates import POST, LatencyEstimates, Work, size_bucket
 from service.routing import Candidate, choose, ranked
 
 TEACHER = Candidate("teacher", "cpu", quality=30.0, predicted_ms=700, service_ms=690)
 MEDIUM = Candidate("student-32", "cpu", quality=29.6, predicted_ms=90, service_ms=80)
 SMALL = Candidate("student-8", "cpu", quality=29.0, predicted_ms=25, service_ms=20)
 GPU_TEACHER = Candidate("teacher", "triton", quality=30.0, predicted_ms=40, service_ms=30)
+WHOLE_256 = Work(pixels_per_call=256 * 256, calls=1, image_pixels=256 * 256)
 
 
 def test_router_picks_best_quality_without_a_budget():
@@ -51,15 +52,15 @@ def test_router_keeps_long_requests_off_a_backend_that_tighter_budgets_share():
 
 def test_estimates_track_the_tail_and_scale_by_size():
     estimates = LatencyEstimates()
-    assert estimates.predict_ms("v", "cpu", 256 * 256, concurrency=1) is None
+    assert estimates.predict_ms("v", "cpu", WHOLE_256, concurrency=1) is None
     for ms in [10.0] * 19 + [30.0]:
         estimates.record("v", "cpu", 256 * 256, ms)
     assert estimates.service_ms("v", "cpu", 256 * 256) == 10.0
     assert estimates.service_ms("v", "cpu", 256 * 256, 0.99) == 30.0
     assert estimates.service_ms("v", "cpu", 512 * 512) == 40.0  # one measured bucket: scaled by the pixel ratio
-    assert estimates.predict_ms("v", "cpu", 256 * 256, concurrency=1) == 10.0
+    assert estimates.predict_ms("v", "cpu", WHOLE_256, concurrency=1) == 10.0
     estimates.record_overhead(POST, 256 * 256, 2.0)
-    assert estimates.predict_ms("v", "cpu", 256 * 256, concurrency=1) == 12.0  # the encoding counts too
+    assert estimates.predict_ms("v", "cpu", WHOLE_256, concurrency=1) == 12.0  # the encoding counts too
     assert estimates.percentiles("v", "cpu") == {"p50_ms": 10.0, "p95_ms": 10.0}
     assert size_bucket(256 * 256) == 16
 
@@ -72,12 +73,20 @@ def test_estimates_add_the_work_in_flight_ahead_of_a_request():
     assert 590.0 < estimates.wait_ms("cpu", concurrency=1) <= 600.0
     estimates.begin("cpu", 50.0)
     estimates.begin("triton", 1000.0)
-    assert 640.0 < estimates.predict_ms("v", "cpu", 256 * 256, concurrency=1) <= 660.0
+    assert 640.0 < estimates.predict_ms("v", "cpu", WHOLE_256, concurrency=1) <= 660.0
     assert sum(w.backend == "cpu" for w in estimates.work.values()) == 2
     estimates.end(long)
     assert estimates.wait_ms("cpu", concurrency=1) <= 50.0
     estimates.work[next(iter(estimates.work))].started -= 1.0  # the 50 ms request has overrun its estimate
     assert estimates.wait_ms("cpu", concurrency=1) == 0.0
+
+
+def test_an_image_in_tiles_is_predicted_from_its_tiles():
+    estimates = LatencyEstimates()
+    estimates.record("v", "cpu", 512 * 512, 100.0)
+    estimates.record_overhead(POST, 2048 * 1536, 30.0)
+    twelve_tiles = Work(pixels_per_call=512 * 512, calls=12, image_pixels=2048 * 1536)
+    assert estimates.predict_ms("v", "cpu", twelve_tiles, concurrency=1) == 12 * 100.0 + 30.0
 
 
 def test_estimates_interpolate_between_measured_sizes_keeping_the_overhead():
@@ -86,3 +95,9 @@ def test_estimates_interpolate_between_measured_sizes_keeping_the_overhead():
     estimates.record("v", "triton", 2**16, 11.3)
     assert abs(estimates.service_ms("v", "triton", 2**14) - (5.0 + 6.3 * (2**14 - 2**10) / (2**16 - 2**10))) < 1e-9
     assert estimates.service_ms("v", "triton", 2**12) < 2 * 5.0  # not 4x the tiny size's time
+
+
+def test_without_a_budget_the_best_variant_within_the_servers_cap():
+    assert choose([SMALL, TEACHER, MEDIUM], None, cap_ms=500).variant == "student-32"
+    over = choose([SMALL, TEACHER, MEDIUM], None, cap_ms=10)
+    assert over.variant == "student-8" and over.reason == "fastest_over_cap" and over.budget_met is None
