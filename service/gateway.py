@@ -1,8 +1,10 @@
 """Serving one translation: decode, route, infer (retrying once elsewhere on failure), encode, measure."""
 
 import asyncio
+import contextlib
 import time
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -74,9 +76,9 @@ class Gateway:
                 )
         return out
 
-    async def translate(
-        self, family: str, data: bytes, budget_ms: float | None, variant: str | None, fmt: str
-    ) -> Translation:
+    @contextlib.contextmanager
+    def admitted(self, family: str) -> Iterator[None]:
+        """Admission, before the request's body is read: past GANC_MAX_IN_FLIGHT requests, 429."""
         if self.in_flight >= self.settings.max_in_flight:
             raise GatewayError(
                 429, f"more than {self.settings.max_in_flight} requests in flight; retry shortly", {"Retry-After": "1"}
@@ -85,12 +87,12 @@ class Gateway:
         in_flight = metrics.IN_FLIGHT.labels(family if self.catalog.variants(family) else metrics.UNKNOWN_FAMILY)
         in_flight.inc()
         try:
-            return await self._translate(family, data, budget_ms, variant, fmt)
+            yield
         finally:
             self.in_flight -= 1
             in_flight.dec()
 
-    async def _translate(
+    async def translate(
         self, family: str, data: bytes, budget_ms: float | None, variant: str | None, fmt: str
     ) -> Translation:
         start = time.perf_counter()

@@ -1,9 +1,11 @@
 """POST /v1/translate/{family}: an image in, the translated image out, with what served it."""
 
+from collections.abc import AsyncIterator
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import Response
+from starlette.formparsers import MultiPartException, MultiPartParser
 
 from ...gateway import GatewayError
 from ..deps import GatewayDep
@@ -11,28 +13,39 @@ from ..deps import GatewayDep
 router = APIRouter(tags=["translate"])
 
 RAW_TYPES = {"image/png", "image/jpeg", "image/webp"}
+MULTIPART_OVERHEAD = 64 * 1024  # boundaries, part headers and small fields around the image
+
+
+async def capped(request: Request, limit: int) -> AsyncIterator[bytes]:
+    """The body as it arrives, refused with 413 as soon as it passes `limit` bytes (never read whole first)."""
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise GatewayError(413, f"the body is more than {limit} bytes")
+        yield chunk
 
 
 async def read_image(request: Request, limit: int) -> bytes:
     """The image from the raw body or the multipart field `image`, refusing bodies over `limit` bytes."""
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    if declared is not None and declared.isdigit() and int(declared) > limit + MULTIPART_OVERHEAD:
         raise GatewayError(413, f"the body is {declared} bytes, more than {limit}")
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type.startswith("multipart/form-data"):
-        form = await request.form(max_files=1, max_fields=8, max_part_size=limit)
+        parser = MultiPartParser(
+            request.headers, capped(request, limit + MULTIPART_OVERHEAD), max_files=1, max_fields=8, max_part_size=limit
+        )
+        try:
+            form = await parser.parse()
+        except MultiPartException as error:
+            raise GatewayError(400, f"the multipart body cannot be read: {error.message}") from None
         upload = form.get("image")
         if upload is None or isinstance(upload, str):
             raise GatewayError(400, "the multipart body has no file field named `image`")
         data = await upload.read(limit + 1)
     elif content_type in RAW_TYPES:
-        chunks, size = [], 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise GatewayError(413, f"the body is more than {limit} bytes")
-            chunks.append(chunk)
-        data = b"".join(chunks)
+        data = b"".join([chunk async for chunk in capped(request, limit)])
     else:
         raise GatewayError(
             415, f"content type {content_type or '(none)'!r}: send image/png, image/jpeg, image/webp or multipart"
@@ -57,7 +70,8 @@ async def translate_image(
     format: Annotated[Literal["png", "jpeg", "webp"], Query(description="output image format")] = "png",
 ) -> Response:
     """Translate an image with the best variant that fits the latency budget."""
-    data = await read_image(request, gateway.settings.max_body_bytes)
     budget = budget_ms if budget_ms is not None else x_latency_budget_ms
-    result = await gateway.translate(family, data, budget, variant, format)
+    with gateway.admitted(family):
+        data = await read_image(request, gateway.settings.max_body_bytes)
+        result = await gateway.translate(family, data, budget, variant, format)
     return Response(result.body, media_type=result.media_type, headers=result.headers)

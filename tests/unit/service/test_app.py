@@ -227,3 +227,20 @@ def test_an_image_no_variant_can_translate_within_the_cap_is_refused_with_413(re
     with TestClient(create_app(settings)) as client:
         response = client.post("/v1/translate/tiny", content=png(40, 24), headers=PNG)
         assert response.status_code == 413 and "past the server's cap" in response.json()["error"]
+
+
+def test_multipart_parts_are_capped_like_raw_bodies(repo):
+    settings = Settings(model_repository=repo, warmup_runs=1, warmup_size=32, max_body_bytes=100_000)
+    with TestClient(create_app(settings)) as client:
+
+        def chunks():  # no Content-Length: the cap must hold on the stream itself
+            yield b"--b\r\nContent-Disposition: form-data; name=image; filename=x.png\r\n\r\n"
+            for _ in range(50):
+                yield b"\x00" * 10_000
+            yield b"\r\n--b--\r\n"
+
+        headers = {"Content-Type": "multipart/form-data; boundary=b"}
+        response = client.post("/v1/translate/tiny", content=chunks(), headers=headers)
+        assert response.status_code == 413 and "more than" in response.json()["error"]
+        broken = client.post("/v1/translate/tiny", content=b"--b\r\nno headers", headers=headers)
+        assert broken.status_code == 400
