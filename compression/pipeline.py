@@ -12,6 +12,7 @@ import functools
 import json
 import shutil
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,8 +22,8 @@ from torch import nn
 
 from ganc.atomic import write_text_atomically
 from ganc.card import model_name
-from ganc.repository import publish_variant, read_card
-from ganc.spec import CompressionSpec, TrainingSpec
+from ganc.repository import publish_variant, read_card, read_index
+from ganc.spec import CompressionSpec, SpecError, TrainingSpec
 
 from .checkpoint import load_generator, resolve_checkpoint
 from .data import (
@@ -85,6 +86,7 @@ class Pipeline:
 
     # -- checks before any expensive work ------------------------------------------------------
     def check(self) -> None:
+        self.check_publishing()
         spec = self.spec
         dataset = spec.dataset
         if dataset.path is not None:
@@ -111,6 +113,17 @@ class Pipeline:
             options = {"config": str(choice_set.smallest), "n_blocks": n_blocks, "residual": residual}
             smallest_ms = measure_model_ms(ModelSpec("sub_mobile_resnet", options).build(), target)
         check_budgets_reachable(choice_set, n_blocks, spec.search, smallest_ms)
+
+    def check_publishing(self) -> None:
+        """The family is this job's to publish into, and the repository and the work folder are writable."""
+        owner = read_index(self.repo).owner(self.spec.family)
+        if owner is not None and owner != self.job and not self.spec.replace:
+            raise SpecError(
+                f"family: {self.spec.family!r} was made by job {owner!r}; choose another family, "
+                "or set `replace: true` to publish into it"
+            )
+        for folder in (self.repo, self.work):
+            _check_writable(folder)
 
     # -- each stage's configuration, from the spec ---------------------------------------------
     def data_config(self, dataset: str) -> DataConfig:
@@ -315,6 +328,19 @@ class Pipeline:
 
 def _report_data(progress: Progress, what: str, done: int, total: int) -> None:
     progress("data", done, total, what)
+
+
+def _check_writable(folder: Path) -> None:
+    """Write and remove a file in `folder`, or in its nearest existing parent (which must be able to create it)."""
+    existing = folder
+    while not existing.exists():
+        existing = existing.parent
+    probe = existing / f".ganc-write-check-{uuid.uuid4().hex}"
+    try:
+        probe.write_text("")
+        probe.unlink()
+    except OSError as error:
+        raise OSError(f"{folder} is not writable ({error.strerror})") from None
 
 
 def _started(out: Path) -> bool:

@@ -156,6 +156,7 @@ class CompressionSpec(_Strict):
     finetune: FinetuneSpec = Field(default_factory=FinetuneSpec)
     fp16: bool = Field(False, description="store published weights in FP16 (compute stays FP32)")
     publish_teacher: bool = True
+    replace: bool = Field(False, description="publish into a family that another job made (its variants go on)")
     seed: int = 0
     soft_time_limit_s: float | None = Field(None, gt=0, description="a job past this stops and fails cleanly")
     time_limit_s: float | None = Field(None, gt=0, description="a job past this is killed (after the soft limit)")

@@ -65,6 +65,11 @@ class RepositoryIndex:
         """The newest version of every variant: what Triton's default version policy serves."""
         return [versions[-1] for variants in self.families().values() for versions in variants.values()]
 
+    def owner(self, family: str) -> str | None:
+        """The job that made `family` (its oldest version's), or None for a family nobody made yet."""
+        made = [v for v in self.versions if v.card.family == family]
+        return min(made, key=lambda v: v.card.created_at).card.job if made else None
+
 
 def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()

@@ -1,9 +1,14 @@
 """A spec that cannot run fails before the expensive work, and publishes nothing."""
 
+from pathlib import Path
+
 import pytest
 
-from compression.pipeline import run_pipeline
-from ganc.spec import parse_spec
+from compression.pipeline import Pipeline, run_pipeline
+from ganc.card import VariantCard
+from ganc.repository import publish_variant, read_index
+from ganc.spec import SpecError, parse_spec
+from tests.support import card_fields
 
 BASE = {
     "family": "tiny",
@@ -34,3 +39,18 @@ def test_impossible_specs_fail_before_training_and_publish_nothing(tmp_path, cha
         run_pipeline(spec, tmp_path / "work", tmp_path / "repo", "job")
     assert not (tmp_path / "repo").exists()
     assert sorted(p.name for p in (tmp_path / "work").iterdir()) == ["spec.json"]
+
+
+def test_a_job_publishes_only_into_families_it_made_unless_told_to_replace(tmp_path, tiny_onnx):
+    publish_variant(tmp_path / "repo", tiny_onnx, VariantCard(**card_fields(tiny_onnx, job="first")))
+    with pytest.raises(SpecError, match="'tiny' was made by job 'first'; choose another family, or set `replace"):
+        run_pipeline(parse_spec(BASE), tmp_path / "work", tmp_path / "repo", "second")
+    assert len(read_index(tmp_path / "repo").versions) == 1
+    replacing = Pipeline(parse_spec({**BASE, "replace": True}), tmp_path / "w2", tmp_path / "repo", "second", print)
+    replacing.check_publishing()  # allowed
+    Pipeline(parse_spec(BASE), tmp_path / "w3", tmp_path / "repo", "first", print).check_publishing()  # its own
+
+
+def test_a_repository_that_cannot_be_written_is_refused_before_any_work(tmp_path):
+    with pytest.raises(OSError, match="/proc/ganc-repository is not writable"):
+        run_pipeline(parse_spec(BASE), tmp_path / "work", Path("/proc/ganc-repository"), "job")
