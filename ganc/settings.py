@@ -28,6 +28,7 @@ class Settings(BaseSettings):
     broker_url: str = Field("sqla+sqlite:///var/broker.sqlite", description="redis://host:6379/0 in deployment")
     result_backend: str = Field("db+sqlite:///var/results.sqlite", description="redis://host:6379/1 in deployment")
     visibility_timeout_s: int = Field(48 * 3600, gt=0, description="redelivery after; above the longest job")
+    job_max_attempts: int = Field(3, ge=1, description="a job whose worker is lost this often fails")
     worker_metrics_port: int = Field(9101, ge=0, description="the worker's Prometheus port (0: none)")
     api_token: str | None = Field(None, description="bearer token of the job endpoints (unset: they refuse everything)")
     data_roots: PathList = Field(default_factory=lambda: [Path("data")], description="folders job specs may read")

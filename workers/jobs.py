@@ -3,12 +3,14 @@
 Plain functions over the job records in the shared jobs folder; the Celery task in tasks.py calls them.
 """
 
+import contextlib
 import logging
 import os
 import shutil
 import socket
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -22,6 +24,9 @@ from ganc.spec import SpecError, confine_to_roots
 
 log = logging.getLogger("ganc.worker")
 PROGRESS_INTERVAL_S = 1.0
+HEARTBEAT_FILE = "heartbeat"
+HEARTBEAT_S = 30.0  # how often a running job's worker says it is alive
+HEARTBEAT_STALE_S = 300.0  # a worker on another host silent for this long is taken as lost
 
 
 class JobCancelledError(Exception):
@@ -57,11 +62,21 @@ class JobProgress:
 
 
 def run_job(store: JobStore, job_id: str, settings: Settings, progress: JobProgress) -> JobRecord:
-    """Run (or resume) a queued or running job to its end; returns the ended record."""
+    """Run (or resume) a queued or running job to its end; returns the ended record.
+
+    A delivery of a job that a live worker is running is dropped (the broker handed it out again while it
+    ran); a job whose workers were lost `job_max_attempts` times fails instead of being tried forever.
+    """
     work = work_folder(store, job_id)
     if store.cancel_requested(job_id):
         return cancel(store, job_id)
     record = store.get(job_id)
+    if running_elsewhere(store, record):
+        log.warning("job %s is running in %s already: this delivery is dropped", job_id, record.worker)
+        return record
+    if record.attempts >= settings.job_max_attempts:
+        lost = f"its worker was lost {record.attempts} times (out of memory?), so it is not tried again"
+        return fail(store, job_id, lost)
     store.update(
         job_id,
         state="running",
@@ -72,7 +87,8 @@ def run_job(store: JobStore, job_id: str, settings: Settings, progress: JobProgr
     )
     try:
         spec = confine_to_roots(store.spec(job_id), settings.data_roots)
-        result = run_pipeline(spec, work, settings.model_repository, job_id, resume=True, progress=progress)
+        with heartbeat(store.folder(job_id) / HEARTBEAT_FILE):
+            result = run_pipeline(spec, work, settings.model_repository, job_id, resume=True, progress=progress)
     except JobCancelledError:
         return cancel(store, job_id)
     except SoftTimeLimitExceeded:
@@ -130,17 +146,50 @@ def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+@contextlib.contextmanager
+def heartbeat(path: Path) -> Iterator[None]:
+    """Touch `path` every HEARTBEAT_S while the block runs: how workers on other hosts see this one alive."""
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(HEARTBEAT_S):
+            path.touch()
+
+    path.touch()
+    thread = threading.Thread(target=beat, name="ganc-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+def running_elsewhere(store: JobStore, record: JobRecord) -> bool:
+    """A running job whose worker is alive and not this process: on this host its process exists; on another,
+    its heartbeat is fresh."""
+    if record.state != "running" or not record.worker or record.worker == worker_id():
+        return False
+    host, _, pid = record.worker.rpartition(":")
+    if host == socket.gethostname():
+        return pid.isdigit() and _alive(int(pid))
+    beat = store.folder(record.id) / HEARTBEAT_FILE
+    return beat.is_file() and time.time() - beat.stat().st_mtime < HEARTBEAT_STALE_S
+
+
 def orphaned(record: JobRecord) -> bool:
     """A running job whose process on this host is gone (killed with its worker)."""
     if record.state != "running" or not record.worker:
         return False
     host, _, pid = record.worker.rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
-        return False
+    return host == socket.gethostname() and pid.isdigit() and not _alive(int(pid))
+
+
+def _alive(pid: int) -> bool:
     try:
-        os.kill(int(pid), 0)
+        os.kill(pid, 0)
     except ProcessLookupError:
-        return True
+        return False
     except PermissionError:
         pass  # alive, under another user
-    return False
+    return True

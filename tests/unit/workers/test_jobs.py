@@ -1,0 +1,62 @@
+"""A job's life on a worker: deliveries of a job that is running elsewhere are dropped, lost workers are counted."""
+
+import os
+import socket
+import time
+
+import pytest
+
+from ganc.jobs import JobStore
+from ganc.settings import Settings
+from ganc.spec import parse_spec
+from workers.jobs import HEARTBEAT_FILE, HEARTBEAT_STALE_S, JobProgress, heartbeat, run_job
+
+SPEC = {"family": "tiny", "task": "sr4x", "dataset": {"sample": "sr4x", "size": 32}, "search": {"macs_budgets": [1e12]}}
+
+
+@pytest.fixture
+def store(tmp_path):
+    return JobStore(tmp_path / "jobs")
+
+
+def deliver(store: JobStore, job_id: str, tmp_path):
+    settings = Settings(jobs_root=store.root, model_repository=tmp_path / "repo", data_roots=[tmp_path])
+    return run_job(store, job_id, settings, JobProgress(store, job_id, lambda _state: None))
+
+
+def test_a_job_whose_worker_was_lost_too_often_fails_instead_of_running_again(store, tmp_path):
+    job = store.create(parse_spec(SPEC))
+    store.update(job.id, state="running", attempts=3, worker=f"{socket.gethostname()}:999999999")
+    ended = deliver(store, job.id, tmp_path)
+    assert ended.state == "failed" and "lost 3 times" in ended.error
+    assert not (store.folder(job.id) / "work").exists()
+
+
+def test_a_delivery_of_a_job_a_live_worker_runs_is_dropped(store, tmp_path):
+    job = store.create(parse_spec(SPEC))
+    alive_here = f"{socket.gethostname()}:{os.getppid()}"
+    store.update(job.id, state="running", attempts=1, worker=alive_here)
+    assert deliver(store, job.id, tmp_path).attempts == 1
+    (store.folder(job.id) / HEARTBEAT_FILE).touch()  # a worker on another host, alive
+    store.update(job.id, worker="elsewhere:42")
+    assert deliver(store, job.id, tmp_path).state == "running"
+    assert store.get(job.id).attempts == 1 and not (store.folder(job.id) / "work").exists()
+
+
+def test_a_worker_on_another_host_that_fell_silent_is_taken_over(store, tmp_path):
+    job = store.create(parse_spec(SPEC))
+    store.update(job.id, state="running", attempts=3, worker="elsewhere:42")
+    beat = store.folder(job.id) / HEARTBEAT_FILE
+    beat.touch()
+    stale = time.time() - HEARTBEAT_STALE_S - 1
+    os.utime(beat, (stale, stale))
+    assert "lost 3 times" in deliver(store, job.id, tmp_path).error  # not dropped: counted, and over the cap
+
+
+def test_the_heartbeat_beats_while_a_job_runs(tmp_path):
+    beat = tmp_path / HEARTBEAT_FILE
+    with heartbeat(beat):
+        assert beat.is_file()
+    before = beat.stat().st_mtime
+    time.sleep(0.05)
+    assert beat.stat().st_mtime == before  # stopped with the block
