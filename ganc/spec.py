@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .card import check_name
+from .settings import ENV_PREFIX, Settings
 from .validation import describe
 
 
@@ -212,6 +213,55 @@ def parse_spec(data: object, source: str = "spec") -> CompressionSpec:
         return CompressionSpec.model_validate(data)
     except ValidationError as error:
         raise SpecError(f"{source}: {describe(error)}") from None
+
+
+def within_limits(spec: CompressionSpec, settings: Settings) -> CompressionSpec:
+    """The spec checked against this server's limits (GANC_SPEC_MAX_*), its hard time limit defaulted to
+    GANC_JOB_TIME_LIMIT_S and kept below the broker's visibility timeout; or SpecError naming every excess."""
+    s = spec
+    measured = [
+        (
+            "spec_max_size",
+            {"dataset.size": s.dataset.size, "dataset.crop_size": s.dataset.crop_size, "search.size": s.search.size},
+        ),
+        ("spec_max_width", {"teacher.ngf": s.teacher.ngf, "teacher.ndf": s.teacher.ndf}),
+        (
+            "spec_max_steps",
+            {
+                "teacher.steps": s.teacher.steps,
+                "supernet.steps": s.supernet.steps,
+                "supernet.distill_steps": s.supernet.distill_steps,
+                "finetune.steps": s.finetune.steps,
+                "search.iterations": s.search.iterations,
+            },
+        ),
+        (
+            "spec_max_batch",
+            {
+                "teacher.batch_size": s.teacher.batch_size,
+                "supernet.batch_size": s.supernet.batch_size,
+                "finetune.batch_size": s.finetune.batch_size,
+                "search.population_size": s.search.population_size,
+            },
+        ),
+    ]
+    problems = [
+        f"{name}: {value} is above this server's limit of {getattr(settings, limit)} ({ENV_PREFIX}{limit.upper()})"
+        for limit, values in measured
+        for name, value in values.items()
+        if value is not None and value > getattr(settings, limit)
+    ]
+    hard = s.time_limit_s or settings.job_time_limit_s
+    if hard >= settings.visibility_timeout_s:
+        problems.append(
+            f"time_limit_s: {hard:g} s must stay below the broker's redelivery after {settings.visibility_timeout_s} s "
+            f"({ENV_PREFIX}VISIBILITY_TIMEOUT_S)"
+        )
+    if s.soft_time_limit_s is not None and s.soft_time_limit_s >= hard:
+        problems.append(f"soft_time_limit_s: must be below the job's time limit of {hard:g} s")
+    if problems:
+        raise SpecError("; ".join(problems))
+    return s.model_copy(update={"time_limit_s": hard})
 
 
 def confine_to_roots(spec: CompressionSpec, roots: list[Path]) -> CompressionSpec:

@@ -17,7 +17,7 @@ from ganc.jobs import (
     make_local_broker_dirs,
 )
 from ganc.settings import Settings
-from ganc.spec import confine_to_roots, parse_spec
+from ganc.spec import confine_to_roots, parse_spec, within_limits
 
 
 class JobError(Exception):
@@ -42,7 +42,7 @@ class JobQueue:
     def submit(self, data: Any) -> JobRecord:
         """Validate the spec (422 naming the fields), record the job and queue it; nothing is left on failure."""
         try:
-            spec = confine_to_roots(parse_spec(data, "spec"), self.settings.data_roots)
+            spec = within_limits(confine_to_roots(parse_spec(data, "spec"), self.settings.data_roots), self.settings)
         except ValueError as error:
             raise JobError(422, str(error)) from None
         record = self.store.create(spec)

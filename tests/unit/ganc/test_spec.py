@@ -1,6 +1,7 @@
 import pytest
 
-from ganc.spec import SpecError, confine_to_roots, parse_spec
+from ganc.settings import Settings
+from ganc.spec import SpecError, confine_to_roots, parse_spec, within_limits
 
 GOOD = {"family": "sr4x", "task": "sr4x", "dataset": {"sample": "sr4x", "size": 64}, "search": {"macs_budgets": [2e9]}}
 
@@ -59,3 +60,14 @@ def test_data_paths_are_resolved_inside_the_roots_and_refused_outside(tmp_path, 
         with pytest.raises(SpecError, match="dataset.photos: .* is outside the data roots"):
             confine_to_roots(spec, [tmp_path / "data"])
     assert confine_to_roots(parse_spec(GOOD), []) == parse_spec(GOOD)  # a sample set reads no path
+
+
+def test_a_server_takes_jobs_within_its_limits_only():
+    settings = Settings(spec_max_steps=5000, spec_max_width=64, visibility_timeout_s=7200, job_time_limit_s=3600)
+    assert within_limits(parse_spec(GOOD), settings).time_limit_s == 3600  # a job always has a time limit
+    huge = {**GOOD, "teacher": {"steps": 10**12, "ngf": 100000}, "time_limit_s": 10**6}
+    with pytest.raises(SpecError) as refused:
+        within_limits(parse_spec(huge), settings)
+    message = str(refused.value)
+    assert "teacher.steps: 1000000000000 is above this server's limit of 5000 (GANC_SPEC_MAX_STEPS)" in message
+    assert "teacher.ngf" in message and "GANC_VISIBILITY_TIMEOUT_S" in message
