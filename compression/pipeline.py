@@ -22,7 +22,7 @@ from torch import nn
 
 from ganc.atomic import write_text_atomically
 from ganc.card import model_name
-from ganc.repository import publish_variant, read_card, read_index
+from ganc.repository import prune_versions, publish_variant, read_card, read_index
 from ganc.spec import CompressionSpec, SpecError, TrainingSpec
 
 from .checkpoint import load_generator, resolve_checkpoint
@@ -68,8 +68,17 @@ class Variant:
 
 
 class Pipeline:
-    def __init__(self, spec: CompressionSpec, work_dir: Path, repo: Path, job: str, progress: Progress) -> None:
+    def __init__(
+        self,
+        spec: CompressionSpec,
+        work_dir: Path,
+        repo: Path,
+        job: str,
+        progress: Progress,
+        keep_versions: int | None = None,
+    ) -> None:
         self.spec, self.work, self.repo, self.job, self.progress = spec, work_dir, repo, job, progress
+        self.keep_versions = keep_versions
 
     # -- bookkeeping ---------------------------------------------------------------------------
     def stage(self, name: str, run: Callable[[], dict[str, Any]]) -> dict[str, Any]:
@@ -249,6 +258,8 @@ class Pipeline:
         for done, (variant, folder) in enumerate(exported.items(), 1):
             card = read_card(Path(folder) / "card.json")
             version = publish_variant(self.repo, Path(folder) / "model.onnx", card)
+            if self.keep_versions is not None:
+                prune_versions(self.repo, version.model_name, self.keep_versions)
             published[variant] = {"model": version.model_name, "version": version.version, "path": str(version.path)}
             self.progress("publish", done, len(exported), version.model_name)
         return {"published": published}
@@ -356,10 +367,12 @@ def run_pipeline(
     *,
     resume: bool = False,
     progress: Progress = no_progress,
+    keep_versions: int | None = None,
 ) -> dict[str, Any]:
-    """Run (or resume) every stage of `spec` in `work_dir`, publishing into `repo` under job id `job`."""
+    """Run (or resume) every stage of `spec` in `work_dir`, publishing into `repo` under job id `job` (and
+    keeping the newest `keep_versions` versions of each model it publishes; None: all of them)."""
     if not resume and work_dir.exists() and any(work_dir.iterdir()):
         raise ValueError(f"work folder {work_dir} is not empty; pass --resume to continue that job")
     work_dir.mkdir(parents=True, exist_ok=True)
     (work_dir / "spec.json").write_text(spec.model_dump_json(indent=2) + "\n")
-    return Pipeline(spec, work_dir, repo, job, progress).run()
+    return Pipeline(spec, work_dir, repo, job, progress, keep_versions).run()

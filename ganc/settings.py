@@ -30,6 +30,10 @@ class Settings(BaseSettings):
     visibility_timeout_s: int = Field(48 * 3600, gt=0, description="redelivery after; above the longest job")
     job_max_attempts: int = Field(3, ge=1, description="a job whose worker is lost this often fails")
     job_time_limit_s: float = Field(24 * 3600, gt=0, description="a job's hard time limit when its spec sets none")
+    # retention
+    job_work_retention_days: float = Field(7, gt=0, description="a finished job's work folder is kept this long")
+    job_results_expire_s: int = Field(7 * 24 * 3600, gt=0, description="Celery's results are kept this long")
+    keep_versions: int = Field(3, ge=1, description="the newest versions of each model that publishing keeps")
     # the largest job a server takes over HTTP (a big machine raises them)
     spec_max_size: int = Field(4096, gt=0, description="pixels: dataset.size, dataset.crop_size, search.size")
     spec_max_width: int = Field(512, gt=0, description="channels: teacher.ngf, teacher.ndf")

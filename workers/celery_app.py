@@ -23,7 +23,7 @@ def make_app(settings: Settings) -> Celery:
         worker_max_tasks_per_child=1,
         task_track_started=True,
         broker_connection_retry_on_startup=True,
-        result_expires=None,
+        result_expires=settings.job_results_expire_s,
         worker_hijack_root_logger=False,
     )
     app.conf.broker_transport_options = broker_transport_options(settings)

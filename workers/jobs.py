@@ -11,7 +11,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
@@ -88,7 +88,15 @@ def run_job(store: JobStore, job_id: str, settings: Settings, progress: JobProgr
     try:
         spec = confine_to_roots(store.spec(job_id), settings.data_roots)
         with heartbeat(store.folder(job_id) / HEARTBEAT_FILE):
-            result = run_pipeline(spec, work, settings.model_repository, job_id, resume=True, progress=progress)
+            result = run_pipeline(
+                spec,
+                work,
+                settings.model_repository,
+                job_id,
+                resume=True,
+                progress=progress,
+                keep_versions=settings.keep_versions,
+            )
     except JobCancelledError:
         return cancel(store, job_id)
     except SoftTimeLimitExceeded:
@@ -100,6 +108,21 @@ def run_job(store: JobStore, job_id: str, settings: Settings, progress: JobProgr
 
 def work_folder(store: JobStore, job_id: str) -> Path:
     return store.folder(job_id) / "work"
+
+
+def remove_old_work(store: JobStore, retention_days: float) -> list[str]:
+    """Delete the work folders of jobs that succeeded or were cancelled more than `retention_days` ago (a failed
+    job's work stays, to be looked at); returns their ids."""
+    cutoff = datetime.now(UTC) - timedelta(days=retention_days)
+    old = [
+        r.id
+        for r in store.all()
+        if r.state in ("succeeded", "cancelled") and r.finished_at and r.finished_at < cutoff
+        if work_folder(store, r.id).exists()
+    ]
+    for job_id in old:
+        shutil.rmtree(work_folder(store, job_id), ignore_errors=True)
+    return old
 
 
 def succeed(store: JobStore, job_id: str, published: dict[str, dict]) -> JobRecord:

@@ -11,6 +11,7 @@ from celery.signals import task_failure, worker_init, worker_ready
 from prometheus_client import REGISTRY, start_http_server
 
 from ganc.jobs import COMPRESS_TASK, JobStore, uses_redis
+from ganc.repository import remove_stale_staging
 from ganc.settings import get_settings
 
 from . import jobs
@@ -59,10 +60,18 @@ def serve_metrics(**_: object) -> None:
         start_http_server(settings.worker_metrics_port, addr="0.0.0.0")
 
 
+STALE_STAGING_S = 3600.0  # a publisher's staging folder older than this was left by one that was killed
+
+
 @worker_ready.connect
-def recover_orphans(**_: object) -> None:
-    if not uses_redis(get_settings().broker_url):
+def tidy_up(**_: object) -> None:
+    """At start: queue again what dead workers left running, and remove what finished work and killed
+    publishers left behind."""
+    settings = get_settings()
+    if not uses_redis(settings.broker_url):
         resend_orphans()
+    remove_stale_staging(settings.model_repository, STALE_STAGING_S)
+    jobs.remove_old_work(JobStore(settings.jobs_root), settings.job_work_retention_days)
 
 
 @task_failure.connect

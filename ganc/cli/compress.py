@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from ..settings import get_settings
 from ..spec import CompressionSpec, SpecError, parse_spec
 from .errors import friendly_errors
 from .options import Repo, repository
@@ -42,6 +43,9 @@ def compress(
 
     work = work_dir or Path("var") / "jobs" / spec.family
     bars = ProgressBars()
-    result = run_pipeline(spec, work, repository(repo), job or work.name, resume=resume, progress=bars)
+    keep = get_settings().keep_versions
+    result = run_pipeline(
+        spec, work, repository(repo), job or work.name, resume=resume, progress=bars, keep_versions=keep
+    )
     bars.close()
     typer.echo(json.dumps(result))

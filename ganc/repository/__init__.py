@@ -8,9 +8,11 @@ from .layout import (
     RepositoryError,
     RepositoryIndex,
     VariantVersion,
+    prune_versions,
     publish_variant,
     read_card,
     read_index,
+    remove_stale_staging,
     sha256_file,
 )
 from .python_flavour import derive_python_flavour
@@ -25,9 +27,11 @@ __all__ = [
     "RepositoryIndex",
     "VariantVersion",
     "derive_python_flavour",
+    "prune_versions",
     "publish_variant",
     "read_card",
     "read_index",
+    "remove_stale_staging",
     "render_config",
     "sha256_file",
 ]

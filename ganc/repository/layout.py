@@ -11,6 +11,8 @@ index ignore non-numeric folders there) and renamed into place, so no reader eve
 import hashlib
 import os
 import shutil
+import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -142,6 +144,39 @@ def publish_variant(root: Path, onnx_path: Path, card: VariantCard, flavour: Fla
                     raise
                 version += 1  # another publisher took this number first
     return VariantVersion(card, version, model_dir / str(version))
+
+
+def prune_versions(root: Path, model: str, keep: int) -> list[int]:
+    """Remove all but the newest `keep` versions of `model`; returns the versions removed.
+
+    Servers hold what they load: the gateway's sessions and Triton's loaded models do not read the files again,
+    and both serve the newest version, which is always kept.
+    """
+    model_dir = root / model
+    removed = _versions(model_dir)[:-keep]
+    for version in removed:
+        # Renamed away first, so that no reader ever sees a version folder half deleted.
+        doomed = model_dir / f".removing-{version}-{uuid.uuid4().hex}"
+        os.rename(model_dir / str(version), doomed)
+        shutil.rmtree(doomed)
+    return removed
+
+
+def remove_stale_staging(root: Path, older_than_s: float) -> list[Path]:
+    """Staging folders that a killed publisher left behind (older than `older_than_s`), removed."""
+    if not root.is_dir():
+        return []
+    cutoff = time.time() - older_than_s
+    stale = [
+        path
+        for model_dir in root.iterdir()
+        if model_dir.is_dir()
+        for path in model_dir.glob(".staging-*")
+        if path.stat().st_mtime < cutoff
+    ]
+    for path in stale:
+        shutil.rmtree(path, ignore_errors=True)
+    return stale
 
 
 def _versions(model_dir: Path) -> list[int]:

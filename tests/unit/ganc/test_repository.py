@@ -1,10 +1,19 @@
 import json
+import os
 import threading
+import time
 
 import pytest
 
 from ganc.card import VariantCard
-from ganc.repository import RepositoryError, derive_python_flavour, publish_variant, read_index
+from ganc.repository import (
+    RepositoryError,
+    derive_python_flavour,
+    prune_versions,
+    publish_variant,
+    read_index,
+    remove_stale_staging,
+)
 from tests.support import card_fields
 
 
@@ -84,3 +93,17 @@ def test_python_flavour_mirrors_every_version(tmp_path, tiny_onnx):
     for version in ("1", "2"):
         assert sorted(p.name for p in (model_dir / version).iterdir()) == ["card.json", "model.onnx", "model.py"]
         assert (model_dir / version / "model.onnx").read_bytes() == tiny_onnx.read_bytes()
+
+
+def test_publishing_keeps_the_newest_versions_and_killed_publishers_leave_nothing_for_long(tmp_path, tiny_onnx):
+    for job in ("a", "b", "c", "d"):
+        publish_variant(tmp_path, tiny_onnx, VariantCard(**card_fields(tiny_onnx, job=job)))
+    assert prune_versions(tmp_path, "tiny--s8", keep=2) == [1, 2]
+    assert [v.version for v in read_index(tmp_path).versions] == [3, 4]
+    left = tmp_path / "tiny--s8" / ".staging-killed"
+    left.mkdir()
+    old = time.time() - 7200
+    os.utime(left, (old, old))
+    (tmp_path / "tiny--s8" / ".staging-running").mkdir()
+    assert remove_stale_staging(tmp_path, 3600) == [left]
+    assert (tmp_path / "tiny--s8" / ".staging-running").exists()

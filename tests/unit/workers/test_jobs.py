@@ -3,13 +3,14 @@
 import os
 import socket
 import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from ganc.jobs import JobStore
 from ganc.settings import Settings
 from ganc.spec import parse_spec
-from workers.jobs import HEARTBEAT_FILE, HEARTBEAT_STALE_S, JobProgress, heartbeat, run_job
+from workers.jobs import HEARTBEAT_FILE, HEARTBEAT_STALE_S, JobProgress, heartbeat, remove_old_work, run_job
 
 SPEC = {"family": "tiny", "task": "sr4x", "dataset": {"sample": "sr4x", "size": 32}, "search": {"macs_budgets": [1e12]}}
 
@@ -60,3 +61,17 @@ def test_the_heartbeat_beats_while_a_job_runs(tmp_path):
     before = beat.stat().st_mtime
     time.sleep(0.05)
     assert beat.stat().st_mtime == before  # stopped with the block
+
+
+def test_finished_work_is_removed_after_its_retention_and_failed_work_is_kept(store):
+    ids = {}
+    for state in ("succeeded", "cancelled", "failed", "running"):
+        job = store.create(parse_spec(SPEC))
+        (store.folder(job.id) / "work").mkdir()
+        store.update(job.id, state=state, finished_at=datetime.now(UTC) - timedelta(days=10))
+        ids[state] = job.id
+    fresh = store.create(parse_spec(SPEC))
+    (store.folder(fresh.id) / "work").mkdir()
+    store.update(fresh.id, state="succeeded", finished_at=datetime.now(UTC))
+    assert sorted(remove_old_work(store, 7)) == sorted([ids["succeeded"], ids["cancelled"]])
+    assert (store.folder(ids["failed"]) / "work").exists() and (store.folder(fresh.id) / "work").exists()
