@@ -16,11 +16,15 @@ setup-test:
 
 # The local stack on the embedded defaults: one worker (SQLite broker under var/) and the gateway
 # serving the shipped demo family (model_repository/) on http://127.0.0.1:3000, in process on the CPU.
-# The job endpoints take the bearer token GANC_API_TOKEN (for this local stack: local-dev-token).
-run: export GANC_API_TOKEN ?= local-dev-token
-run: setup
+# The job endpoints take the bearer token GANC_API_TOKEN: for this local stack a random one, made once
+# into var/api-token (print it with `cat var/api-token`).
+run: setup var/api-token
+	export GANC_API_TOKEN=$${GANC_API_TOKEN:-$$(cat var/api-token)}; \
 	$(BIN)/ganc worker --loglevel WARNING & trap "kill $$! 2>/dev/null" EXIT INT TERM; \
 	$(BIN)/ganc serve --host 127.0.0.1 --port 3000 --repo model_repository
+
+var/api-token:
+	mkdir -p var && (umask 077 && $(PYTHON) -c 'import secrets; print(secrets.token_hex(24))' > $@)
 
 lint: setup
 	$(BIN)/ruff check .

@@ -19,7 +19,7 @@ from .catalog import Catalog
 from .estimates import LatencyEstimates
 from .gateway import Gateway, GatewayError
 from .images import ImageError
-from .jobs import JobError, JobQueue
+from .jobs import JobError, JobQueue, token_problem
 
 log = logging.getLogger("ganc.gateway")
 
@@ -52,6 +52,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.gateway = Gateway(settings, catalog, backends, estimates)
         await app.state.gateway.check_backends()
         app.state.jobs = JobQueue(settings)
+        if settings.api_token and (problem := token_problem(settings.api_token)):
+            log.warning("the job endpoints are off: %s (openssl rand -hex 32 makes one)", problem)
         watcher = asyncio.create_task(catalog.watch(settings.catalog_poll_s))
         yield
         watcher.cancel()

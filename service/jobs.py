@@ -19,6 +19,20 @@ from ganc.jobs import (
 from ganc.settings import Settings
 from ganc.spec import confine_to_roots, parse_spec, within_limits
 
+MIN_TOKEN_LENGTH = 32
+PLACEHOLDER_WORDS = ("replace", "changeme", "change-me", "example", "secret", "password", "token")
+
+
+def token_problem(token: str | None) -> str | None:
+    """Why `token` cannot guard the job endpoints (they stay off), or None for one that can."""
+    if not token:
+        return "the server has no GANC_API_TOKEN"
+    if len(token) < MIN_TOKEN_LENGTH:
+        return f"GANC_API_TOKEN is shorter than {MIN_TOKEN_LENGTH} characters"
+    if any(word in token.lower() for word in PLACEHOLDER_WORDS):
+        return "GANC_API_TOKEN looks like a placeholder, not a random token"
+    return None
+
 
 class JobError(Exception):
     """A job request the gateway refuses: HTTP status and a sentence."""

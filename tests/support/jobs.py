@@ -14,7 +14,7 @@ from ganc.settings import Settings
 from service.jobs import JobQueue
 from tests.support.processes import GANC, spawn
 
-TOKEN = "integration-token"
+TOKEN = "4f1b0c9e7a2d4e6f8a1b3c5d7e9f0a2b4c6d8e"
 
 
 def broker_env(tmp_path: Path, redis_port: int | None = None) -> dict[str, str]:

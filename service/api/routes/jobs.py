@@ -8,7 +8,7 @@ from fastapi.responses import JSONResponse
 
 from ganc.jobs import JobRecord
 
-from ...jobs import JobError, JobQueue
+from ...jobs import JobError, JobQueue, token_problem
 
 
 def get_jobs(request: Request) -> JobQueue:
@@ -17,8 +17,9 @@ def get_jobs(request: Request) -> JobQueue:
 
 def require_token(request: Request, authorization: Annotated[str | None, Header()] = None) -> None:
     expected = request.app.state.settings.api_token
-    if not expected:
-        raise JobError(401, "job endpoints are off: the server has no GANC_API_TOKEN")
+    problem = token_problem(expected)
+    if problem:
+        raise JobError(401, f"job endpoints are off: {problem}")
     scheme, _, token = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), expected.encode()):
         raise JobError(401, "send the API token as `Authorization: Bearer <token>`")

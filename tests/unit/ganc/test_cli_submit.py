@@ -24,7 +24,7 @@ def gateway(tmp_path_factory):
     settings = Settings(
         model_repository=root / "repo",
         jobs_root=root / "jobs",
-        api_token="t0k",
+        api_token="c4a1e7b9d2f04a6c8e1b3d5f7a9c0e2b",
         broker_url=f"sqla+sqlite:///{root}/broker.sqlite",
         data_roots=[root],
     )
@@ -39,7 +39,7 @@ def gateway(tmp_path_factory):
     thread.join(10)
 
 
-def submit(*args: str, token: str | None = "t0k"):
+def submit(*args: str, token: str | None = "c4a1e7b9d2f04a6c8e1b3d5f7a9c0e2b"):
     return runner.invoke(app, ["submit", *args], env={"GANC_API_TOKEN": token} if token else {"GANC_API_TOKEN": ""})
 
 
@@ -55,8 +55,8 @@ def test_a_spec_is_queued_and_the_job_printed(gateway, tmp_path):
 @pytest.mark.parametrize(
     "spec, token, message",
     [
-        ({**SPEC, "teacher": {"steps": 0}}, "t0k", "422: spec: teacher.steps"),
-        ({**SPEC, "dataset": {"path": "/etc"}}, "t0k", "outside the data roots"),
+        ({**SPEC, "teacher": {"steps": 0}}, "c4a1e7b9d2f04a6c8e1b3d5f7a9c0e2b", "422: spec: teacher.steps"),
+        ({**SPEC, "dataset": {"path": "/etc"}}, "c4a1e7b9d2f04a6c8e1b3d5f7a9c0e2b", "outside the data roots"),
         (SPEC, "wrong", "401: send the API token"),
         (SPEC, None, "401: send the API token"),
     ],

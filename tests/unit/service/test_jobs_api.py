@@ -8,7 +8,7 @@ from ganc.jobs import COMPRESS_TASK
 from ganc.settings import Settings
 from service.app import create_app
 
-TOKEN = "s3cret-token"
+TOKEN = "7d3e9a1c5b0f42e8a6c4d2b0e8f6a4c2"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 SPEC = {
     "family": "tiny",
@@ -153,3 +153,19 @@ def test_an_unreachable_broker_gets_503_and_leaves_no_job(tmp_path):
         response = client.post("/v1/jobs", json=SPEC, headers=AUTH)
     assert response.status_code == 503 and "unreachable" in response.json()["error"]
     assert list((tmp_path / "jobs").iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "token, why", [("short-but-real-1234", "shorter than 32"), ("replace-me-with-a-long-random-token", "placeholder")]
+)
+def test_a_weak_token_leaves_the_job_endpoints_off(tmp_path, token, why):
+    settings = Settings(
+        jobs_root=tmp_path / "jobs",
+        model_repository=tmp_path,
+        api_token=token,
+        warmup_runs=1,
+        broker_url=f"sqla+sqlite:///{tmp_path}/broker.sqlite",
+    )
+    with TestClient(create_app(settings)) as client:
+        response = client.get("/v1/jobs", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 401 and why in response.json()["error"]
