@@ -1,7 +1,7 @@
 # The gateway: the FastAPI app inside BentoML, onnxruntime on the CPU, Triton through tritonclient. No torch.
 # docker build -f deploy/docker/gateway.Dockerfile -t ganc-gateway .
 FROM python:3.11-slim
-RUN useradd --create-home --uid 10001 ganc
+RUN useradd --create-home --uid 10001 ganc && mkdir -p /models /jobs /data && chown ganc:ganc /models /jobs
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY ganc ganc

@@ -1,7 +1,7 @@
 # A compression worker: the Celery app around the pipeline, with torch (PyPI's build runs on CPUs and NVIDIA GPUs).
 # docker build -f deploy/docker/worker.Dockerfile -t ganc-worker .
 FROM python:3.11-slim
-RUN useradd --create-home --uid 10001 ganc
+RUN useradd --create-home --uid 10001 ganc && mkdir -p /models /jobs /data && chown ganc:ganc /models /jobs
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY ganc ganc

@@ -23,9 +23,10 @@ def test_kubernetes_manifests_validate_strictly_against_the_schemas():
         "HorizontalPodAutoscaler",
         "StatefulSet",
         "ConfigMap",
-        "Secret",
+        "NetworkPolicy",
         "PersistentVolumeClaim",
     } <= kinds
+    assert "Secret" not in kinds  # secrets are created by whoever deploys, never applied from here
 
 
 def k8s_documents() -> dict[str, dict]:
@@ -36,17 +37,62 @@ def k8s_documents() -> dict[str, dict]:
     }
 
 
-def test_triton_asks_for_a_gpu_and_every_pod_runs_as_a_non_root_user():
+def pods() -> dict[str, dict]:
+    return {n: d["spec"]["template"]["spec"] for n, d in k8s_documents().items() if d["kind"] in WORKLOADS}
+
+
+WORKLOADS = ("Deployment", "StatefulSet")
+
+
+def test_triton_asks_for_a_gpu_and_workers_scale_on_the_queue_but_finish_their_jobs():
     docs = k8s_documents()
     triton = docs["Deployment/ganc-triton"]["spec"]["template"]["spec"]
     assert triton["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == 1
     assert "--model-control-mode=explicit" in triton["containers"][0]["args"]
-    for name, doc in docs.items():
-        if doc["kind"] in ("Deployment", "StatefulSet"):
-            assert doc["spec"]["template"]["spec"]["securityContext"]["runAsNonRoot"] is True, name
-    worker_scaling = docs["HorizontalPodAutoscaler/ganc-worker"]["spec"]["metrics"][0]
-    assert worker_scaling["external"]["metric"]["name"] == "ganc_job_queue_depth"
-    assert docs["Secret/ganc-api-token"]["stringData"]["GANC_API_TOKEN"]
+    worker_scaling = docs["HorizontalPodAutoscaler/ganc-worker"]["spec"]
+    assert worker_scaling["metrics"][0]["external"]["metric"]["name"] == "ganc_job_queue_depth"
+    assert worker_scaling["behavior"]["scaleDown"]["policies"] == [{"type": "Pods", "value": 1, "periodSeconds": 600}]
+    # Celery finishes the running job on SIGTERM: the grace period is the longest a job may run.
+    assert pods()["Deployment/ganc-worker"]["terminationGracePeriodSeconds"] >= 24 * 3600
+
+
+def test_every_pod_meets_the_restricted_pod_security_profile():
+    for name, pod in pods().items():
+        security = pod["securityContext"]
+        assert security["runAsNonRoot"] is True and security["seccompProfile"] == {"type": "RuntimeDefault"}, name
+        assert security["fsGroup"] == security["runAsUser"], name  # the volumes are the runtime user's
+        for container in pod["containers"]:
+            assert container["securityContext"] == {
+                "allowPrivilegeEscalation": False,
+                "readOnlyRootFilesystem": True,
+                "capabilities": {"drop": ["ALL"]},
+            }, name
+            mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+            assert "emptyDir" in next(v for v in pod["volumes"] if v["name"] == mounts["/tmp"]), name
+
+
+def test_no_secret_lives_in_the_manifests_and_redis_wants_its_password():
+    docs = k8s_documents()
+    settings = docs["ConfigMap/ganc-config"]["data"]
+    assert not {"GANC_API_TOKEN", "GANC_BROKER_URL", "GANC_RESULT_BACKEND"} & set(settings)
+    for name in ("Deployment/ganc-gateway", "Deployment/ganc-worker"):
+        sources = pods()[name]["containers"][0]["envFrom"]
+        assert {"secretRef": {"name": "ganc-secrets"}} in sources, name
+    redis = pods()["StatefulSet/ganc-redis"]["containers"][0]
+    assert "--requirepass" in redis["command"][-1]
+    assert redis["env"][0]["valueFrom"]["secretKeyRef"] == {"name": "ganc-secrets", "key": "REDIS_PASSWORD"}
+
+
+def test_only_the_gateway_is_reachable_and_redis_and_triton_answer_only_ganc():
+    policies = {n: d["spec"] for n, d in k8s_documents().items() if d["kind"] == "NetworkPolicy"}
+    deny = policies["NetworkPolicy/ganc-deny-by-default"]
+    assert deny["podSelector"]["matchLabels"] == {"app.kubernetes.io/part-of": "ganc"} and "ingress" not in deny
+    open_to_all = [n for n, p in policies.items() if any("from" not in rule for rule in p.get("ingress", []))]
+    assert open_to_all == ["NetworkPolicy/ganc-gateway-from-anywhere"]
+    for server in ("redis", "triton"):
+        rule = policies[f"NetworkPolicy/ganc-{server}-from-ganc"]["ingress"][0]
+        callers = {peer["podSelector"]["matchLabels"]["app.kubernetes.io/name"] for peer in rule["from"]}
+        assert callers == {"ganc-gateway", "ganc-worker"}, server
 
 
 def redis_settings(text: str) -> list[str]:
@@ -81,10 +127,26 @@ def test_compose_wires_the_stack_together():
         assert not source.startswith(".") or (DEPLOY / source).exists(), mount
 
 
+def test_compose_opens_only_the_gateway_and_guards_grafana_and_redis():
+    compose = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())
+    services = compose["services"]
+    assert services["gateway"]["ports"] == ["3000:3000"]
+    for name in ("grafana", "prometheus"):
+        assert all(port.startswith("127.0.0.1:") for port in services[name]["ports"]), name
+    grafana = services["grafana"]["environment"]
+    assert grafana["GF_AUTH_ANONYMOUS_ENABLED"] == "${GRAFANA_ANONYMOUS:-false}"
+    assert grafana["GF_SECURITY_ADMIN_PASSWORD__FILE"] == "/run/secrets/grafana_admin_password"
+    assert compose["secrets"]["grafana_admin_password"] == {"environment": "GRAFANA_ADMIN_PASSWORD"}
+    assert "--requirepass" in services["redis"]["command"][-1]
+    for url in ("GANC_BROKER_URL", "GANC_RESULT_BACKEND"):
+        assert services["worker"]["environment"][url].startswith("redis://:${REDIS_PASSWORD"), url
+
+
 def test_images_run_as_a_non_root_user_and_only_the_worker_has_torch():
     for name in ("gateway", "worker"):
         dockerfile = (DEPLOY / "docker" / f"{name}.Dockerfile").read_text()
         assert re.search(r"^USER ganc$", dockerfile, re.M), name
+        assert "chown ganc:ganc /models /jobs" in dockerfile, name  # the runtime user writes them
     gateway = (DEPLOY / "docker" / "gateway.Dockerfile").read_text()
     assert "'.[serve]'" in gateway and "compression" not in gateway
     assert "'.[worker]'" in (DEPLOY / "docker" / "worker.Dockerfile").read_text()
