@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ganc.card import VariantCard
-from ganc.repository import read_index
+from ganc.repository import CardCache, read_index
 
 from . import metrics
 from .backends import Backend, BackendError
@@ -55,6 +55,7 @@ class Catalog:
         self.families: dict[str, dict[str, Variant]] = {}
         self.problems: dict[str, str] = {}
         self.index_problems: list[str] = []
+        self.cards = CardCache()
 
     def variants(self, family: str) -> dict[str, Variant]:
         return self.families.get(family, {})
@@ -64,7 +65,7 @@ class Catalog:
         return bool(self.families) and all(any(v.backends for v in f.values()) for f in self.families.values())
 
     async def refresh(self) -> None:
-        index = await asyncio.to_thread(read_index, self.repository)
+        index = await asyncio.to_thread(read_index, self.repository, self.cards)
         self.index_problems = index.problems
         for entry in index.latest():
             family, name = entry.card.family, entry.card.variant

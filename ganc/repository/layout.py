@@ -85,8 +85,28 @@ def read_card(path: Path) -> VariantCard:
     return VariantCard.model_validate_json(path.read_text())
 
 
-def read_index(root: Path) -> RepositoryIndex:
-    """Read every `<model>/<version>/card.json` under `root`; bad entries become problems, not errors."""
+class CardCache:
+    """Cards read before, kept while their file is unchanged (same mtime and size): a catalog that polls a
+    repository of many versions parses only what changed."""
+
+    def __init__(self) -> None:
+        self._cards: dict[Path, tuple[tuple[int, int], VariantCard]] = {}
+
+    def read(self, path: Path) -> VariantCard:
+        status = path.stat()
+        stamp = (status.st_mtime_ns, status.st_size)
+        known = self._cards.get(path)
+        if known is not None and known[0] == stamp:
+            return known[1]
+        card = read_card(path)
+        self._cards[path] = (stamp, card)
+        return card
+
+
+def read_index(root: Path, cards: CardCache | None = None) -> RepositoryIndex:
+    """Read every `<model>/<version>/card.json` under `root` (through `cards`, when given); bad entries become
+    problems, not errors."""
+    read = cards.read if cards is not None else read_card
     index = RepositoryIndex()
     if not root.is_dir():
         return index
@@ -99,7 +119,7 @@ def read_index(root: Path) -> RepositoryIndex:
         for version_dir in sorted(p for p in model_dir.iterdir() if p.is_dir() and p.name.isdigit()):
             where = f"{model_dir.name}/{version_dir.name}"
             try:
-                card = read_card(version_dir / CARD_FILE)
+                card = read(version_dir / CARD_FILE)
             except (OSError, ValidationError) as error:
                 index.problems.append(f"{where}: unreadable card: {_describe(error)}")
                 continue

@@ -7,6 +7,7 @@ import pytest
 
 from ganc.card import VariantCard
 from ganc.repository import (
+    CardCache,
     RepositoryError,
     derive_python_flavour,
     prune_versions,
@@ -107,3 +108,16 @@ def test_publishing_keeps_the_newest_versions_and_killed_publishers_leave_nothin
     (tmp_path / "tiny--s8" / ".staging-running").mkdir()
     assert remove_stale_staging(tmp_path, 3600) == [left]
     assert (tmp_path / "tiny--s8" / ".staging-running").exists()
+
+
+def test_a_card_cache_reads_a_card_again_only_when_its_file_changed(tmp_path, tiny_onnx):
+    publish_variant(tmp_path, tiny_onnx, VariantCard(**card_fields(tiny_onnx)))
+    cards = CardCache()
+    assert read_index(tmp_path, cards).versions[0].card.task == "sr4x"
+    path = tmp_path / "tiny--s8" / "1" / "card.json"
+    status = path.stat()
+    path.write_text("x" * status.st_size)  # garbage, same size and time: a poll must not even look
+    os.utime(path, ns=(status.st_atime_ns, status.st_mtime_ns))
+    assert read_index(tmp_path, cards).versions[0].card.task == "sr4x"
+    path.write_text(path.read_text() + " ")  # changed: read again, and found unreadable
+    assert read_index(tmp_path, cards).problems
