@@ -1,6 +1,6 @@
 """Datasets: reading the usual on-disk formats, gathering photographs and building sample sets from them offline."""
 
-from .dataset import Preprocess, TranslationDataset, to_image, to_tensor
+from .dataset import Preprocess, TranslationDataset, load_rgb, to_image, to_tensor, with_short_side
 from .folders import DataError, find_split
 from .photos import gather_photos
 from .sample import build_sample_dataset
@@ -16,7 +16,9 @@ __all__ = [
     "find_split",
     "gather_photos",
     "judging_preprocess",
+    "load_rgb",
     "to_image",
     "to_tensor",
     "training_preprocess",
+    "with_short_side",
 ]

@@ -41,7 +41,7 @@ def to_image(tensor: torch.Tensor) -> Image.Image:
     return Image.fromarray(array)
 
 
-def _load(path: Path) -> Image.Image:
+def load_rgb(path: Path) -> Image.Image:
     with Image.open(path) as image:
         image.load()
         return image.convert("RGB")
@@ -77,14 +77,14 @@ class TranslationDataset:
 
     def _images(self, index: int, rng: np.random.Generator) -> tuple[Image.Image, Image.Image]:
         if self.files.layout == "photos":
-            photo = _load(self.files.a[index])
+            photo = load_rgb(self.files.a[index])
             return photo, photo
         if self.files.layout == "aligned":
-            both = _load(self.files.a[index])
+            both = load_rgb(self.files.a[index])
             half = both.width // 2
             return both.crop((0, 0, half, both.height)), both.crop((half, 0, 2 * half, both.height))
         b_index = index if self.files.layout == "paired" else int(rng.integers(len(self.files.b)))
-        return _load(self.files.a[index]), _load(self.files.b[b_index])
+        return load_rgb(self.files.a[index]), load_rgb(self.files.b[b_index])
 
     def pair(self, index: int, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         a, b = self._images(index, rng)
@@ -92,8 +92,8 @@ class TranslationDataset:
         if p.short_side is not None:
             side = int(rng.integers(p.short_side[0], p.short_side[1] + 1))
             same = b is a  # unlabelled photos: the photo is both
-            a = _with_short_side(a, side)
-            b = a if same else _with_short_side(b, side)
+            a = with_short_side(a, side)
+            b = a if same else with_short_side(b, side)
         if p.load_size is not None:
             a = a.resize((p.load_size, p.load_size), Image.BICUBIC)
             b = b.resize((p.load_size, p.load_size), Image.BICUBIC)
@@ -148,7 +148,7 @@ class TranslationDataset:
             yield self.name(index), a, b
 
 
-def _with_short_side(image: Image.Image, side: int) -> Image.Image:
+def with_short_side(image: Image.Image, side: int) -> Image.Image:
     scale = side / min(image.size)
     size = (max(side, round(image.width * scale)), max(side, round(image.height * scale)))
     return image if size == image.size else image.resize(size, Image.BICUBIC)

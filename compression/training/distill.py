@@ -34,6 +34,7 @@ from ..models.super_mobile_resnet import SuperConv2d
 from ..progress import Progress, no_progress
 from .data import DataConfig, open_splits
 from .losses import GANLoss, distillation_loss
+from .pseudo_pairs import PseudoPairs
 from .run import RunFolder, Trainer, check_fresh_or_resumable, run_training
 from .teacher import SAMPLE_ROWS
 
@@ -133,7 +134,12 @@ def load_teacher(path: Path) -> Teacher:
 
 class DistillTrainer(Trainer):
     def __init__(
-        self, config: DistillRun, teacher: Teacher, train: TranslationDataset, val: TranslationDataset | None
+        self,
+        config: DistillRun,
+        teacher: Teacher,
+        train: TranslationDataset,
+        val: TranslationDataset | None,
+        progress: Progress = no_progress,
     ) -> None:
         super().__init__(config.training, config.seed)
         self.config, self.teacher, self.train_data, self.val_data = config, teacher, train, val
@@ -144,6 +150,18 @@ class DistillTrainer(Trainer):
         self.lambda_recon = config.lambda_recon if config.lambda_recon is not None else recon
         self.lambda_distill = config.lambda_distill if config.lambda_distill is not None else distill
         self.gan_loss = GANLoss(GAN_MODE)
+        # Unlabelled photos: the teacher labels them once, not at every step (see pseudo_pairs.py).
+        self.pseudo_pairs = None
+        if not train.has_targets:
+            self.pseudo_pairs = PseudoPairs(
+                train,
+                teacher.generator,
+                teacher.checkpoint,
+                side_range=train.preprocess.short_side,
+                crop_size=train.preprocess.crop_size,
+                with_taps=self.lambda_distill > 0,
+                progress=progress,
+            )
         torch.manual_seed(config.seed)
 
         shared = {k: teacher.spec.options[k] for k in ("n_blocks", "residual") if k in teacher.spec.options}
@@ -214,11 +232,15 @@ class DistillTrainer(Trainer):
 
     def train_step(self, step: int) -> dict[str, float]:
         student, mappings, d = self.modules["G"], self.modules["mappings"], self.modules["D"]
-        a, b = self.train_data.batch(step, self.training.batch_size, self.seed)
+        if self.pseudo_pairs is not None:
+            a, teacher_out, teacher_taps = self.pseudo_pairs.batch(step, self.training.batch_size, self.seed)
+            b = a
+        else:
+            a, b = self.train_data.batch(step, self.training.batch_size, self.seed)
+            with torch.no_grad():
+                teacher_out, teacher_taps = self.teacher.generator.forward_with_taps(a)
         if isinstance(student, SuperMobileResnetGenerator):
             student.sample_config(random.Random(f"{self.seed}-{step}"))
-        with torch.no_grad():
-            teacher_out, teacher_taps = self.teacher.generator.forward_with_taps(a)
         out, taps = student.forward_with_taps(a)
         target = self.reconstruction_target(b, teacher_out)
         # What the discriminator learns as real: B, or for unlabelled photos the teacher's style itself.
@@ -241,7 +263,7 @@ class DistillTrainer(Trainer):
             loss_gan = self.gan_loss(judge(out), True, for_discriminator=False)
             d.requires_grad_(True)
         loss_recon = F.l1_loss(out, target)
-        loss_distill = distillation_loss(taps, teacher_taps, mappings)
+        loss_distill = distillation_loss(taps, teacher_taps, mappings) if self.lambda_distill > 0 else torch.zeros(())
         total = self.config.lambda_gan * loss_gan + self.lambda_recon * loss_recon + self.lambda_distill * loss_distill
         total.backward()
         self.optimizers["G"].step()
@@ -315,5 +337,5 @@ def train_distill(run: DistillRun, resume: bool = False, progress: Progress = no
     train, val = open_splits(run.data, teacher.generator.size_multiple)
     if teacher.paired and train.layout in ("unpaired", "photos"):
         raise ValueError("a pix2pix teacher needs paired data to distil on")
-    trainer = DistillTrainer(run, teacher, train, val)
+    trainer = DistillTrainer(run, teacher, train, val, progress)
     return run_training(trainer, folder, run, resume, progress)

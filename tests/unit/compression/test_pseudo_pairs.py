@@ -7,8 +7,16 @@ import torch
 from PIL import Image
 from typer.testing import CliRunner
 
-from compression.data import DataError, TranslationDataset, build_photo_dataset, judging_preprocess
+from compression.data import (
+    DataError,
+    TranslationDataset,
+    build_photo_dataset,
+    judging_preprocess,
+    training_preprocess,
+)
 from compression.data.sample import skimage_photos
+from compression.models import ModelSpec
+from compression.training.pseudo_pairs import PseudoPairs
 from compression.pipeline import run_pipeline
 from ganc.cli.main import app
 from ganc.repository import read_index
@@ -41,6 +49,71 @@ def test_photos_are_dealt_whole_into_the_splits_and_judged_at_their_size(photos,
     val = TranslationDataset(tmp_path / "d", "val", judging_preprocess(tmp_path / "d", 4))
     for _name, a, b in val.eval_pairs():
         assert min(a.shape[1:]) == 64 and torch.equal(a, b) and not val.has_targets
+
+
+class CountingTeacher(torch.nn.Module):
+    """A small ResNet teacher that counts the photos it labels."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(3)
+        self.generator = ModelSpec("resnet", {"ngf": 8, "n_blocks": 3}).build().eval()
+        self.size_multiple, self.calls = self.generator.size_multiple, 0
+
+    def forward_with_taps(self, x):
+        self.calls += 1
+        return self.generator.forward_with_taps(x)
+
+
+def pseudo_pairs(root, teacher, checkpoint, crop=32):
+    train = TranslationDataset(root, "train", training_preprocess(root, crop, None))
+    side_range = train.preprocess.short_side
+    return PseudoPairs(train, teacher, checkpoint, side_range=side_range, crop_size=crop, with_taps=True)
+
+
+def test_the_teacher_labels_each_photo_once_per_scale_and_crops_cut_photo_labels_and_features_alike(
+    photos, foreign_teacher, tmp_path
+):
+    build_photo_dataset(photos, tmp_path / "d", size=48)
+    teacher = CountingTeacher()
+    pairs = pseudo_pairs(tmp_path / "d", teacher, foreign_teacher)
+    assert teacher.calls == len(pairs.data) * len(pairs.sides) and pairs.sides == [48, 60, 72, 84, 96]
+    a, out, taps = pairs.batch(5, 3, seed=1)
+    again = pairs.batch(5, 3, seed=1)
+    assert torch.equal(a, again[0]) and torch.equal(out, again[1]) and not torch.equal(a, pairs.batch(6, 3, 1)[0])
+    assert a.shape == out.shape == (3, 3, 32, 32) and [t.shape for t in taps] == [(3, 32, 8, 8)] * 4
+    # Each crop is the teacher's output on the whole photo, cut where the photo was cut (or flipped with it).
+    for photo, label, features in zip(a, out, zip(*taps)):
+        found = False
+        for scales in pairs.labels:
+            for labelled in scales:
+                whole, whole_taps = teacher.generator.forward_with_taps(labelled.photo.unsqueeze(0))
+                for flip in (False, True):
+                    source = labelled.photo.flip(-1) if flip else labelled.photo
+                    for y in range(0, source.shape[1] - 31, 4):
+                        for x in range(0, source.shape[2] - 31, 4):
+                            if torch.equal(source[:, y : y + 32, x : x + 32], photo):
+                                expected = whole[0].flip(-1) if flip else whole[0]
+                                assert torch.allclose(expected[:, y : y + 32, x : x + 32], label, atol=2e-3)
+                                tap = whole_taps[2][0].flip(-1) if flip else whole_taps[2][0]
+                                cut = tap[:, y // 4 : y // 4 + 8, x // 4 : x // 4 + 8]
+                                assert torch.allclose(cut, features[2], atol=1e-2 * float(cut.abs().max()))
+                                found = True
+        assert found
+    # A later stage reads the labels back instead of running the teacher again.
+    later = CountingTeacher()
+    assert torch.equal(pseudo_pairs(tmp_path / "d", later, foreign_teacher).batch(5, 3, 1)[1], out)
+    assert later.calls == 0
+
+
+def test_labels_of_another_teacher_are_not_reused(photos, foreign_teacher, tmp_path):
+    build_photo_dataset(photos, tmp_path / "d", size=48)
+    pseudo_pairs(tmp_path / "d", CountingTeacher(), foreign_teacher)
+    other = tmp_path / "other.pth"
+    other.write_bytes(foreign_teacher.read_bytes() + b"changed")
+    teacher = CountingTeacher()
+    pseudo_pairs(tmp_path / "d", teacher, other)
+    assert teacher.calls > 0
 
 
 @pytest.mark.parametrize(
