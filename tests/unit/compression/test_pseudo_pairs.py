@@ -16,8 +16,8 @@ from compression.data import (
 )
 from compression.data.sample import skimage_photos
 from compression.models import ModelSpec
-from compression.training.pseudo_pairs import PseudoPairs
 from compression.pipeline import run_pipeline
+from compression.training.pseudo_pairs import PseudoPairs
 from ganc.cli.main import app
 from ganc.repository import read_index
 from ganc.spec import SpecError, parse_spec
