@@ -14,7 +14,7 @@ async def get_livez() -> dict[str, str]:
     return {"status": "alive"}
 
 
-@router.get("/readyz")
+@router.get("/readyz", responses={503: {"description": "no family has a loaded variant yet"}})
 async def get_readyz(catalog: CatalogDep) -> JSONResponse:
     """Ready once every family has a variant loaded on some backend."""
     if catalog.ready():
@@ -22,7 +22,7 @@ async def get_readyz(catalog: CatalogDep) -> JSONResponse:
     return JSONResponse({"status": "not ready", "detail": "no family has a loaded variant yet"}, status_code=503)
 
 
-@router.get("/metrics")
+@router.get("/metrics", responses={200: {"content": {"text/plain": {}}, "description": "Prometheus' text format"}})
 async def get_metrics() -> Response:
     body, content_type = metrics.render()
     return Response(body, media_type=content_type)

@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 from ganc.jobs import JobRecord
 
 from ...jobs import JobError, JobQueue, token_problem
+from ..errors import error_responses
 
 
 def get_jobs(request: Request) -> JobQueue:
@@ -25,11 +26,23 @@ def require_token(request: Request, authorization: Annotated[str | None, Header(
         raise JobError(401, "send the API token as `Authorization: Bearer <token>`")
 
 
-router = APIRouter(tags=["jobs"], dependencies=[Depends(require_token)])
+router = APIRouter(tags=["jobs"], dependencies=[Depends(require_token)], responses=error_responses(401, 422))
+SPEC_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {"schema": {"type": "object", "description": "the spec, as `ganc compress` reads"}}
+    },
+}
 JobsDep = Annotated[JobQueue, Depends(get_jobs)]
 
 
-@router.post("/v1/jobs", status_code=202, response_model=JobRecord)
+@router.post(
+    "/v1/jobs",
+    status_code=202,
+    response_model=JobRecord,
+    responses=error_responses(400, 503),
+    openapi_extra={"requestBody": SPEC_BODY},
+)
 async def submit_job(request: Request, jobs: JobsDep) -> JSONResponse:
     """Queue a compression job from a spec (the JSON form of `ganc compress`'s YAML)."""
     try:
@@ -46,13 +59,13 @@ async def list_jobs(jobs: JobsDep, limit: Annotated[int, Query(gt=0, le=500)] = 
     return jobs.recent(limit)
 
 
-@router.get("/v1/jobs/{job_id}", response_model=JobRecord)
+@router.get("/v1/jobs/{job_id}", response_model=JobRecord, responses=error_responses(404))
 async def get_job(job_id: str, jobs: JobsDep) -> JobRecord:
     """A job's state, stage and progress, timestamps, published variants with their cards, or its error."""
     return jobs.get(job_id)
 
 
-@router.delete("/v1/jobs/{job_id}", status_code=202, response_model=JobRecord)
+@router.delete("/v1/jobs/{job_id}", status_code=202, response_model=JobRecord, responses=error_responses(404, 409))
 async def cancel_job(job_id: str, jobs: JobsDep) -> JobRecord:
     """Cancel a job: at once when queued, at the next step when running; nothing of it is published."""
     return jobs.cancel(job_id)

@@ -9,11 +9,22 @@ from starlette.formparsers import MultiPartException, MultiPartParser
 
 from ...gateway import GatewayError
 from ..deps import GatewayDep
+from ..errors import error_responses
 
 router = APIRouter(tags=["translate"])
 
 RAW_TYPES = {"image/png", "image/jpeg", "image/webp"}
 MULTIPART_OVERHEAD = 64 * 1024  # boundaries, part headers and small fields around the image
+BINARY = {"type": "string", "format": "binary"}
+IMAGE_BODY = {
+    "required": True,
+    "content": {
+        **{media_type: {"schema": BINARY} for media_type in sorted(RAW_TYPES)},
+        "multipart/form-data": {
+            "schema": {"type": "object", "properties": {"image": BINARY}, "required": ["image"]},
+        },
+    },
+}
 
 
 async def capped(request: Request, limit: int) -> AsyncIterator[bytes]:
@@ -58,14 +69,19 @@ async def read_image(request: Request, limit: int) -> bytes:
 @router.post(
     "/v1/translate/{family}",
     response_class=Response,
-    responses={200: {"content": {"image/png": {}, "image/jpeg": {}, "image/webp": {}}}},
+    responses={
+        200: {"content": {"image/png": {}, "image/jpeg": {}, "image/webp": {}}, "description": "the translation"},
+        **error_responses(400, 404, 413, 415, 422, 429, 503),
+    },
+    openapi_extra={"requestBody": IMAGE_BODY},
 )
 async def translate_image(
     family: str,
     request: Request,
     gateway: GatewayDep,
-    budget_ms: Annotated[float | None, Query(gt=0, description="latency budget in milliseconds")] = None,
-    x_latency_budget_ms: Annotated[float | None, Header(gt=0)] = None,
+    # Typed without None, so that the document says what a client may send: a positive number, or nothing.
+    budget_ms: Annotated[float, Query(gt=0, description="latency budget in milliseconds")] = None,  # noqa: RUF013
+    x_latency_budget_ms: Annotated[float, Header(gt=0, description="latency budget in milliseconds")] = None,  # noqa: RUF013
     variant: Annotated[str | None, Query(description="pin one variant")] = None,
     format: Annotated[Literal["png", "jpeg", "webp"], Query(description="output image format")] = "png",
 ) -> Response:
