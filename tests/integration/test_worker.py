@@ -160,3 +160,50 @@ def test_a_redis_restart_keeps_queued_jobs_with_the_deployment_config(tmp_path):
         assert body["headers"]["task"] == COMPRESS_TASK
     finally:
         stop(server)
+
+
+def test_a_job_whose_child_is_killed_on_every_attempt_fails_after_the_cap(tmp_path, redis_port):
+    env = {**broker_env(tmp_path, redis_port), "GANC_JOB_MAX_ATTEMPTS": "2"}
+    store = JobStore(tmp_path / "jobs")
+    job_id = send(env, SLOW)
+    worker = start_worker(env, tmp_path / "worker.log")
+    try:
+        for attempt in (1, 2):
+            running = wait_for(store, job_id, lambda r, n=attempt: r.state == "running" and r.attempts == n, 120)
+            child = int(running.worker.rsplit(":", 1)[1])
+            assert child != worker.pid
+            os.kill(child, signal.SIGKILL)  # as the kernel's out-of-memory killer would
+        record = wait_for(store, job_id, lambda r: r.state in ("succeeded", "failed"), 120)
+        assert worker.poll() is None  # the worker itself lives on, and takes the next job
+    finally:
+        stop(worker)
+    assert record.state == "failed" and "lost 2 times" in record.error, (record, (tmp_path / "worker.log").read_text())
+    assert read_index(tmp_path / "repo").versions == []
+
+
+def test_a_redis_killed_and_restarted_during_a_job_loses_nothing(tmp_path):
+    port = free_port()
+    config = Path(__file__).parents[2] / "deploy" / "redis" / "redis.conf"
+    command = ["redis-server", str(config), "--port", str(port), "--bind", "127.0.0.1", "--dir", str(tmp_path)]
+    server = spawn(command, {}, tmp_path / "redis.log")
+    wait_for_redis(redis.Redis(port=port))
+    env = broker_env(tmp_path, port)
+    store = JobStore(tmp_path / "jobs")
+    job_id = send(env, SLOW)
+    worker = start_worker(env, tmp_path / "worker.log")
+    try:
+        wait_for(store, job_id, lambda r: r.stage == "supernet" and r.step >= 10)
+        time.sleep(1.5)  # the append-only file is synced every second
+        stop(server, signal.SIGKILL)
+        time.sleep(2)  # the job goes on without its broker
+        server = spawn(command, {}, tmp_path / "redis.log")
+        record = wait_for(store, job_id, lambda r: r.state in ("succeeded", "failed"))
+        time.sleep(3)  # time for a wrongly redelivered copy to start
+        again = store.get(job_id)
+    finally:
+        stop(worker)
+        stop(server)
+    assert record.state == "succeeded", (record.error, (tmp_path / "worker.log").read_text()[-2000:])
+    assert record.attempts == 1 and again == record  # it ran once, to its end
+    versions = read_index(tmp_path / "repo").versions
+    assert versions and {v.card.job for v in versions} == {job_id} and {v.version for v in versions} == {1}
