@@ -1,5 +1,8 @@
 import json
 import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 
@@ -121,3 +124,37 @@ def test_a_card_cache_reads_a_card_again_only_when_its_file_changed(tmp_path, ti
     assert read_index(tmp_path, cards).versions[0].card.task == "sr4x"
     path.write_text(path.read_text() + " ")  # changed: read again, and found unreadable
     assert read_index(tmp_path, cards).problems
+
+
+# Publishes, and kills itself with SIGKILL part-way: in the middle of copying the model, or just before the rename.
+KILLED_PUBLISHER = """
+import os, signal, sys
+from pathlib import Path
+import ganc.repository.layout as layout
+from ganc.card import VariantCard
+
+root, onnx, card, where = sys.argv[1:]
+def die(*_):
+    os.kill(os.getpid(), signal.SIGKILL)
+def copy_half(source, target):
+    data = Path(source).read_bytes()
+    Path(target).write_bytes(data[: len(data) // 2])
+    die()
+if where == "copy":
+    layout.shutil.copyfile = copy_half
+else:
+    layout.os.rename = die
+layout.publish_variant(Path(root), Path(onnx), VariantCard.model_validate_json(card))
+"""
+
+
+@pytest.mark.parametrize("where", ["copy", "rename"])
+def test_a_publisher_killed_half_way_leaves_no_half_model(tmp_path, tiny_onnx, where):
+    card = VariantCard(**card_fields(tiny_onnx))
+    command = [sys.executable, "-c", KILLED_PUBLISHER, str(tmp_path), str(tiny_onnx), card.model_dump_json(), where]
+    assert subprocess.run(command, check=False).returncode == -signal.SIGKILL
+    index = read_index(tmp_path)
+    assert index.versions == [] and index.problems == []  # readers see nothing, not half a model
+    assert len(remove_stale_staging(tmp_path, 0)) == 1
+    assert [p.name for p in (tmp_path / card.model_name).iterdir()] == ["config.pbtxt"]
+    assert publish_variant(tmp_path, tiny_onnx, card).version == 1
