@@ -57,8 +57,15 @@ class TritonBackend(Backend):
         return Inference(result.as_numpy(OUTPUT_NAME), (time.perf_counter() - start) * 1e3)
 
     async def healthy(self) -> bool:
+        """Ready, with the models this backend serves loaded: a Triton restarted in explicit model-control mode has
+        forgotten those it was told to load, so they are loaded again before it takes requests."""
         try:
-            return bool(await asyncio.wait_for(self.client.is_server_ready(), self.timeout_s))
+            if not await asyncio.wait_for(self.client.is_server_ready(), self.timeout_s):
+                return False
+            for model, version in list(self.models.items()):
+                if self.manage_models and not await self.client.is_model_ready(model, str(version)):
+                    await asyncio.wait_for(self.client.load_model(model), self.timeout_s)
+            return True
         except UNREACHABLE:
             return False
 

@@ -87,7 +87,7 @@ def test_each_backend_answers_like_onnxruntime(stack, tiny_onnx):
         gateway.stop()
 
 
-def test_requests_keep_succeeding_on_the_cpu_when_triton_stops(stack):
+def test_requests_keep_succeeding_on_the_cpu_when_triton_stops_and_on_triton_when_it_is_back(stack):
     _, _, triton, start = stack
     # A single-threaded CPU backend queues up under load, so the router sends part of it to Triton
     # (which runs several requests at once with more threads).
@@ -107,6 +107,16 @@ def test_requests_keep_succeeding_on_the_cpu_when_triton_stops(stack):
     assert {r.headers["x-ganc-backend"] for r in after[-8:]} == {"cpu"}
     metrics = httpx.get(f"{gateway.url}/metrics").text
     assert 'ganc_backend_up{backend="triton"' in metrics
+    # Restarted, it forgot the models it had been told to load: the probe loads them and Triton serves again.
+    triton.start()
+    deadline = time.monotonic() + 60
+    served = set()
+    while "triton" not in served:
+        assert time.monotonic() < deadline, "Triton never served again after its restart"
+        time.sleep(1)
+        again = load(16)
+        assert [r.status_code for r in again] == [200] * 16
+        served = {r.headers["x-ganc-backend"] for r in again}
 
 
 def test_a_version_published_while_serving_is_picked_up(stack, tmp_path):
