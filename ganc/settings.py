@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(20 * 1024 * 1024, gt=0)
     max_pixels: int = Field(16_000_000, gt=0)
     max_in_flight: int = Field(64, ge=1, description="more concurrent requests than this get 429")
+    max_decoded_mb: float = Field(
+        2048, gt=0, description="memory that the images in flight may take once decoded; an image past it gets 429"
+    )
     max_latency_ms: float = Field(
         30_000, gt=0, description="a request without a budget gets the best variant predicted within this (else 413)"
     )

@@ -21,6 +21,9 @@ from .routing import Candidate, Decision, ranked
 from .tiling import Blender, Tile, plan_tiles
 
 UNMEASURED_MS = 1e9  # a candidate never measured is tried last
+# What a request holds per pixel at its peak: the RGB image (3 bytes), its float tensor (12, and a padded copy),
+# the model's float output (12), the answer's RGB and its encoding.
+DECODED_BYTES_PER_PIXEL = 40
 TIGHT_BUDGET_MEMORY_S = 30.0  # how long a tight budget keeps long requests off the shared backends
 
 
@@ -44,6 +47,7 @@ class Gateway:
         self.settings, self.catalog, self.backends, self.estimates = settings, catalog, backends, estimates
         self.health = {name: BackendHealth(settings.probe_backoff_s, settings.probe_backoff_max_s) for name in backends}
         self.in_flight = 0
+        self.decoded_bytes = 0
         self.recent_budgets: dict[str, deque[tuple[float, float]]] = {}
         for backend in backends.values():
             metrics.BACKEND_UP.labels(backend.name, backend.hardware).set(1)
@@ -92,7 +96,31 @@ class Gateway:
             self.in_flight -= 1
             in_flight.dec()
 
+    @contextlib.contextmanager
+    def holding_decoded(self, pixels: int) -> Iterator[None]:
+        """Admission by memory, once the image's header is read: the images in flight together stay within
+        GANC_MAX_DECODED_MB once decoded (a lone image is always let in: GANC_MAX_PIXELS bounds it)."""
+        need = min(pixels, self.settings.max_pixels) * DECODED_BYTES_PER_PIXEL
+        limit = self.settings.max_decoded_mb * 2**20
+        if self.decoded_bytes and self.decoded_bytes + need > limit:
+            raise GatewayError(
+                429,
+                f"the images in flight would take more than {self.settings.max_decoded_mb:g} MB; retry shortly",
+                {"Retry-After": "1"},
+            )
+        self.decoded_bytes += need
+        try:
+            yield
+        finally:
+            self.decoded_bytes -= need
+
     async def translate(
+        self, family: str, data: bytes, budget_ms: float | None, variant: str | None, fmt: str
+    ) -> Translation:
+        with self.holding_decoded(images.declared_pixels(data)):
+            return await self._translate(family, data, budget_ms, variant, fmt)
+
+    async def _translate(
         self, family: str, data: bytes, budget_ms: float | None, variant: str | None, fmt: str
     ) -> Translation:
         start = time.perf_counter()

@@ -33,6 +33,15 @@ class ImageError(ValueError):
         self.status = status
 
 
+def declared_pixels(data: bytes) -> int:
+    """The pixels the image's header declares (0 when it has no readable header: decoding will say why)."""
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            return image.width * image.height
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+        return 0
+
+
 def decode(data: bytes, max_pixels: int) -> np.ndarray:
     """Bytes -> upright RGB uint8 array [H, W, 3]."""
     if not data:

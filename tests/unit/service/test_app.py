@@ -168,6 +168,19 @@ def test_more_requests_in_flight_than_the_bound_get_429(repo):
     assert refused.headers["retry-after"] == "1" and "in flight" in refused.json()["error"]
 
 
+def test_images_whose_decoded_memory_together_passes_the_bound_get_429(repo):
+    # One 512x512 image fits in 12 MB once decoded (40 bytes a pixel); two do not.
+    settings = Settings(model_repository=repo, warmup_runs=1, warmup_size=32, max_decoded_mb=12)
+    with TestClient(create_app(settings)) as client, ThreadPoolExecutor(8) as pool:
+        big = png(512, 512)
+        responses = list(pool.map(lambda _: client.post("/v1/translate/tiny", content=big, headers=PNG), range(8)))
+        assert client.post("/v1/translate/tiny", content=png(1024, 1024), headers=PNG).status_code == 200  # alone
+    statuses = sorted(r.status_code for r in responses)
+    assert 200 in statuses and 429 in statuses and set(statuses) <= {200, 429}
+    refused = next(r for r in responses if r.status_code == 429)
+    assert refused.headers["retry-after"] == "1" and "12 MB" in refused.json()["error"]
+
+
 def test_anything_unexpected_is_a_json_500_that_is_logged_and_counted(repo, caplog):
     settings = Settings(model_repository=repo, warmup_runs=1, warmup_size=32)
     with TestClient(create_app(settings), raise_server_exceptions=False) as client:
