@@ -1,4 +1,8 @@
-"""Image quality: PSNR and SSIM on 8-bit RGB, as the images would be saved and served."""
+"""Image quality: PSNR and SSIM on 8-bit RGB, as the images would be saved and served, and on the float outputs.
+
+Rounding to 8 bits hides an output that moves less than half a grey level from another (a residual generator
+barely off its input reads exactly +0.00 dB), so training logs both; the cards and the search use the 8-bit ones.
+"""
 
 from collections.abc import Iterable
 
@@ -24,9 +28,24 @@ def psnr(output: torch.Tensor, target: torch.Tensor) -> float:
 
 def ssim(output: torch.Tensor, target: torch.Tensor) -> float:
     a, b = to_uint8(output), to_uint8(target)
-    side = min(a.shape[:2])
-    window = min(7, side if side % 2 else side - 1)
-    return float(structural_similarity(b, a, channel_axis=-1, data_range=255, win_size=window))
+    return float(structural_similarity(b, a, channel_axis=-1, data_range=255, win_size=_window(a)))
+
+
+def psnr_float(output: torch.Tensor, target: torch.Tensor) -> float:
+    """PSNR of [3, H, W] tensors in [-1, 1] as they are (a peak-to-peak range of 2), unrounded."""
+    mse = float(torch.mean((output.detach().clamp(-1, 1) - target.detach().clamp(-1, 1)).double() ** 2))
+    return PSNR_CAP_DB if mse == 0 else min(PSNR_CAP_DB, 10 * float(np.log10(4.0 / mse)))
+
+
+def ssim_float(output: torch.Tensor, target: torch.Tensor) -> float:
+    a = output.detach().clamp(-1, 1).permute(1, 2, 0).double().cpu().numpy()
+    b = target.detach().clamp(-1, 1).permute(1, 2, 0).double().cpu().numpy()
+    return float(structural_similarity(b, a, channel_axis=-1, data_range=2.0, win_size=_window(a)))
+
+
+def _window(image: np.ndarray) -> int:
+    side = min(image.shape[:2])
+    return min(7, side if side % 2 else side - 1)
 
 
 def teacher_outputs(teacher: nn.Module, pairs: Iterable[tuple[str, torch.Tensor, torch.Tensor]]) -> list[torch.Tensor]:
@@ -40,10 +59,11 @@ def evaluate_generator(
     pairs: Iterable[tuple[str, torch.Tensor, torch.Tensor]],
     teacher: nn.Module | list[torch.Tensor] | None = None,
     paired: bool = True,
+    with_float: bool = False,
 ) -> dict[str, float]:
     """Mean PSNR/SSIM of `generator` on (name, A, B) pairs: against B when `paired`, against the teacher's output
     (`teacher` is the model, or its outputs from `teacher_outputs`), and of the input A itself against B (the
-    baseline a restoration model must beat)."""
+    baseline a restoration model must beat); `with_float` adds each also on the unrounded outputs (`*_float`)."""
     sums: dict[str, float] = {}
     count = 0
     was_training = generator.training
@@ -60,9 +80,24 @@ def evaluate_generator(
                 if teacher is not None:
                     reference = teacher[index] if isinstance(teacher, list) else teacher(a.unsqueeze(0))[0]
                     scores.update(psnr_teacher=psnr(output, reference), ssim_teacher=ssim(output, reference))
+                if with_float:
+                    scores.update(_float_scores(output, a, b, scores, reference if teacher is not None else None))
                 for key, value in scores.items():
                     sums[key] = sums.get(key, 0.0) + value
                 count += 1
     finally:
         generator.train(was_training)
     return {key: value / count for key, value in sums.items()} if count else {}
+
+
+def _float_scores(
+    output: torch.Tensor, a: torch.Tensor, b: torch.Tensor, scores: dict, reference: torch.Tensor | None
+) -> dict[str, float]:
+    """The unrounded twin of each of `scores`."""
+    against = {"": (output, b), "_input": (a, b), "_teacher": (output, reference)}
+    floats = {}
+    for suffix, (x, y) in against.items():
+        if f"psnr{suffix}" in scores:
+            floats[f"psnr{suffix}_float"] = psnr_float(x, y)
+            floats[f"ssim{suffix}_float"] = ssim_float(x, y)
+    return floats

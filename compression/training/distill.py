@@ -295,7 +295,7 @@ class DistillTrainer(Trainer):
         for prefix, config in self._configs():
             if config is not None:
                 student.set_config(config)
-            scores = evaluate_generator(student, self._val_pairs, self._val_references, self.paired)
+            scores = evaluate_generator(student, self._val_pairs, self._val_references, self.paired, with_float=True)
             metrics.update({f"{prefix}{k}": v for k, v in scores.items()})
         return metrics
 

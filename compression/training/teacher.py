@@ -134,7 +134,7 @@ class Pix2PixTrainer(_TeacherTrainer):
         }
 
     def evaluate(self) -> dict[str, float]:
-        return evaluate_generator(self.modules["G"], self.val_pairs())
+        return evaluate_generator(self.modules["G"], self.val_pairs(), with_float=True)
 
 
 class CycleGanTrainer(_TeacherTrainer):

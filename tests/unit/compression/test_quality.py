@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from compression.metrics import FidUnavailableError, fid, fid_unavailable_reason, frechet_distance, psnr, ssim
-from compression.metrics.quality import PSNR_CAP_DB
+from compression.metrics.quality import PSNR_CAP_DB, evaluate_generator, psnr_float, ssim_float
 
 
 def test_psnr_of_a_known_error():
@@ -21,6 +21,31 @@ def test_ssim_is_one_for_identical_images_and_lower_otherwise():
     image = torch.rand(3, 32, 32) * 2 - 1
     assert ssim(image, image) == pytest.approx(1.0)
     assert ssim(image, torch.rand(3, 32, 32) * 2 - 1) < 0.5
+
+
+def test_float_scores_see_what_rounding_to_8_bits_hides():
+    torch.manual_seed(0)
+    target = torch.randint(0, 255, (3, 32, 32)) / 127.5 - 1  # on 8-bit grey levels
+    nudged = target + 0.3 * 2 / 255  # 0.3 of a grey level off: the same 8-bit image
+    expected = 10 * math.log10(4 / (0.3 * 2 / 255) ** 2)
+    assert psnr_float(nudged.clamp(-1, 1), target) == pytest.approx(expected, abs=0.3)
+    assert psnr_float(target, target) == PSNR_CAP_DB and ssim_float(target, target) == pytest.approx(1.0)
+    assert ssim_float(nudged, target) < 1.0
+
+    class Nudge(torch.nn.Module):
+        def forward(self, x):
+            return x + 0.3 * 2 / 255
+
+    pairs = [("a", target, target)]
+    scores = evaluate_generator(Nudge(), pairs, [target], paired=True, with_float=True)
+    assert scores["psnr_float"] == pytest.approx(expected, abs=0.3) and scores["psnr"] == PSNR_CAP_DB
+    assert scores["psnr_teacher_float"] == scores["psnr_float"] and scores["psnr_input_float"] == PSNR_CAP_DB
+    assert set(scores) == {
+        f"{m}{s}"
+        for m in ("psnr", "ssim")
+        for s in ("", "_input", "_teacher", "_float", "_input_float", "_teacher_float")
+    }
+    assert "psnr_float" not in evaluate_generator(Nudge(), pairs, [target], paired=True)
 
 
 def test_frechet_distance_of_gaussians():
