@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from ganc.settings import Settings
 
 from . import images, metrics
-from .backends import Backend, BackendError
+from .backends import Backend, BackendError, InputError
 from .catalog import Catalog
 from .estimates import POST, PRE, LatencyEstimates, Work
 from .health import BackendHealth
@@ -160,6 +160,8 @@ class Gateway:
             try:
                 output, model_ms, service_ms = await self._infer(family, decision, prepared.tensor, tiles)
                 break
+            except InputError as error:  # this request's doing: the backend stays up
+                raise GatewayError(422, f"{decision.variant} cannot translate this image: {error}") from None
             except BackendError:
                 self._mark_down(decision.backend)
                 if attempt == 1 or len(order) == 1:

@@ -11,6 +11,10 @@ class BackendError(RuntimeError):
     """A backend that failed or timed out on a request (the router retries on the next candidate)."""
 
 
+class InputError(BackendError):
+    """The backend refused this request's input; the backend itself is fine (it is not marked down)."""
+
+
 class Inference(NamedTuple):
     output: np.ndarray
     service_ms: float  # the model's own time where it runs, without the backend's queue

@@ -15,10 +15,11 @@ from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
+from onnxruntime.capi.onnxruntime_pybind11_state import InvalidArgument
 
 from ganc.card import INPUT_NAME, OUTPUT_NAME
 
-from .base import Backend, BackendError, Inference
+from .base import Backend, BackendError, Inference, InputError
 
 
 def cpu_model() -> str:
@@ -90,6 +91,8 @@ class OnnxCpuBackend(Backend):
         self.running += 1
         try:
             return await asyncio.get_running_loop().run_in_executor(self.pool, run)
+        except InvalidArgument as error:  # the input's shape or type, not the backend
+            raise InputError(f"{model} cannot take this input: {str(error).splitlines()[0]}") from error
         except Exception as error:  # onnxruntime raises its own types
             raise BackendError(f"onnxruntime failed on {model}: {error}") from error
         finally:

@@ -3,7 +3,7 @@ import asyncio
 import numpy as np
 import pytest
 
-from service.backends import BackendError
+from service.backends import BackendError, InputError
 from service.backends.onnx_cpu import OnnxCpuBackend, _Sessions
 
 
@@ -35,6 +35,10 @@ def test_a_lone_request_runs_wide_and_concurrent_ones_narrow_with_equal_outputs(
         assert backend.running == 0
         with pytest.raises(BackendError, match="not loaded"):
             await backend.infer("tiny--missing", x)
+        # An input the model cannot take is that request's fault (the gateway answers 422 and keeps the backend).
+        with pytest.raises(InputError, match="cannot take this input"):
+            await backend.infer("tiny--s8", x[:, :2])
+        np.testing.assert_allclose((await backend.infer("tiny--s8", x)).output, alone.output, atol=1e-5)
         await backend.close()
 
     asyncio.run(scenario())
