@@ -141,10 +141,15 @@ def test_cancel_time_limits_and_an_unreadable_dataset_end_jobs_and_nothing_is_pu
     assert read_index(tmp_path / "repo").versions == []
 
 
+def persistent_redis(port: int, folder: Path) -> list[str]:
+    """The command of a Redis with the deployment's persistence settings, keeping its files in `folder`."""
+    config = Path(__file__).parents[2] / "deploy" / "redis" / "redis.conf"
+    return ["redis-server", str(config), "--port", str(port), "--bind", "127.0.0.1", "--dir", str(folder)]
+
+
 def test_a_redis_restart_keeps_queued_jobs_with_the_deployment_config(tmp_path):
     port = free_port()
-    config = Path(__file__).parents[2] / "deploy" / "redis" / "redis.conf"
-    command = ["redis-server", str(config), "--port", str(port), "--bind", "127.0.0.1", "--dir", str(tmp_path)]
+    command = persistent_redis(port, tmp_path)
     server = spawn(command, {}, tmp_path / "redis.log")
     client = redis.Redis(port=port)
     try:
@@ -183,8 +188,7 @@ def test_a_job_whose_child_is_killed_on_every_attempt_fails_after_the_cap(tmp_pa
 
 def test_a_redis_killed_and_restarted_during_a_job_loses_nothing(tmp_path):
     port = free_port()
-    config = Path(__file__).parents[2] / "deploy" / "redis" / "redis.conf"
-    command = ["redis-server", str(config), "--port", str(port), "--bind", "127.0.0.1", "--dir", str(tmp_path)]
+    command = persistent_redis(port, tmp_path)
     server = spawn(command, {}, tmp_path / "redis.log")
     wait_for_redis(redis.Redis(port=port))
     env = broker_env(tmp_path, port)
