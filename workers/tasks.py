@@ -6,8 +6,11 @@ and the work itself in compression/.
 
 import logging
 
+import redis
+import sqlalchemy.exc
 from celery import Task
 from celery.signals import task_failure, worker_init, worker_ready
+from kombu.exceptions import OperationalError
 from prometheus_client import REGISTRY, start_http_server
 
 from ganc.jobs import COMPRESS_TASK, JobStore, uses_redis
@@ -20,6 +23,8 @@ from .metrics import JobsCollector, queue_depth
 from .triton_control import TritonControlError, load_model
 
 log = logging.getLogger("ganc.worker")
+# What a result backend that is down or restarting raises (Redis in deployment, SQLite on a laptop).
+RESULT_BACKEND_DOWN = (OSError, redis.exceptions.RedisError, sqlalchemy.exc.SQLAlchemyError, OperationalError)
 
 
 @app.task(name=COMPRESS_TASK, bind=True, autoretry_for=(TritonControlError,), retry_backoff=True, max_retries=5)
@@ -29,12 +34,21 @@ def compress_generator(self: Task, job_id: str) -> dict:
     store = JobStore(settings.jobs_root)
     record = store.get(job_id)
     if record.state in ("queued", "running"):
-        report = jobs.JobProgress(store, job_id, lambda state: self.update_state(state="PROGRESS", meta=state))
+        report = jobs.JobProgress(store, job_id, lambda state: publish_progress(self, state))
         record = jobs.run_job(store, job_id, settings, report)
     if record.state == "succeeded" and settings.triton_url:
         for entry in record.published.values():
             load_model(settings.triton_url, entry["model"])  # transient failures retry the task (idempotent)
     return record.model_dump(mode="json")
+
+
+def publish_progress(task: Task, state: dict) -> None:
+    """Celery's result follows the job's progress when it can. The job's record in the jobs folder is what the
+    gateway reads, so a result backend that is down for a while (a Redis restart) does not stop the job."""
+    try:
+        task.update_state(state="PROGRESS", meta=state)
+    except RESULT_BACKEND_DOWN as error:
+        log.warning("progress of job %s not sent to the result backend: %s", task.request.id, error)
 
 
 def resend_orphans() -> list[str]:
