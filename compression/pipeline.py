@@ -74,7 +74,8 @@ class Pipeline:
         work_dir: Path,
         repo: Path,
         job: str,
-        progress: Progress,
+        *,
+        progress: Progress = no_progress,
         keep_versions: int | None = None,
     ) -> None:
         self.spec, self.work, self.repo, self.job, self.progress = spec, work_dir, repo, job, progress
@@ -375,4 +376,4 @@ def run_pipeline(
         raise ValueError(f"work folder {work_dir} is not empty; pass --resume to continue that job")
     work_dir.mkdir(parents=True, exist_ok=True)
     (work_dir / "spec.json").write_text(spec.model_dump_json(indent=2) + "\n")
-    return Pipeline(spec, work_dir, repo, job, progress, keep_versions).run()
+    return Pipeline(spec, work_dir, repo, job, progress=progress, keep_versions=keep_versions).run()

@@ -46,9 +46,13 @@ def test_a_job_publishes_only_into_families_it_made_unless_told_to_replace(tmp_p
     with pytest.raises(SpecError, match="'tiny' was made by job 'first'; choose another family, or set `replace"):
         run_pipeline(parse_spec(BASE), tmp_path / "work", tmp_path / "repo", "second")
     assert len(read_index(tmp_path / "repo").versions) == 1
-    replacing = Pipeline(parse_spec({**BASE, "replace": True}), tmp_path / "w2", tmp_path / "repo", "second", print)
+    replacing = Pipeline(
+        parse_spec({**BASE, "replace": True}), tmp_path / "w2", tmp_path / "repo", "second", progress=print
+    )
     replacing.check_publishing()  # allowed
-    Pipeline(parse_spec(BASE), tmp_path / "w3", tmp_path / "repo", "first", print).check_publishing()  # its own
+    Pipeline(
+        parse_spec(BASE), tmp_path / "w3", tmp_path / "repo", "first", progress=print
+    ).check_publishing()  # its own
 
 
 def test_a_repository_that_cannot_be_written_is_refused_before_any_work(tmp_path):
