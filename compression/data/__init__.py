@@ -1,6 +1,6 @@
 """Datasets: reading the usual on-disk formats, gathering photographs and building sample sets from them offline."""
 
-from .dataset import Preprocess, TranslationDataset, load_rgb, to_image, to_tensor, with_short_side
+from .dataset import Preprocess, TranslationDataset, batch_index, load_rgb, to_image, to_tensor, with_short_side
 from .folders import DataError, find_split
 from .photos import gather_photos
 from .sample import build_sample_dataset
@@ -10,6 +10,7 @@ __all__ = [
     "DataError",
     "Preprocess",
     "TranslationDataset",
+    "batch_index",
     "build_photo_dataset",
     "build_sample_dataset",
     "check_photo_folder",

@@ -115,8 +115,7 @@ class TranslationDataset:
         a_list, b_list = [], []
         position = step * batch_size
         while len(a_list) < batch_size:
-            epoch, offset = divmod(position, len(self))
-            index = int(np.random.default_rng([seed, epoch]).permutation(len(self))[offset])
+            index = batch_index(position, len(self), seed)
             rng = np.random.default_rng([seed, step, position])
             position += 1
             try:
@@ -146,6 +145,12 @@ class TranslationDataset:
                 self._skip(index, error)
                 continue
             yield self.name(index), a, b
+
+
+def batch_index(position: int, count: int, seed: int) -> int:
+    """The item at `position` of the training order: each epoch a permutation of the `count` items, seeded."""
+    epoch, offset = divmod(position, count)
+    return int(np.random.default_rng([seed, epoch]).permutation(count)[offset])
 
 
 def with_short_side(image: Image.Image, side: int) -> Image.Image:

@@ -74,14 +74,10 @@ def evaluate_generator(
                 output = generator(a.unsqueeze(0))[0]
                 scores = {}
                 if paired:
-                    scores.update(
-                        psnr=psnr(output, b), ssim=ssim(output, b), psnr_input=psnr(a, b), ssim_input=ssim(a, b)
-                    )
+                    scores.update(_scores(output, b, "", with_float), **_scores(a, b, "_input", with_float))
                 if teacher is not None:
                     reference = teacher[index] if isinstance(teacher, list) else teacher(a.unsqueeze(0))[0]
-                    scores.update(psnr_teacher=psnr(output, reference), ssim_teacher=ssim(output, reference))
-                if with_float:
-                    scores.update(_float_scores(output, a, b, scores, reference if teacher is not None else None))
+                    scores.update(_scores(output, reference, "_teacher", with_float))
                 for key, value in scores.items():
                     sums[key] = sums.get(key, 0.0) + value
                 count += 1
@@ -90,14 +86,11 @@ def evaluate_generator(
     return {key: value / count for key, value in sums.items()} if count else {}
 
 
-def _float_scores(
-    output: torch.Tensor, a: torch.Tensor, b: torch.Tensor, scores: dict, reference: torch.Tensor | None
-) -> dict[str, float]:
-    """The unrounded twin of each of `scores`."""
-    against = {"": (output, b), "_input": (a, b), "_teacher": (output, reference)}
-    floats = {}
-    for suffix, (x, y) in against.items():
-        if f"psnr{suffix}" in scores:
-            floats[f"psnr{suffix}_float"] = psnr_float(x, y)
-            floats[f"ssim{suffix}_float"] = ssim_float(x, y)
-    return floats
+def _scores(output: torch.Tensor, target: torch.Tensor, suffix: str, with_float: bool) -> dict[str, float]:
+    """PSNR and SSIM of `output` against `target` on 8 bits (and unrounded: `*_float`), named with `suffix`."""
+    scores = {f"psnr{suffix}": psnr(output, target), f"ssim{suffix}": ssim(output, target)}
+    if with_float:
+        scores.update(
+            {f"psnr{suffix}_float": psnr_float(output, target), f"ssim{suffix}_float": ssim_float(output, target)}
+        )
+    return scores

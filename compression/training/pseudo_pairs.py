@@ -18,8 +18,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ganc.repository import sha256_file
+
 from ..checkpoint import read_torch_file, write_payload
-from ..data import TranslationDataset, load_rgb, to_tensor, with_short_side
+from ..data import TranslationDataset, batch_index, load_rgb, to_tensor, with_short_side
 from ..models.resnet import ResnetLayout
 from ..progress import Progress, no_progress
 
@@ -87,8 +89,7 @@ class PseudoPairs:
         """The photo crops, the teacher's outputs on them and its features (an empty list without taps)."""
         photos, outputs, taps = [], [], []
         for position in range(step * batch_size, (step + 1) * batch_size):
-            epoch, offset = divmod(position, len(self.data))
-            index = int(np.random.default_rng([seed, epoch]).permutation(len(self.data))[offset])
+            index = batch_index(position, len(self.data), seed)
             photo, output, features = self._crop(self.labels[index], np.random.default_rng([seed, step, position]))
             photos.append(photo)
             outputs.append(output)
@@ -114,9 +115,5 @@ class PseudoPairs:
 
 def _labels_key(teacher_checkpoint: Path, sides: list[int], with_taps: bool) -> str:
     """Labels belong to one teacher's weights and one set of scales."""
-    digest = hashlib.sha256()
-    with open(teacher_checkpoint, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    digest.update(repr((sides, with_taps)).encode())
-    return digest.hexdigest()[:16]
+    key = repr((sha256_file(teacher_checkpoint), sides, with_taps)).encode()
+    return hashlib.sha256(key).hexdigest()[:16]

@@ -34,12 +34,16 @@ class TritonBackend(Backend):
     async def load(self, model: str, version: int, onnx_path: Path) -> None:
         """In explicit model-control mode, ask Triton to (re)load `model`; then wait until `version` is ready."""
         try:
-            if self.manage_models and not await self.client.is_model_ready(model, str(version)):
-                await self.client.load_model(model)
+            await self._load_if_forgotten(model, version)
             if await self.client.is_model_ready(model, str(version)):
                 self.models[model] = version
         except UNREACHABLE as error:
             raise BackendError(f"Triton cannot load {model}: {_describe(error)}") from None
+
+    async def _load_if_forgotten(self, model: str, version: int) -> None:
+        """In explicit model-control mode, ask Triton to (re)load `model` unless `version` is ready."""
+        if self.manage_models and not await self.client.is_model_ready(model, str(version)):
+            await asyncio.wait_for(self.client.load_model(model), self.timeout_s)
 
     def ready(self, model: str) -> bool:
         return model in self.models
@@ -63,8 +67,7 @@ class TritonBackend(Backend):
             if not await asyncio.wait_for(self.client.is_server_ready(), self.timeout_s):
                 return False
             for model, version in list(self.models.items()):
-                if self.manage_models and not await self.client.is_model_ready(model, str(version)):
-                    await asyncio.wait_for(self.client.load_model(model), self.timeout_s)
+                await self._load_if_forgotten(model, version)
             return True
         except UNREACHABLE:
             return False
