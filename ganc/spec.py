@@ -66,6 +66,11 @@ class TrainingSpec(_Strict):
         return TrainingSpec(**{name: getattr(self, name) for name in TrainingSpec.model_fields})
 
 
+GanMode = Literal["lsgan", "hinge", "vanilla"]
+# GAN Compression's adversarial losses: hinge for pix2pix (paired), least squares for CycleGAN (and pseudo pairs).
+REFERENCE_GAN_MODE: dict[str, GanMode] = {"pix2pix": "hinge", "cyclegan": "lsgan"}
+
+
 class TeacherSpec(TrainingSpec):
     """Train a teacher, or take the given `checkpoint` (a teacher run folder or checkpoint file)."""
 
@@ -82,8 +87,16 @@ class TeacherSpec(TrainingSpec):
         description="predict a residual added to the input (restoration); with `checkpoint`: the students do",
     )
     ndf: int = Field(64, gt=0, description="discriminator width")
-    gan_mode: Literal["lsgan", "hinge", "vanilla"] = "lsgan"
+    gan_mode: GanMode = Field(None, description="default: the reference's for the model (REFERENCE_GAN_MODE)")
     lambda_l1: float = Field(100.0, ge=0, description="pix2pix's weight of L1 against the adversarial loss")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _reference_gan_mode(cls, values: object) -> object:
+        if isinstance(values, dict) and values.get("gan_mode") is None:
+            mode = REFERENCE_GAN_MODE.get(values.get("model", "pix2pix"))  # an unknown model is refused as such
+            return {**values, "gan_mode": mode} if mode else values
+        return values
 
 
 class SupernetSpec(TrainingSpec):

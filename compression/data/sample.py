@@ -1,7 +1,10 @@
 """Build training sets offline from photographs: scikit-image's own, or a folder of the user's.
 
 Each photo is cut into a grid of non-overlapping square regions (twice the crop size, so training
-can take random crops); near-uniform regions are dropped; the regions are shuffled with the seed
+can take random crops); a photo larger than photos usually are (a wallpaper, a camera original) is
+first halved until its short side is at most TYPICAL_SHORT_SIDE, so that its regions hold the detail
+per pixel of the photos a service is sent, not the smooth close-ups of a 2560-px wallpaper; near-uniform
+regions are dropped; the regions are shuffled with the seed
 and dealt into the splits `train` (supernet training), `train2` (search), `val` and `test`. No
 region belongs to two splits, so no crop leaks across splits.
 
@@ -31,6 +34,7 @@ T = TypeVar("T")
 SPLITS = ("train", "train2", "val", "test")
 HELD_OUT_FRACTION = 0.1  # of the regions, for each of train2, val and test
 MIN_REGION_STD = 10.0  # in 8-bit levels: drops black sky, blank borders
+TYPICAL_SHORT_SIDE = 1024  # pixels; larger photos are halved down to this first
 
 # Photographs (not synthetic images) that ship inside the scikit-image package itself.
 SKIMAGE_COLOR_PHOTOS = (
@@ -50,6 +54,13 @@ class Photo:
     name: str
     image: Image.Image
     is_color: bool
+
+    def at_typical_size(self) -> "Photo":
+        """The photo, halved while its short side is above TYPICAL_SHORT_SIDE."""
+        image = self.image
+        while min(image.size) > TYPICAL_SHORT_SIDE:
+            image = image.resize((image.width // 2, image.height // 2), Image.LANCZOS)
+        return Photo(self.name, image, self.is_color)
 
 
 def skimage_photos() -> list[Photo]:
@@ -93,7 +104,7 @@ class Region:
 
 def cut_regions(photos: list[Photo], side: int) -> list[Region]:
     regions = []
-    for photo in photos:
+    for photo in (p.at_typical_size() for p in photos):
         rows, cols = photo.image.height // side, photo.image.width // side
         top, left = (photo.image.height - rows * side) // 2, (photo.image.width - cols * side) // 2
         for row in range(rows):

@@ -3,7 +3,7 @@
 import torch
 from torch import nn
 
-from .layers import NormLayer, NormName, check_positive, norm_layer_for, uses_bias
+from .layers import NormLayer, NormName, check_positive, norm_layer_for, reference_init, uses_bias
 from .registry import register_model
 
 
@@ -33,6 +33,7 @@ class NLayerDiscriminator(nn.Module):
             width = next_width
         layers.append(nn.Conv2d(width, 1, 4, stride=1, padding=1))
         self.model = nn.Sequential(*layers)
+        reference_init(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x)

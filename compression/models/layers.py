@@ -74,6 +74,22 @@ class SeparableConv2d(nn.Module):
         return self.conv(x)
 
 
+INIT_STD = 0.02  # pix2pix's, CycleGAN's and GAN Compression's: weights ~ N(0, 0.02)
+
+
+def reference_init(network: nn.Module) -> None:
+    """The reference implementations' initialisation: convolution weights ~ N(0, 0.02) and zero biases;
+    batch-norm scales ~ N(1, 0.02) and zero shifts (instance norms keep their ones and zeros)."""
+    for module in network.modules():
+        if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+            nn.init.normal_(module.weight, 0.0, INIT_STD)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.BatchNorm2d) and module.affine:
+            nn.init.normal_(module.weight, 1.0, INIT_STD)
+            nn.init.zeros_(module.bias)
+
+
 def zero_init(layer: nn.Module) -> None:
     """Zero a residual generator's last layer, so that it starts as the identity and learns corrections."""
     nn.init.zeros_(layer.weight)

@@ -20,6 +20,7 @@ from .layers import (
     check_positive,
     norm_layer_for,
     padding_layer,
+    reference_init,
     uses_bias,
     zero_init,
 )
@@ -102,10 +103,11 @@ class ResnetLayout(nn.Module):
             in_channels = out_channels
         pad, conv_padding = padding_layer(padding_type, 3)
         head = conv(in_channels, output_nc, kernel_size=7, padding=conv_padding)
-        if residual:
-            zero_init(head)
         decoder += [pad, head, nn.Tanh()]
         self.decoder = nn.Sequential(*decoder)
+        reference_init(self)
+        if residual:
+            zero_init(head)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.decoder(self.blocks(self.encoder(x)))

@@ -7,7 +7,7 @@ connections between mirrored stages. Inputs must be multiples of 2**num_downs.
 import torch
 from torch import nn
 
-from .layers import NormLayer, NormName, check_positive, norm_layer_for, uses_bias, zero_init
+from .layers import NormLayer, NormName, check_positive, norm_layer_for, reference_init, uses_bias, zero_init
 from .registry import register_model
 
 
@@ -81,6 +81,7 @@ class UnetGenerator(nn.Module):
         for outer in (4, 2, 1):
             block = UnetSkipBlock(ngf * outer, ngf * outer * 2, block, **norms)
         self.model = UnetSkipBlock(output_nc, ngf, block, input_nc=input_nc, outermost=True, **norms)
+        reference_init(self)
         if residual:
             zero_init(self.model.model[3])
 

@@ -3,7 +3,8 @@
 The student's trunk features after down-sampling and after residual blocks 3, 6 and 9 are mapped by
 learnable 1x1 convolutions to the teacher's width and matched with MSE; a reconstruction loss pulls
 the output to the target (paired data) or to the teacher's output (unpaired data: the pseudo pairs);
-a GAN loss uses a discriminator initialised from the teacher's (a fresh one for a teacher made elsewhere).
+a GAN loss (hinge for pix2pix, least squares otherwise, as the reference) trains a discriminator started as
+the reference starts it (see DistillTrainer._discriminator). Fresh networks start from N(0, 0.02) weights.
 
     ganc train distill  --teacher runs/teacher --ngf 32 --out runs/student            (original path)
     ganc train supernet --teacher runs/teacher --choices channels-48 --out runs/super (Fast GAN Compression)
@@ -21,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from torch import nn
 from torch.nn import functional as F
 
-from ganc.spec import TrainingSpec
+from ganc.spec import REFERENCE_GAN_MODE, TrainingSpec
 
 from ..checkpoint import IMPORTED, CheckpointError, load_checkpoint, resolve_checkpoint
 from ..data import TranslationDataset
@@ -29,6 +30,7 @@ from ..foreign import read_checkpoint
 from ..metrics import evaluate_generator
 from ..metrics.quality import teacher_outputs
 from ..models import ChannelConfig, ModelSpec, SuperMobileResnetGenerator, extract_subnet, get_choice_set
+from ..models.layers import reference_init
 from ..models.resnet import ResnetLayout
 from ..models.super_mobile_resnet import SuperConv2d
 from ..progress import Progress, no_progress
@@ -41,7 +43,6 @@ from .teacher import SAMPLE_ROWS
 # The reference's loss weights (reconstruction, distillation): pix2pix's, and CycleGAN's for pseudo pairs.
 PAIRED_WEIGHTS, PSEUDO_PAIR_WEIGHTS = (100.0, 1.0), (10.0, 0.01)
 TEACHER_KINDS = ("pix2pix", "cyclegan", IMPORTED)
-GAN_MODE = "lsgan"
 Student = Literal["mobile", "supernet", "subnet"]
 
 
@@ -149,7 +150,7 @@ class DistillTrainer(Trainer):
         recon, distill = PAIRED_WEIGHTS if self.paired else PSEUDO_PAIR_WEIGHTS
         self.lambda_recon = config.lambda_recon if config.lambda_recon is not None else recon
         self.lambda_distill = config.lambda_distill if config.lambda_distill is not None else distill
-        self.gan_loss = GANLoss(GAN_MODE)
+        self.gan_loss = GANLoss(REFERENCE_GAN_MODE["pix2pix" if self.paired else "cyclegan"])
         # Unlabelled photos: the teacher labels them once, not at every step (see pseudo_pairs.py).
         self.pseudo_pairs = None
         if not train.has_targets:
@@ -167,32 +168,41 @@ class DistillTrainer(Trainer):
         shared = {k: teacher.spec.options[k] for k in ("n_blocks", "residual") if k in teacher.spec.options}
         if config.residual is not None:
             shared["residual"] = config.residual
-        student, mappings = self._build_student(config, shared)
-        self.d_spec, discriminator = self._discriminator()
+        init = load_checkpoint(resolve_checkpoint(config.init_from)) if config.init_from else None
+        student, mappings = self._build_student(config, shared, init)
+        self.d_spec, discriminator = self._discriminator(config, init)
         self.modules = {"G": student, "mappings": mappings, "D": discriminator}
         self.adam("G", [*student.parameters(), *mappings.parameters()])
         if config.lambda_gan > 0:
             self.adam("D", discriminator.parameters())
 
-    def _discriminator(self) -> tuple[ModelSpec, nn.Module]:
-        """The teacher's discriminator; a teacher made elsewhere brings none, so a fresh PatchGAN starts."""
-        if self.teacher.discriminator is None:
+    def _discriminator(self, config: DistillRun, init: dict | None) -> tuple[ModelSpec, nn.Module]:
+        """As the reference starts it: the previous stage's discriminator (a supernet after a mobile student, a
+        fine-tuned sub-network after its supernet); the teacher's for a mobile student; a fresh one for a
+        supernet trained from the teacher directly (the fast path) or a teacher made elsewhere, which brings none."""
+        saved = init.get("discriminator") if init is not None else None
+        if saved is None and config.student == "mobile":
+            saved = self.teacher.discriminator
+        elif saved is not None:
+            saved = ModelSpec(saved["arch"], dict(saved["options"])), saved["state_dict"]
+        if saved is None:
             spec = ModelSpec("nlayer_discriminator", {"input_nc": 6 if self.paired else 3})
             return spec, spec.build()
-        spec, state = self.teacher.discriminator
+        spec, state = saved
         discriminator = spec.build()
         discriminator.load_state_dict(state)
         return spec, discriminator
 
-    def _build_student(self, config: DistillRun, shared: dict[str, Any]) -> tuple[nn.Module, nn.ModuleList]:
-        """The student and its 1x1 mapping layers: fresh, or from an earlier run (config.init_from)."""
+    def _build_student(
+        self, config: DistillRun, shared: dict[str, Any], init: dict | None
+    ) -> tuple[nn.Module, nn.ModuleList]:
+        """The student and its 1x1 mapping layers: fresh, or from an earlier run (`init`, config.init_from's)."""
         teacher_trunk = self.teacher.generator.widths.trunk
         taps = len(self.teacher.generator.tap_blocks) + 1
         if config.student == "mobile":
             self.student_spec = ModelSpec("mobile_resnet", {"ngf": config.ngf, **shared})
         else:
             self.student_spec = ModelSpec("super_mobile_resnet", {"choices": config.choices, **shared})
-        init = load_checkpoint(resolve_checkpoint(config.init_from)) if config.init_from else None
         if config.student == "subnet":
             if init.get("kind") != "supernet":
                 raise CheckpointError(
@@ -210,6 +220,7 @@ class DistillTrainer(Trainer):
             student = self.student_spec.build()
             trunk = student.widths.trunk
         mappings = nn.ModuleList(SuperConv2d(trunk, teacher_trunk, kernel_size=1) for _ in range(taps))
+        reference_init(mappings)
         if config.student == "subnet":
             mappings.load_state_dict(init["training"]["modules"]["mappings"])
         elif init is not None:
@@ -249,23 +260,24 @@ class DistillTrainer(Trainer):
         def judge(image: torch.Tensor) -> torch.Tensor:
             return d(torch.cat([a, image], 1) if self.paired else image)
 
+        # As the reference: both losses against the same discriminator, both backward passes, then both steps.
         adversarial = self.config.lambda_gan > 0
         loss_d = loss_gan = torch.zeros(())
+        self.optimizers["G"].zero_grad()
         if adversarial:  # the discriminator: real B (paired with its input for pix2pix) against the student's output
             self.optimizers["D"].zero_grad()
             loss_d = 0.5 * (self.gan_loss(judge(out.detach()), False) + self.gan_loss(judge(real), True))
             loss_d.backward()
-            self.optimizers["D"].step()
-        # Student: GAN + reconstruction + feature distillation.
-        self.optimizers["G"].zero_grad()
-        if adversarial:
             d.requires_grad_(False)
             loss_gan = self.gan_loss(judge(out), True, for_discriminator=False)
-            d.requires_grad_(True)
+        # Student: GAN + reconstruction + feature distillation.
         loss_recon = F.l1_loss(out, target)
         loss_distill = distillation_loss(taps, teacher_taps, mappings) if self.lambda_distill > 0 else torch.zeros(())
         total = self.config.lambda_gan * loss_gan + self.lambda_recon * loss_recon + self.lambda_distill * loss_distill
         total.backward()
+        if adversarial:
+            d.requires_grad_(True)
+            self.optimizers["D"].step()
         self.optimizers["G"].step()
         return {
             "g_gan": loss_gan.item(),

@@ -62,7 +62,9 @@ def train_teacher_command(
     num_downs: Annotated[int, typer.Option(help="U-Net stages")] = default(TeacherSpec, "num_downs"),
     residual: Annotated[bool, typer.Option(help="predict a residual added to the input (restoration)")] = False,
     ndf: Annotated[int, typer.Option(help="discriminator width")] = default(TeacherSpec, "ndf"),
-    gan_mode: Annotated[str, typer.Option(help="lsgan, hinge or vanilla")] = default(TeacherSpec, "gan_mode"),
+    gan_mode: Annotated[
+        str | None, typer.Option(help="lsgan, hinge or vanilla (default: hinge for pix2pix, lsgan for cyclegan)")
+    ] = None,
     lambda_l1: Annotated[float, typer.Option(help="pix2pix's L1 weight")] = default(TeacherSpec, "lambda_l1"),
     steps: Steps = None,
     batch_size: BatchSize = BATCH_SIZE,

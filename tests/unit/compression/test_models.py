@@ -54,6 +54,18 @@ def test_residual_generator_starts_as_the_identity(arch):
     assert torch.equal(model(x), x)
 
 
+@pytest.mark.parametrize("arch", [*sorted(TINY_GENERATORS), "nlayer_discriminator"])
+def test_fresh_networks_start_from_the_references_normal_weights(arch):
+    torch.manual_seed(0)
+    model = build_model(arch, **TINY_GENERATORS.get(arch, {"norm": "batch"}))
+    convolutions = [m for m in model.modules() if isinstance(m, torch.nn.Conv2d | torch.nn.ConvTranspose2d)]
+    weights = torch.cat([m.weight.detach().flatten() for m in convolutions])
+    assert abs(float(weights.mean())) < 2e-3 and float(weights.std()) == pytest.approx(0.02, rel=0.05)
+    assert all(m.bias is None or not m.bias.any() for m in convolutions)
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert all((m.weight - 1).abs().max() < 0.2 and not m.bias.any() for m in norms)
+
+
 def test_residual_needs_matching_channels():
     with pytest.raises(ValueError, match="residual"):
         build_model("resnet", ngf=8, output_nc=1, residual=True)

@@ -41,6 +41,14 @@ def test_impossible_specs_fail_before_training_and_publish_nothing(tmp_path, cha
     assert sorted(p.name for p in (tmp_path / "work").iterdir()) == ["spec.json"]
 
 
+def test_a_resumed_job_whose_search_is_done_does_not_check_its_budgets_again(tmp_path):
+    # A budget no sub-network meets (on a busy machine, a budget met before): its search found the ladder.
+    spec = parse_spec({**BASE, "search": {"latency_budgets_ms": [0.001]}})
+    (tmp_path / "work" / "search").mkdir(parents=True)
+    (tmp_path / "work" / "search" / "done.json").write_text("{}")
+    Pipeline(spec, tmp_path / "work", tmp_path / "repo", "job").check()
+
+
 def test_a_job_publishes_only_into_families_it_made_unless_told_to_replace(tmp_path, tiny_onnx):
     publish_variant(tmp_path / "repo", tiny_onnx, VariantCard(**card_fields(tiny_onnx, job="first")))
     with pytest.raises(SpecError, match="'tiny' was made by job 'first'; choose another family, or set `replace"):

@@ -1,3 +1,4 @@
+import copy
 import csv
 import shutil
 
@@ -180,3 +181,58 @@ def test_without_the_adversarial_term_no_discriminator_trains(teacher_run, tmp_p
     train_distill(_distill_run(tmp_path / "s", teacher_run, steps=2, lambda_gan=0.0, lambda_distill=2.0))
     assert _column(tmp_path / "s" / "train_log.csv", "d") == [0.0, 0.0]
     assert set(load_checkpoint(tmp_path / "s")["training"]["optimizers"]) == {"G"}
+
+
+def _same_weights(a: torch.nn.Module, b: dict) -> bool:
+    return all(torch.equal(v, b[k]) for k, v in a.state_dict().items())
+
+
+def test_the_discriminator_starts_as_the_reference_starts_it_on_each_path(teacher_run, tmp_path):
+    teacher = load_teacher(teacher_run)
+    train, val = open_splits(DataConfig(dataset=teacher.dataset), 4)
+    _spec, teachers_d = teacher.discriminator
+
+    def trainer(config):
+        return DistillTrainer(config, teacher, train, val)
+
+    mobile = trainer(_distill_run(tmp_path / "m", teacher_run, ngf=32))
+    assert _same_weights(mobile.modules["D"], teachers_d)  # the original path's first stage: the teacher's
+    fast = trainer(_distill_run(tmp_path / "f", teacher_run, student="supernet", choices="channels-32"))
+    assert not _same_weights(fast.modules["D"], teachers_d)  # the fast path: a fresh one
+    student = tmp_path / "student"
+    train_distill(_distill_run(student, teacher_run, ngf=32, steps=2))
+    students_d = load_checkpoint(student)["discriminator"]["state_dict"]
+    assert not _same_weights(mobile.modules["D"], students_d)  # it trained on
+    after = trainer(
+        _distill_run(tmp_path / "s", teacher_run, student="supernet", choices="channels-32", init_from=student)
+    )
+    assert _same_weights(after.modules["D"], students_d)  # the supernet: the mobile student's
+
+
+def test_paired_distillation_uses_hinge_and_pseudo_pairs_least_squares(teacher_run, datasets, tmp_path):
+    teacher = load_teacher(teacher_run)
+    train, val = open_splits(DataConfig(dataset=teacher.dataset), 4)
+    assert DistillTrainer(_distill_run(tmp_path / "p", teacher_run), teacher, train, val).gan_loss.mode == "hinge"
+    assert TeacherSpec().gan_mode == "hinge" and TeacherSpec(model="cyclegan").gan_mode == "lsgan"
+    cyclegan = tmp_path / "cg"
+    train_teacher(_teacher_run(cyclegan, datasets / "g2c", steps=1, model="cyclegan"))
+    unpaired = load_teacher(cyclegan)
+    train, val = open_splits(DataConfig(dataset=unpaired.dataset), 4)
+    assert DistillTrainer(_distill_run(tmp_path / "u", cyclegan), unpaired, train, val).gan_loss.mode == "lsgan"
+
+
+def test_the_students_adversarial_loss_is_judged_by_the_discriminator_before_its_step(teacher_run, tmp_path):
+    teacher = load_teacher(teacher_run)
+    train, val = open_splits(DataConfig(dataset=teacher.dataset), 4)
+    trainer = DistillTrainer(_distill_run(tmp_path / "s", teacher_run), teacher, train, val)
+    d_before = {k: v.clone() for k, v in trainer.modules["D"].state_dict().items()}
+    g_before = {k: v.clone() for k, v in trainer.modules["G"].state_dict().items()}
+    a, _b = train.batch(0, trainer.training.batch_size, trainer.seed)
+    logged = trainer.train_step(0)
+    assert not _same_weights(trainer.modules["D"], d_before)  # the discriminator did step
+    judge, student = copy.deepcopy(trainer.modules["D"]), copy.deepcopy(trainer.modules["G"])
+    judge.load_state_dict(d_before)
+    student.load_state_dict(g_before)
+    with torch.no_grad():
+        expected = trainer.gan_loss(judge(torch.cat([a, student(a)], 1)), True, for_discriminator=False)
+    assert logged["g_gan"] == pytest.approx(expected.item(), rel=1e-5)
