@@ -164,6 +164,7 @@ class Pipeline:
             lambda_recon=lambda_recon,
             lambda_distill=self.spec.supernet.lambda_distill,
             lambda_gan=self.spec.supernet.lambda_gan,
+            sampling=self.spec.supernet.sampling,
             # A given teacher is what it is; `teacher.residual` then asks for residual students.
             residual=True if t.checkpoint is not None and t.residual else None,
             seed=self.spec.seed,

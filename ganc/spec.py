@@ -99,11 +99,17 @@ class TeacherSpec(TrainingSpec):
         return values
 
 
+Sampling = Literal["uniform", "sandwich"]
+
+
 class SupernetSpec(TrainingSpec):
     """`fast`: Fast GAN Compression, the supernet learns from the teacher directly. `original`: a mobile
-    student of the choice set's largest width is distilled first (`distill_steps`) and the supernet starts from it."""
+    student of the choice set's largest width is distilled first (`distill_steps`) and the supernet starts from it.
+    `sampling`: each step trains one sub-network drawn at random (`uniform`, the reference's), or the largest,
+    the smallest and two at random with their gradients accumulated (`sandwich`, as BigNAS and OFA)."""
 
     path: Literal["fast", "original"] = "fast"
+    sampling: Sampling = "uniform"
     choices: str = "channels-48"
     distill_steps: int = Field(1000, gt=0)
     lambda_recon: float | None = Field(

@@ -5,8 +5,6 @@ only its first k output channels (and the first channels of its input, whatever 
 layer produced). Sub-networks therefore share weights, and extracting one is slicing.
 """
 
-import random
-
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -142,14 +140,6 @@ class SuperMobileResnetGenerator(ResnetLayout):
         for conv, width in zip(up_convs, widths.up):
             conv.active_out = width
         self.active_config = config
-
-    def sample_config(self, rng: random.Random) -> ChannelConfig:
-        """A random config from the choice set, made active."""
-        if self.choice_set is None:
-            raise ChannelConfigError("this supernet has no choice set to sample from")
-        config = self.choice_set.sample(rng)
-        self.set_config(config)
-        return config
 
     def extract(self, config: ChannelConfig) -> SubMobileResnetGenerator:
         """A standalone sub-network with `config`'s widths and the supernet's shared weights."""

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from torch import nn
 from torch.nn import functional as F
 
-from ganc.spec import REFERENCE_GAN_MODE, TrainingSpec
+from ganc.spec import REFERENCE_GAN_MODE, Sampling, TrainingSpec
 
 from ..checkpoint import IMPORTED, CheckpointError, load_checkpoint, resolve_checkpoint
 from ..data import TranslationDataset
@@ -44,6 +44,7 @@ from .teacher import SAMPLE_ROWS
 PAIRED_WEIGHTS, PSEUDO_PAIR_WEIGHTS = (100.0, 1.0), (10.0, 0.01)
 TEACHER_KINDS = ("pix2pix", "cyclegan", IMPORTED)
 Student = Literal["mobile", "supernet", "subnet"]
+SANDWICH_RANDOM = 2  # random sub-networks per sandwich step besides the largest and the smallest (BigNAS's)
 
 
 class DistillRun(BaseModel):
@@ -68,6 +69,7 @@ class DistillRun(BaseModel):
     lambda_recon: float | None = Field(None, ge=0, description="default: the reference's weight for the teacher")
     lambda_distill: float | None = Field(None, ge=0, description="default: the reference's weight for the teacher")
     lambda_gan: float = Field(1.0, ge=0, description="0: no adversarial term, and no discriminator to train")
+    sampling: Sampling = Field("uniform", description="a supernet's sub-networks per step (see SupernetSpec)")
     residual: bool | None = Field(
         None, description="the student adds its output to its input (default: as the teacher)"
     )
@@ -241,6 +243,19 @@ class DistillTrainer(Trainer):
         """Paired data: the real target. Unpaired data: the teacher's output (the pseudo pair)."""
         return b if self.paired else teacher_out
 
+    def _step_configs(self, step: int) -> list[ChannelConfig | None]:
+        """The sub-networks this step trains: one at random (uniform), or the largest, the smallest and
+        SANDWICH_RANDOM at random (sandwich); None for a student that is not a supernet."""
+        student = self.modules["G"]
+        if not isinstance(student, SuperMobileResnetGenerator):
+            return [None]
+        rng = random.Random(f"{self.seed}-{step}")
+        if self.config.sampling == "uniform":
+            return [student.choice_set.sample(rng)]
+        return [student.choice_set.largest, student.choice_set.smallest] + [
+            student.choice_set.sample(rng) for _ in range(SANDWICH_RANDOM)
+        ]
+
     def train_step(self, step: int) -> dict[str, float]:
         student, mappings, d = self.modules["G"], self.modules["mappings"], self.modules["D"]
         if self.pseudo_pairs is not None:
@@ -250,9 +265,6 @@ class DistillTrainer(Trainer):
             a, b = self.train_data.batch(step, self.training.batch_size, self.seed)
             with torch.no_grad():
                 teacher_out, teacher_taps = self.teacher.generator.forward_with_taps(a)
-        if isinstance(student, SuperMobileResnetGenerator):
-            student.sample_config(random.Random(f"{self.seed}-{step}"))
-        out, taps = student.forward_with_taps(a)
         target = self.reconstruction_target(b, teacher_out)
         # What the discriminator learns as real: B, or for unlabelled photos the teacher's style itself.
         real = b if self.train_data.has_targets else teacher_out
@@ -261,30 +273,39 @@ class DistillTrainer(Trainer):
             return d(torch.cat([a, image], 1) if self.paired else image)
 
         # As the reference: both losses against the same discriminator, both backward passes, then both steps.
+        # Several sub-networks in one step (sandwich) accumulate their gradients, each loss weighted 1/n.
         adversarial = self.config.lambda_gan > 0
-        loss_d = loss_gan = torch.zeros(())
         self.optimizers["G"].zero_grad()
-        if adversarial:  # the discriminator: real B (paired with its input for pix2pix) against the student's output
-            self.optimizers["D"].zero_grad()
-            loss_d = 0.5 * (self.gan_loss(judge(out.detach()), False) + self.gan_loss(judge(real), True))
-            loss_d.backward()
-            d.requires_grad_(False)
-            loss_gan = self.gan_loss(judge(out), True, for_discriminator=False)
-        # Student: GAN + reconstruction + feature distillation.
-        loss_recon = F.l1_loss(out, target)
-        loss_distill = distillation_loss(taps, teacher_taps, mappings) if self.lambda_distill > 0 else torch.zeros(())
-        total = self.config.lambda_gan * loss_gan + self.lambda_recon * loss_recon + self.lambda_distill * loss_distill
-        total.backward()
         if adversarial:
-            d.requires_grad_(True)
+            self.optimizers["D"].zero_grad()
+        configs = self._step_configs(step)
+        logged = dict.fromkeys(("g_gan", "recon", "distill", "d"), 0.0)
+        for config in configs:
+            if config is not None:
+                student.set_config(config)
+            out, taps = student.forward_with_taps(a)
+            loss_d = loss_gan = torch.zeros(())
+            if adversarial:  # the discriminator: real B (paired with its input for pix2pix) against the output
+                loss_d = 0.5 * (self.gan_loss(judge(out.detach()), False) + self.gan_loss(judge(real), True))
+                (loss_d / len(configs)).backward()
+                d.requires_grad_(False)
+                loss_gan = self.gan_loss(judge(out), True, for_discriminator=False)
+                d.requires_grad_(True)
+            # Student: GAN + reconstruction + feature distillation.
+            loss_recon = F.l1_loss(out, target)
+            loss_distill = (
+                distillation_loss(taps, teacher_taps, mappings) if self.lambda_distill > 0 else torch.zeros(())
+            )
+            total = (
+                self.config.lambda_gan * loss_gan + self.lambda_recon * loss_recon + self.lambda_distill * loss_distill
+            )
+            (total / len(configs)).backward()
+            for name, loss in zip(logged, (loss_gan, loss_recon, loss_distill, loss_d)):
+                logged[name] += loss.item() / len(configs)
+        if adversarial:
             self.optimizers["D"].step()
         self.optimizers["G"].step()
-        return {
-            "g_gan": loss_gan.item(),
-            "recon": loss_recon.item(),
-            "distill": loss_distill.item(),
-            "d": loss_d.item(),
-        }
+        return logged
 
     @functools.cached_property
     def _val_pairs(self) -> list:

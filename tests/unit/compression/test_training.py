@@ -11,6 +11,7 @@ from compression.models import SuperMobileResnetGenerator, get_choice_set
 from compression.training import DataConfig, DistillRun, TeacherRun, load_teacher, train_distill, train_teacher
 from compression.training.data import open_splits
 from compression.training.distill import DistillTrainer
+from compression.training.losses import distillation_loss
 from ganc.spec import TeacherSpec, TrainingSpec
 
 
@@ -236,3 +237,35 @@ def test_the_students_adversarial_loss_is_judged_by_the_discriminator_before_its
     with torch.no_grad():
         expected = trainer.gan_loss(judge(torch.cat([a, student(a)], 1)), True, for_discriminator=False)
     assert logged["g_gan"] == pytest.approx(expected.item(), rel=1e-5)
+
+
+def test_sandwich_sampling_accumulates_the_largest_the_smallest_and_two_random_sub_networks(teacher_run, tmp_path):
+    teacher = load_teacher(teacher_run)
+    train, _val = open_splits(DataConfig(dataset=teacher.dataset), 4)
+    config = _distill_run(
+        tmp_path / "s", teacher_run, student="supernet", choices="channels-32", sampling="sandwich", lambda_gan=0.0
+    )
+    trainer = DistillTrainer(config, teacher, train, None)
+    choice_set = get_choice_set("channels-32")
+    configs = trainer._step_configs(0)
+    assert configs[:2] == [choice_set.largest, choice_set.smallest] and len(configs) == 4
+    student, mappings = trainer.modules["G"], trainer.modules["mappings"]
+    parameters = [*student.parameters(), *mappings.parameters()]
+    a, b = train.batch(0, trainer.training.batch_size, trainer.seed)
+    with torch.no_grad():
+        _, teacher_taps = teacher.generator.forward_with_taps(a)
+    expected = [torch.zeros_like(p) for p in parameters]
+    for sub in configs:  # each sub-network's own gradient, by hand
+        student.set_config(sub)
+        out, taps = student.forward_with_taps(a)
+        loss = trainer.lambda_recon * torch.nn.functional.l1_loss(out, b) + trainer.lambda_distill * (
+            distillation_loss(taps, teacher_taps, mappings)
+        )
+        for total, grad in zip(expected, torch.autograd.grad(loss, parameters, allow_unused=True)):
+            if grad is not None:
+                total += grad / len(configs)
+    captured = {}
+    trainer.optimizers["G"].step = lambda: captured.update(grads=[p.grad.clone() for p in parameters])
+    trainer.train_step(0)
+    for got, want in zip(captured["grads"], expected):
+        assert torch.allclose(got, want, atol=1e-6)
