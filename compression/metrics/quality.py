@@ -12,6 +12,7 @@ from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 from torch import nn
 
 PSNR_CAP_DB = 100.0  # identical images have infinite PSNR; cap it so averages stay finite
+EVAL_BATCH = 8
 
 
 def to_uint8(image: torch.Tensor) -> np.ndarray:
@@ -48,10 +49,29 @@ def _window(image: np.ndarray) -> int:
     return min(7, side if side % 2 else side - 1)
 
 
+def generate(model: nn.Module, inputs: list[torch.Tensor]) -> list[torch.Tensor]:
+    """`model`'s output for each [3, H, W] input, in eval mode without gradients; consecutive inputs of one
+    size go through together, up to EVAL_BATCH at a time (on the CPU about twice as fast as one by one)."""
+    outputs: list[torch.Tensor] = []
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            start = 0
+            while start < len(inputs):
+                end = start + 1
+                while end < min(len(inputs), start + EVAL_BATCH) and inputs[end].shape == inputs[start].shape:
+                    end += 1
+                outputs.extend(model(torch.stack(inputs[start:end])).unbind(0))
+                start = end
+    finally:
+        model.train(was_training)
+    return outputs
+
+
 def teacher_outputs(teacher: nn.Module, pairs: Iterable[tuple[str, torch.Tensor, torch.Tensor]]) -> list[torch.Tensor]:
     """The teacher's output for every pair, computed once (a search scores many students against them)."""
-    with torch.no_grad():
-        return [teacher.eval()(a.unsqueeze(0))[0] for _name, a, _b in pairs]
+    return generate(teacher, [a for _name, a, _b in pairs])
 
 
 def evaluate_generator(
@@ -64,26 +84,19 @@ def evaluate_generator(
     """Mean PSNR/SSIM of `generator` on (name, A, B) pairs: against B when `paired`, against the teacher's output
     (`teacher` is the model, or its outputs from `teacher_outputs`), and of the input A itself against B (the
     baseline a restoration model must beat); `with_float` adds each also on the unrounded outputs (`*_float`)."""
+    pairs = list(pairs)
+    outputs = generate(generator, [a for _name, a, _b in pairs])
+    references = teacher_outputs(teacher, pairs) if isinstance(teacher, nn.Module) else teacher
     sums: dict[str, float] = {}
-    count = 0
-    was_training = generator.training
-    generator.eval()
-    try:
-        with torch.no_grad():
-            for index, (_name, a, b) in enumerate(pairs):
-                output = generator(a.unsqueeze(0))[0]
-                scores = {}
-                if paired:
-                    scores.update(_scores(output, b, "", with_float), **_scores(a, b, "_input", with_float))
-                if teacher is not None:
-                    reference = teacher[index] if isinstance(teacher, list) else teacher(a.unsqueeze(0))[0]
-                    scores.update(_scores(output, reference, "_teacher", with_float))
-                for key, value in scores.items():
-                    sums[key] = sums.get(key, 0.0) + value
-                count += 1
-    finally:
-        generator.train(was_training)
-    return {key: value / count for key, value in sums.items()} if count else {}
+    for index, ((_name, a, b), output) in enumerate(zip(pairs, outputs)):
+        scores = {}
+        if paired:
+            scores.update(_scores(output, b, "", with_float), **_scores(a, b, "_input", with_float))
+        if references is not None:
+            scores.update(_scores(output, references[index], "_teacher", with_float))
+        for key, value in scores.items():
+            sums[key] = sums.get(key, 0.0) + value
+    return {key: value / len(pairs) for key, value in sums.items()} if pairs else {}
 
 
 def _scores(output: torch.Tensor, target: torch.Tensor, suffix: str, with_float: bool) -> dict[str, float]:

@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from compression.metrics import FidUnavailableError, fid, fid_unavailable_reason, frechet_distance, psnr, ssim
-from compression.metrics.quality import PSNR_CAP_DB, evaluate_generator, psnr_float, ssim_float
+from compression.metrics.quality import EVAL_BATCH, PSNR_CAP_DB, evaluate_generator, generate, psnr_float, ssim_float
+from compression.models import build_model
 
 
 def test_psnr_of_a_known_error():
@@ -46,6 +47,20 @@ def test_float_scores_see_what_rounding_to_8_bits_hides():
         for s in ("", "_input", "_teacher", "_float", "_input_float", "_teacher_float")
     }
     assert "psnr_float" not in evaluate_generator(Nudge(), pairs, [target], paired=True)
+
+
+def test_generating_in_batches_of_one_size_gives_each_images_own_output():
+    torch.manual_seed(0)
+    model = build_model("mobile_resnet", ngf=8, n_blocks=3).train()
+    sizes = [32] * (EVAL_BATCH + 2) + [48, 32]  # a full batch, a short one, then one of each size
+    inputs = [torch.rand(3, s, s) * 2 - 1 for s in sizes]
+    calls = []
+    model.register_forward_hook(lambda _module, args, _out: calls.append(len(args[0])))
+    outputs = generate(model, inputs)
+    assert calls == [EVAL_BATCH, 2, 1, 1] and model.training
+    with torch.no_grad():
+        for x, y in zip(inputs, outputs):
+            assert torch.allclose(model.eval()(x.unsqueeze(0))[0], y, atol=1e-5)
 
 
 def test_frechet_distance_of_gaussians():
