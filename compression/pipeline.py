@@ -45,6 +45,7 @@ from .search import Judge, check_budgets_reachable, latency_target, measure_mode
 from .training import DataConfig, DistillRun, Teacher, TeacherRun, load_teacher, train_distill, train_teacher
 
 MARKER = "done.json"
+BUDGETS_CHECKED = "budgets_checked.json"  # the budgets this job found reachable before any work
 BUDGET_CHECK_MEASUREMENTS = 3
 TEACHER_VARIANT = "teacher"
 RUN_FOLDER = "run"
@@ -119,8 +120,16 @@ class Pipeline:
         choice_set = get_choice_set(spec.supernet.choices)
         target = latency_target(spec.search)
         target.check_available()
-        if (self.work / "search" / MARKER).is_file():
-            return  # a resumed job whose search is done: its budgets were met
+        # A resumed job whose budgets were found reachable is not measured again: on a busy machine the
+        # smallest sub-network can measure above a budget it met when the job started.
+        checked = self.work / BUDGETS_CHECKED
+        budgets = {
+            "choices": spec.supernet.choices,
+            "target": target.name,
+            spec.search.budget_kind: spec.search.budgets,
+        }
+        if checked.is_file() and json.loads(checked.read_text()) == budgets:
+            return
         smallest_ms = None
         if spec.search.budget_kind == "latency_ms":
             # The smallest sub-network's latency does not depend on weights. The best of a few measurements:
@@ -129,6 +138,8 @@ class Pipeline:
             smallest = ModelSpec("sub_mobile_resnet", options).build()
             smallest_ms = min(measure_model_ms(smallest, target) for _ in range(BUDGET_CHECK_MEASUREMENTS))
         check_budgets_reachable(choice_set, n_blocks, spec.search, smallest_ms)
+        self.work.mkdir(parents=True, exist_ok=True)
+        write_text_atomically(checked, json.dumps(budgets) + "\n")
 
     def check_publishing(self) -> None:
         """The family is this job's to publish into, and the repository and the work folder are writable."""
