@@ -280,14 +280,21 @@ class DistillTrainer(Trainer):
             self.optimizers["D"].zero_grad()
         configs = self._step_configs(step)
         logged = dict.fromkeys(("g_gan", "recon", "distill", "d"), 0.0)
+        # The discriminator: real B (paired with its input for pix2pix) against each sub-network's output;
+        # the real half is the same for all of them, so it is judged once.
+        loss_d_real = torch.zeros(())
+        if adversarial:
+            loss_d_real = self.gan_loss(judge(real), True)
+            (0.5 * loss_d_real).backward()
         for config in configs:
             if config is not None:
                 student.set_config(config)
             out, taps = student.forward_with_taps(a)
             loss_d = loss_gan = torch.zeros(())
-            if adversarial:  # the discriminator: real B (paired with its input for pix2pix) against the output
-                loss_d = 0.5 * (self.gan_loss(judge(out.detach()), False) + self.gan_loss(judge(real), True))
-                (loss_d / len(configs)).backward()
+            if adversarial:
+                loss_d_fake = self.gan_loss(judge(out.detach()), False)
+                (0.5 * loss_d_fake / len(configs)).backward()
+                loss_d = 0.5 * (loss_d_fake.detach() + loss_d_real.detach())
                 d.requires_grad_(False)
                 loss_gan = self.gan_loss(judge(out), True, for_discriminator=False)
                 d.requires_grad_(True)
