@@ -46,7 +46,6 @@ from .training import DataConfig, DistillRun, Teacher, TeacherRun, load_teacher,
 
 MARKER = "done.json"
 BUDGETS_CHECKED = "budgets_checked.json"  # the budgets this job found reachable before any work
-BUDGET_CHECK_MEASUREMENTS = 3
 TEACHER_VARIANT = "teacher"
 RUN_FOLDER = "run"
 
@@ -132,11 +131,10 @@ class Pipeline:
             return
         smallest_ms = None
         if spec.search.budget_kind == "latency_ms":
-            # The smallest sub-network's latency does not depend on weights. The best of a few measurements:
-            # a busy moment of a shared machine only ever adds time.
+            # The smallest sub-network's latency does not depend on weights.
             options = {"config": str(choice_set.smallest), "n_blocks": n_blocks, "residual": residual}
             smallest = ModelSpec("sub_mobile_resnet", options).build()
-            smallest_ms = min(measure_model_ms(smallest, target) for _ in range(BUDGET_CHECK_MEASUREMENTS))
+            smallest_ms = measure_model_ms(smallest, target)
         check_budgets_reachable(choice_set, n_blocks, spec.search, smallest_ms)
         self.work.mkdir(parents=True, exist_ok=True)
         write_text_atomically(checked, json.dumps(budgets) + "\n")

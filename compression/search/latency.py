@@ -28,6 +28,8 @@ from .cost import SubnetCost
 
 Device = Literal["cpu", "cuda"]
 PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
+WARMUP_RUNS = 3
+ROUNDS = 3
 
 
 class TargetUnavailableError(RuntimeError):
@@ -41,7 +43,7 @@ class LatencyTarget:
     device: Device = "cpu"
     threads: int = 2
     size: int = 256
-    repeats: int = 10
+    repeats: int = 5  # runs per round of measure_models_ms
 
     @property
     def name(self) -> str:
@@ -85,26 +87,40 @@ def provider_works(provider: str) -> bool:
     return session.get_providers()[0] == provider
 
 
-def measure_onnx_ms(onnx_path: Path, target: LatencyTarget) -> float:
-    """Median latency of one size x size image, after warm-up."""
-    session = target.session(onnx_path)
+def measure_models_ms(models: list[nn.Module], target: LatencyTarget) -> list[float]:
+    """Latency of one size x size image through each model on `target`: exported to ONNX and warmed up, then
+    measured in ROUNDS interleaved rounds (the median of `repeats` runs each), keeping each model's best round.
+    A busy moment of a shared machine only ever adds time, and interleaving spreads it over all the models
+    instead of shifting the few measured while it lasted."""
     x = np.random.default_rng(0).uniform(-1, 1, (1, 3, target.size, target.size)).astype(np.float32)
-    for _ in range(3):
-        session.run([OUTPUT_NAME], {INPUT_NAME: x})
+    with tempfile.TemporaryDirectory() as scratch:
+        sessions = []
+        for index, model in enumerate(models):
+            path = Path(scratch) / f"model{index}.onnx"
+            export_onnx(model, path)
+            sessions.append(target.session(path))
+        for session in sessions:
+            for _ in range(WARMUP_RUNS):
+                session.run([OUTPUT_NAME], {INPUT_NAME: x})
+        best = [float("inf")] * len(sessions)
+        for _ in range(ROUNDS):
+            for index, session in enumerate(sessions):
+                best[index] = min(best[index], _median_ms(session, x, target.repeats))
+        return best
+
+
+def measure_model_ms(model: nn.Module, target: LatencyTarget) -> float:
+    """The latency of one model on `target`, as measure_models_ms measures it."""
+    return measure_models_ms([model], target)[0]
+
+
+def _median_ms(session: ort.InferenceSession, x: np.ndarray, repeats: int) -> float:
     samples = []
-    for _ in range(target.repeats):
+    for _ in range(repeats):
         start = time.perf_counter()
         session.run([OUTPUT_NAME], {INPUT_NAME: x})
         samples.append(time.perf_counter() - start)
     return statistics.median(samples) * 1e3
-
-
-def measure_model_ms(model: nn.Module, target: LatencyTarget) -> float:
-    """Export `model` to a temporary ONNX file and measure it on `target`."""
-    with tempfile.TemporaryDirectory() as scratch:
-        path = Path(scratch) / "model.onnx"
-        export_onnx(model, path)
-        return measure_onnx_ms(path, target)
 
 
 @dataclass

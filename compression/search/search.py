@@ -25,7 +25,7 @@ from ..progress import Progress, no_progress
 from .candidates import Candidate, SearchError, choose_ladder, pareto_front
 from .cost import subnet_cost
 from .evolution import Evolution
-from .latency import LatencyModel, LatencyTarget, latency_target, measure_model_ms
+from .latency import LatencyModel, LatencyTarget, latency_target, measure_model_ms, measure_models_ms
 from .plot import plot_search
 
 Pairs = list[tuple[str, torch.Tensor, torch.Tensor]]
@@ -163,9 +163,9 @@ def run_search(
 
     # Per budget, the best candidate within it, measured for real; the teacher for scale.
     ladder = choose_ladder(candidates, spec.budgets, spec.budget_kind)
-    for candidate in ladder:
-        subnet = supernet.extract(ChannelConfig.parse(candidate.config))
-        candidate.latency_measured_ms = round(measure_model_ms(subnet, target), 3)
+    subnets = [supernet.extract(ChannelConfig.parse(candidate.config)) for candidate in ladder]
+    for candidate, measured_ms in zip(ladder, measure_models_ms(subnets, target)):
+        candidate.latency_measured_ms = round(measured_ms, 3)
     teacher = judge.teacher_summary(target)
     front = pareto_front(candidates, spec.budget_kind)
 
@@ -199,11 +199,10 @@ def _latency_model(
             break
         sample = choice_set.sample(rng)
         samples[str(sample)] = sample
-    costs, measured = [], []
-    for done, config in enumerate(samples.values(), 1):
-        costs.append(subnet_cost(config, len(supernet.blocks), target.size))
-        measured.append(measure_model_ms(supernet.extract(config), target))
-        progress("calibrate", done, len(samples), f"{target.name}: {measured[-1]:.1f} ms")
+    progress("calibrate", 0, len(samples), f"{target.name}: measuring {len(samples)} sub-networks")
+    costs = [subnet_cost(config, len(supernet.blocks), target.size) for config in samples.values()]
+    measured = measure_models_ms([supernet.extract(config) for config in samples.values()], target)
+    progress("calibrate", len(samples), len(samples), f"{target.name}: {min(measured):.1f}-{max(measured):.1f} ms")
     model = LatencyModel.fit(costs, measured)
     path.write_text(json.dumps({"target": target.name, **asdict(model)}, indent=2))
     return model

@@ -179,12 +179,12 @@ def test_a_folder_of_photos_becomes_a_dataset(tmp_path):
 
 
 def test_photos_larger_than_usual_are_halved_to_a_usual_size_first(tmp_path):
-    _image(tmp_path / "photos" / "wallpaper.png", (2200, 2080))  # halved twice: 550 x 520, 2 x 2 regions
-    _image(tmp_path / "photos" / "photo.png", (1024, 520))  # as it is: 4 x 2 regions
+    _image(tmp_path / "photos" / "wallpaper.png", (2100, 1040))  # halved twice: 525 x 260, 2 x 1 regions
+    _image(tmp_path / "photos" / "photo.png", (1024, 512))  # as it is: 4 x 2 regions
     summary = build_sample_dataset("sr4x", 128, tmp_path / "mine", photos_dir=tmp_path / "photos")
     names = [p.stem for split in ("train", "train2", "val", "test") for p in (tmp_path / "mine" / split).iterdir()]
-    assert sum(c["pairs"] for c in summary["counts"].values()) == len(names) == 2 * 2 + 4 * 2
-    assert sum(n.startswith("wallpaper_") for n in names) == 2 * 2
+    assert sum(c["pairs"] for c in summary["counts"].values()) == len(names) == 2 * 1 + 4 * 2
+    assert sum(n.startswith("wallpaper_") for n in names) == 2 * 1
 
 
 @pytest.mark.parametrize(
