@@ -1,0 +1,187 @@
+"""Would INT8 pay? Static QDQ quantisation of every published model, timed against its float self.
+
+    .venv/bin/python bench/int8.py --repo model_repository --family sr4x --size 256 --repeats 15
+
+For the latest version of each variant: its weights back in FP32, then onnxruntime's static quantisation
+(QDQ, per-channel INT8 weights, UINT8 activations, min-max calibration on crops of scikit-image's photos);
+latency of both at `size` px (2 threads, interleaved medians, one run), the INT8 output's PSNR against the
+float one on held-apart photos, and the kernels onnxruntime ran for the INT8 graph (its profiler's operator
+names), beside the CPU's integer instruction sets (VNNI, AMX). Prints JSON and writes it under bench/out/.
+"""
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+from latency_cpu import cpu_name
+from onnx import TensorProto, numpy_helper
+from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+from onnxruntime.quantization.shape_inference import quant_pre_process
+
+from compression.data.sample import skimage_photos
+from ganc.card import INPUT_NAME, OUTPUT_NAME
+from ganc.repository import read_index
+
+CALIBRATION_CROPS = 16
+CHECK_PHOTOS = ("astronaut", "coffee", "chelsea")  # held apart from calibration
+CPU_FLAGS = ("avx512_vnni", "avx_vnni", "amx_int8", "amx_tile")
+
+
+def float_weights(path: Path, out: Path) -> None:
+    """The model with its FP16-stored weights turned back into FP32 initializers (no Cast nodes)."""
+    model = onnx.load(str(path))
+    graph = model.graph
+    halves = {i.name: i for i in graph.initializer if i.data_type == TensorProto.FLOAT16}
+    casts = [n for n in graph.node if n.op_type == "Cast" and n.input[0] in halves]
+    for cast in casts:
+        weight = numpy_helper.to_array(halves.pop(cast.input[0])).astype(np.float32)
+        graph.initializer.append(numpy_helper.from_array(weight, cast.output[0]))
+        graph.node.remove(cast)
+    kept = [i for i in graph.initializer if i.data_type != TensorProto.FLOAT16 or i.name in halves]
+    del graph.initializer[:]
+    graph.initializer.extend(kept)
+    onnx.save(model, str(out))
+
+
+def crops(names: list[str] | None, exclude: tuple[str, ...], size: int, count: int) -> list[np.ndarray]:
+    """Random size x size crops in [-1, 1] of scikit-image's colour photos (those in `names`, or all but `exclude`)."""
+    rng = np.random.default_rng(0)
+    photos = [p for p in skimage_photos() if p.is_color and (p.name in names if names else p.name not in exclude)]
+    out = []
+    for index in range(count):
+        image = photos[index % len(photos)].image
+        left, top = rng.integers(0, image.width - size + 1), rng.integers(0, image.height - size + 1)
+        crop = np.asarray(image.crop((left, top, left + size, top + size)), dtype=np.float32)
+        out.append((crop.transpose(2, 0, 1)[None] / 127.5 - 1.0).astype(np.float32))
+    return out
+
+
+class Crops(CalibrationDataReader):
+    def __init__(self, images: list[np.ndarray]) -> None:
+        self.images = iter(images)
+
+    def get_next(self) -> dict | None:
+        image = next(self.images, None)
+        return None if image is None else {INPUT_NAME: image}
+
+
+def quantize(fp32: Path, out: Path, calibration: list[np.ndarray]) -> None:
+    prepared = out.with_suffix(".pre.onnx")
+    quant_pre_process(str(fp32), str(prepared), skip_symbolic_shape=True)
+    quantize_static(
+        str(prepared),
+        str(out),
+        Crops(calibration),
+        quant_format=QuantFormat.QDQ,
+        per_channel=True,
+        activation_type=QuantType.QUInt8,
+        weight_type=QuantType.QInt8,
+    )
+
+
+def session(path: Path, threads: int, profile: bool = False) -> ort.InferenceSession:
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    if profile:
+        options.enable_profiling = True
+        options.profile_file_prefix = f"{tempfile.mkdtemp()}/profile"
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def psnr_db(a: np.ndarray, b: np.ndarray) -> float:
+    """PSNR of two outputs in [-1, 1] as 8-bit images."""
+    a8, b8 = (np.round((np.clip(x, -1, 1) + 1) * 127.5) for x in (a, b))
+    mse = float(np.mean((a8 - b8) ** 2))
+    return 100.0 if mse == 0 else 10 * float(np.log10(255**2 / mse))
+
+
+def kernels(path: Path, threads: int, x: np.ndarray) -> dict[str, int]:
+    """How often each operator ran in one profiled run of the optimised graph."""
+    sess = session(path, threads, profile=True)
+    sess.run([OUTPUT_NAME], {INPUT_NAME: x})
+    events = json.loads(Path(sess.end_profiling()).read_text())
+    counts: dict[str, int] = {}
+    for event in events:
+        if event.get("cat") == "Node" and event["name"].endswith("_kernel_time"):
+            op = event["args"]["op_name"]
+            counts[op] = counts.get(op, 0) + 1
+    return dict(sorted(counts.items(), key=lambda item: -item[1]))
+
+
+def interleaved_ms(sessions: dict[str, ort.InferenceSession], x: np.ndarray, repeats: int) -> dict[str, float]:
+    for sess in sessions.values():
+        sess.run([OUTPUT_NAME], {INPUT_NAME: x})
+        sess.run([OUTPUT_NAME], {INPUT_NAME: x})
+    samples: dict[str, list[float]] = {name: [] for name in sessions}
+    names = list(sessions)
+    for round_index in range(repeats):
+        shift = round_index % len(names)
+        for name in names[shift:] + names[:shift]:
+            start = time.perf_counter()
+            sessions[name].run([OUTPUT_NAME], {INPUT_NAME: x})
+            samples[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) * 1e3 for name, values in samples.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repo", type=Path, default=Path("model_repository"))
+    parser.add_argument("--family", help="only this family (default: every family)")
+    parser.add_argument("--size", type=int, default=256)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--out", type=Path, default=Path("bench/out"))
+    args = parser.parse_args()
+
+    scratch = Path(tempfile.mkdtemp())
+    calibration = crops(None, CHECK_PHOTOS, 128, CALIBRATION_CROPS)
+    checks = crops(list(CHECK_PHOTOS), (), args.size, len(CHECK_PHOTOS))
+    x = np.random.default_rng(0).uniform(-1, 1, (1, 3, args.size, args.size)).astype(np.float32)
+    flags = set(
+        next(line for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("flags")).split()
+    )
+    models = {}
+    for version in read_index(args.repo).latest():
+        card = version.card
+        if args.family and card.family != args.family:
+            continue
+        fp32, int8 = scratch / f"{card.model_name}.fp32.onnx", scratch / f"{card.model_name}.int8.onnx"
+        float_weights(version.onnx_path, fp32)
+        quantize(fp32, int8, calibration)
+        sessions = {"fp32": session(fp32, args.threads), "int8": session(int8, args.threads)}
+        agreement = [
+            psnr_db(
+                sessions["int8"].run([OUTPUT_NAME], {INPUT_NAME: c})[0], sessions["fp32"].run(None, {INPUT_NAME: c})[0]
+            )
+            for c in checks
+        ]
+        ms = interleaved_ms(sessions, x, args.repeats)
+        models[card.model_name] = {
+            "fp32_ms": round(ms["fp32"], 2),
+            "int8_ms": round(ms["int8"], 2),
+            "int8_speedup": round(ms["fp32"] / ms["int8"], 2),
+            "int8_psnr_vs_fp32_db": round(float(np.mean(agreement)), 2),
+            "int8_kernels": kernels(int8, args.threads, x),
+        }
+        print(f"{card.model_name}: fp32 {ms['fp32']:.1f} ms, int8 {ms['int8']:.1f} ms", flush=True)
+    report = {
+        "hardware": cpu_name(),
+        "cpu_integer_flags": sorted(flags & set(CPU_FLAGS)),
+        "threads": args.threads,
+        "size": args.size,
+        "onnxruntime": ort.__version__,
+        "models": models,
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "int8.json").write_text(json.dumps(report, indent=2) + "\n")
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
