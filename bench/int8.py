@@ -11,14 +11,14 @@ names), beside the CPU's integer instruction sets (VNNI, AMX). Prints JSON and w
 
 import argparse
 import json
-import statistics
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 import onnx
 import onnxruntime as ort
+from compress_report import latencies
+from compress_report import session as timing_session
 from latency_cpu import cpu_name
 from onnx import TensorProto, numpy_helper
 from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
@@ -85,12 +85,11 @@ def quantize(fp32: Path, out: Path, calibration: list[np.ndarray]) -> None:
     )
 
 
-def session(path: Path, threads: int, profile: bool = False) -> ort.InferenceSession:
+def profiled_session(path: Path, threads: int) -> ort.InferenceSession:
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
-    if profile:
-        options.enable_profiling = True
-        options.profile_file_prefix = f"{tempfile.mkdtemp()}/profile"
+    options.enable_profiling = True
+    options.profile_file_prefix = f"{tempfile.mkdtemp()}/profile"
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
@@ -103,7 +102,7 @@ def psnr_db(a: np.ndarray, b: np.ndarray) -> float:
 
 def kernels(path: Path, threads: int, x: np.ndarray) -> dict[str, int]:
     """How often each operator ran in one profiled run of the optimised graph."""
-    sess = session(path, threads, profile=True)
+    sess = profiled_session(path, threads)
     sess.run([OUTPUT_NAME], {INPUT_NAME: x})
     events = json.loads(Path(sess.end_profiling()).read_text())
     counts: dict[str, int] = {}
@@ -112,21 +111,6 @@ def kernels(path: Path, threads: int, x: np.ndarray) -> dict[str, int]:
             op = event["args"]["op_name"]
             counts[op] = counts.get(op, 0) + 1
     return dict(sorted(counts.items(), key=lambda item: -item[1]))
-
-
-def interleaved_ms(sessions: dict[str, ort.InferenceSession], x: np.ndarray, repeats: int) -> dict[str, float]:
-    for sess in sessions.values():
-        sess.run([OUTPUT_NAME], {INPUT_NAME: x})
-        sess.run([OUTPUT_NAME], {INPUT_NAME: x})
-    samples: dict[str, list[float]] = {name: [] for name in sessions}
-    names = list(sessions)
-    for round_index in range(repeats):
-        shift = round_index % len(names)
-        for name in names[shift:] + names[:shift]:
-            start = time.perf_counter()
-            sessions[name].run([OUTPUT_NAME], {INPUT_NAME: x})
-            samples[name].append(time.perf_counter() - start)
-    return {name: statistics.median(values) * 1e3 for name, values in samples.items()}
 
 
 def main() -> None:
@@ -154,14 +138,14 @@ def main() -> None:
         fp32, int8 = scratch / f"{card.model_name}.fp32.onnx", scratch / f"{card.model_name}.int8.onnx"
         float_weights(version.onnx_path, fp32)
         quantize(fp32, int8, calibration)
-        sessions = {"fp32": session(fp32, args.threads), "int8": session(int8, args.threads)}
+        sessions = {"fp32": timing_session(fp32, args.threads), "int8": timing_session(int8, args.threads)}
         agreement = [
             psnr_db(
                 sessions["int8"].run([OUTPUT_NAME], {INPUT_NAME: c})[0], sessions["fp32"].run(None, {INPUT_NAME: c})[0]
             )
             for c in checks
         ]
-        ms = interleaved_ms(sessions, x, args.repeats)
+        ms = latencies(sessions, args.size, args.repeats)
         models[card.model_name] = {
             "fp32_ms": round(ms["fp32"], 2),
             "int8_ms": round(ms["int8"], 2),
