@@ -60,6 +60,11 @@ class TrainingSpec(_Strict):
     batch_size: int = Field(4, gt=0)
     lr: float = Field(2e-4, gt=0, description="Adam's learning rate (linear decay over the second half)")
     every: int = Field(500, gt=0, description="steps between checkpoints, evaluations and sample grids")
+    precision: Literal["fp32", "bf16"] = Field(
+        "fp32",
+        description="bf16: the steps' convolutions run under bfloat16 autocast (weights, optimiser state, "
+        "losses and evaluation stay fp32); pays on CPUs with AMX or AVX512-BF16",
+    )
 
     def training(self) -> "TrainingSpec":
         """These settings alone, without what a stage's spec adds to them."""

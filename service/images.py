@@ -9,6 +9,11 @@ Decoding policy (documented in the README):
   32-bit grayscale (I;16, I, F) is scaled to 8 bits by its full range.
 - A pixel-count cap (a decompression-bomb guard) is checked from the header, before decoding.
 
+Pillow reads the header and decides all of the above. The pixels of the common cases, 8-bit RGB PNG and RGB
+JPEG without an orientation to apply, come from libspng (pyspng) and libjpeg-turbo (simplejpeg): a 256-px photo
+decodes in 1.3 ms instead of 2.3 (PNG) and 0.27 instead of 0.68 (JPEG), see bench/codecs.py. When either
+refuses an image, Pillow decodes it and decides, so what is refused and why stays Pillow's.
+
 Every refusal raises ImageError with an HTTP status and a sentence for the JSON body.
 """
 
@@ -18,6 +23,8 @@ import zlib
 from dataclasses import dataclass
 
 import numpy as np
+import pyspng
+import simplejpeg
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 Image.MAX_IMAGE_PIXELS = None  # we enforce our own, configurable cap (and answer 413, not a warning)
@@ -25,6 +32,11 @@ Image.MAX_IMAGE_PIXELS = None  # we enforce our own, configurable cap (and answe
 FORMATS = {"png": "PNG", "jpeg": "JPEG", "webp": "WEBP"}
 MEDIA_TYPES = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
 MIN_SIDE = 16  # reflection padding inside the generators needs a few pixels at a quarter of the size
+PNG_RGB8 = (8, 2)  # IHDR bit depth and colour type of 8-bit RGB
+EXIF_ORIENTATION = 0x0112
+# Where a PNG can carry an orientation for Pillow to apply (EXIF, or XMP in international text); any of these
+# bytes, even by chance inside the pixels, sends the PNG to Pillow.
+PNG_ORIENTATION_CARRIERS = (b"eXIf", b"iTXt", b"zTXt", b"Raw profile type exif")
 
 
 class ImageError(ValueError):
@@ -52,6 +64,7 @@ def decode(data: bytes, max_pixels: int) -> np.ndarray:
         raise ImageError(415, f"not a PNG, JPEG or WebP image ({error})") from None
     except ValueError as error:  # Pillow's guards, e.g. a text chunk that would inflate past its limit
         raise ImageError(422, f"the image could not be decoded: {error}") from None
+    fast = image.format in ("PNG", "JPEG")  # not MPO: its first picture is cut out by Pillow
     if image.format == "MPO":
         image = _first_frame(image)
     if image.format not in FORMATS.values():
@@ -61,12 +74,27 @@ def decode(data: bytes, max_pixels: int) -> np.ndarray:
         raise ImageError(413, f"the image has {width}x{height} = {width * height} pixels, more than {max_pixels}")
     if getattr(image, "n_frames", 1) > 1:
         raise ImageError(422, "animated images are not supported: send a single frame")
+    if fast and (rgb := _fast_decode(data, image)) is not None:
+        return rgb
     try:
         image.load()
         image = ImageOps.exif_transpose(image)
         return to_rgb(image)
     except (OSError, ValueError, SyntaxError) as error:
         raise ImageError(422, f"the image could not be decoded: {error}") from None
+
+
+def _fast_decode(data: bytes, image: Image.Image) -> np.ndarray | None:
+    """The pixels by a faster decoder when the image needs nothing but decoding; None: leave it to Pillow."""
+    plain_png = tuple(data[24:26]) == PNG_RGB8 and not any(c in data for c in PNG_ORIENTATION_CARRIERS)
+    try:
+        if image.format == "PNG" and image.mode == "RGB" and plain_png:
+            return pyspng.load(data, "RGB")
+        if image.format == "JPEG" and image.mode == "RGB" and image.getexif().get(EXIF_ORIENTATION, 1) == 1:
+            return simplejpeg.decode_jpeg(data, "RGB")
+    except (RuntimeError, ValueError, OSError):
+        pass  # Pillow decodes it, or says why not
+    return None
 
 
 def _first_frame(image: Image.Image) -> Image.Image:

@@ -9,6 +9,8 @@ candidate, the Pareto front and the chosen ladder are written as JSON, with a pl
 import functools
 import json
 import random
+import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -39,6 +41,22 @@ class SearchResult:
     candidates: list[Candidate]
     latency_model: LatencyModel
     teacher: dict[str, float]
+    seconds: dict[str, float]  # wall time per part of the search
+
+
+class Stopwatch:
+    """Wall time per named part, for timing.json."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def part(self, name: str):
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = round(self.seconds.get(name, 0.0) + time.perf_counter() - start, 2)
 
 
 class Judge:
@@ -148,33 +166,41 @@ def run_search(
     out_dir.mkdir(parents=True, exist_ok=True)
     supernet.eval()
     rng = random.Random(seed)
+    stopwatch = Stopwatch()
 
     # Predict latency from cost, calibrated on measured sub-networks; refuse budgets nothing can meet.
-    latency_model = _latency_model(supernet, choice_set, spec, rng, out_dir=out_dir, progress=progress)
+    with stopwatch.part("calibration"):
+        latency_model = _latency_model(supernet, choice_set, spec, rng, out_dir=out_dir, progress=progress)
     evaluator = Evaluator(supernet, judge, latency_model, target.size, out_dir / "candidates.json")
     check_budgets_reachable(choice_set, len(supernet.blocks), spec, evaluator.predicted_ms(choice_set.smallest))
 
     # Score sub-networks: every one in a small space, the evolution's picks under each budget otherwise.
-    if spec.method == "exhaustive" or (spec.method == "auto" and choice_set.size <= spec.exhaustive_limit):
-        _search_everything(choice_set, evaluator, progress)
-    else:
-        _search_by_evolution(choice_set, evaluator, spec, rng, progress)
-    candidates = evaluator.save()
+    with stopwatch.part("candidates"):
+        if spec.method == "exhaustive" or (spec.method == "auto" and choice_set.size <= spec.exhaustive_limit):
+            _search_everything(choice_set, evaluator, progress)
+        else:
+            _search_by_evolution(choice_set, evaluator, spec, rng, progress)
+        candidates = evaluator.save()
 
     # Per budget, the best candidate within it, measured for real; the teacher for scale.
     ladder = choose_ladder(candidates, spec.budgets, spec.budget_kind)
-    subnets = [supernet.extract(ChannelConfig.parse(candidate.config)) for candidate in ladder]
-    for candidate, measured_ms in zip(ladder, measure_models_ms(subnets, target)):
-        candidate.latency_measured_ms = round(measured_ms, 3)
-    teacher = judge.teacher_summary(target)
+    with stopwatch.part("ladder_latency"):
+        subnets = [supernet.extract(ChannelConfig.parse(candidate.config)) for candidate in ladder]
+        for candidate, measured_ms in zip(ladder, measure_models_ms(subnets, target)):
+            candidate.latency_measured_ms = round(measured_ms, 3)
+    with stopwatch.part("teacher"):
+        teacher = judge.teacher_summary(target)
     front = pareto_front(candidates, spec.budget_kind)
 
     # What the search found, as JSON and as a picture.
     _save(out_dir / "front.json", front)
     _save(out_dir / "ladder.json", ladder)
     (out_dir / "teacher.json").write_text(json.dumps(teacher, indent=2))
-    plot_search(candidates, ladder, teacher, out_dir / "pareto.png", metric=judge.metric, target=target.name)
-    return SearchResult(ladder, front, candidates, latency_model, teacher)
+    with stopwatch.part("plot"):
+        plot_search(candidates, ladder, teacher, out_dir / "pareto.png", metric=judge.metric, target=target.name)
+    timing = {"seconds": stopwatch.seconds, "evaluated": len(candidates)}
+    (out_dir / "timing.json").write_text(json.dumps(timing, indent=2) + "\n")
+    return SearchResult(ladder, front, candidates, latency_model, teacher, stopwatch.seconds)
 
 
 def _latency_model(

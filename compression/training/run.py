@@ -206,7 +206,8 @@ def run_training(
     metrics: dict[str, float] = {}
     progress(trainer.stage, start, steps, "resumed" if start else "started")
     for step in range(start, steps):
-        losses = trainer.train_step(step)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=trainer.training.precision == "bf16"):
+            losses = trainer.train_step(step)
         for scheduler in trainer.schedulers.values():
             scheduler.step()
         done = step + 1

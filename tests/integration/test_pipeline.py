@@ -58,6 +58,10 @@ def test_pipeline_publishes_the_teacher_and_the_ladder(pipeline_run):
     assert (search / "pareto.png").stat().st_size > 10_000
     ladder = json.loads((search / "ladder.json").read_text())
     assert all(c["latency_measured_ms"] > 0 and c["latency_predicted_ms"] > 0 for c in ladder)
+    timing = json.loads((search / "timing.json").read_text())
+    assert set(timing["seconds"]) == {"calibration", "candidates", "ladder_latency", "teacher", "plot"}
+    assert all(seconds > 0 for seconds in timing["seconds"].values())
+    assert timing["evaluated"] == len(json.loads((search / "candidates.json").read_text()))
 
 
 def test_resuming_a_finished_job_publishes_nothing_new(pipeline_run):

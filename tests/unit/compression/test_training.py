@@ -27,9 +27,17 @@ def _training(steps, every=None, batch_size=2, **kwargs):
     return TrainingSpec(steps=steps, batch_size=batch_size, every=every or steps, **kwargs)
 
 
-def _teacher_run(out, dataset, steps=20, every=None, model="pix2pix", residual=False):
+def _teacher_run(out, dataset, steps=20, every=None, model="pix2pix", residual=False, precision="fp32"):
     teacher = TeacherSpec(
-        model=model, ngf=8, n_blocks=3, ndf=8, residual=residual, steps=steps, batch_size=2, every=every or steps
+        model=model,
+        ngf=8,
+        n_blocks=3,
+        ndf=8,
+        residual=residual,
+        steps=steps,
+        batch_size=2,
+        every=every or steps,
+        precision=precision,
     )
     return TeacherRun(out=out, data=DataConfig(dataset=dataset, val_limit=4), teacher=teacher)
 
@@ -70,6 +78,20 @@ def test_resume_reproduces_an_uninterrupted_run_bit_for_bit(datasets, tmp_path):
             assert torch.equal(value, b["modules"][name][key]), key
     assert a["optimizers"]["G"]["state"][0]["exp_avg"].equal(b["optimizers"]["G"]["state"][0]["exp_avg"])
     assert (straight / "train_log.csv").read_text() == (resumed / "train_log.csv").read_text()
+
+
+def test_bf16_steps_compute_in_bfloat16_and_keep_fp32_weights(datasets, tmp_path):
+    runs = {}
+    for precision in ("fp32", "bf16"):
+        train_teacher(
+            _teacher_run(tmp_path / precision, datasets / "sr4x", steps=6, residual=True, precision=precision)
+        )
+        runs[precision] = _column(tmp_path / precision / "train_log.csv", "d_real")
+    first_fp32, first_bf16 = runs["fp32"][0], runs["bf16"][0]
+    assert first_fp32 != first_bf16  # the same seed, weights and batch: only the arithmetic differs
+    assert first_bf16 == pytest.approx(first_fp32, rel=0.05)
+    weights = load_checkpoint(tmp_path / "bf16")["training"]["modules"]["G"]
+    assert {value.dtype for value in weights.values() if value.is_floating_point()} == {torch.float32}
 
 
 def test_a_finished_run_is_not_overwritten(teacher_run, datasets):

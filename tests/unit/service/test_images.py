@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from service.images import ImageError, decode, encode, finish, padded_side, prepare
+from service.images import ImageError, _fast_decode, decode, encode, finish, padded_side, prepare
 
 MAX = 16_000_000
 
@@ -45,11 +45,56 @@ def test_palette_images_with_transparency_are_composited():
     assert tuple(decode(_bytes(image, transparency=0), MAX)[0, 0]) == (255, 255, 255)
 
 
-def test_exif_orientation_is_applied():
-    image = Image.new("RGB", (6, 2), (0, 0, 0))
+def _photo() -> Image.Image:
+    import skimage.data
+
+    return Image.fromarray(skimage.data.astronaut()).resize((120, 90))
+
+
+def _with_orientation(image: Image.Image, fmt: str) -> bytes:
     exif = image.getexif()
-    exif[0x0112] = 6  # rotate 90 degrees clockwise to display
-    rgb = decode(_bytes(image, "JPEG", exif=exif), MAX)
+    exif[0x0112] = 6
+    return _bytes(image, fmt, exif=exif)
+
+
+@pytest.mark.parametrize(
+    "fmt, options",
+    [
+        ("PNG", {}),
+        ("PNG", {"optimize": True}),
+        ("JPEG", {"quality": 92}),
+        ("JPEG", {"quality": 92, "subsampling": 0}),
+        ("JPEG", {"quality": 80, "progressive": True}),
+    ],
+)
+def test_the_fast_decoders_give_pillows_pixels(fmt, options):
+    data = _bytes(_photo(), fmt, **options)
+    with Image.open(io.BytesIO(data)) as image:
+        assert _fast_decode(data, image) is not None  # the common case takes the fast path
+        expected = np.asarray(image.convert("RGB"))
+    assert np.array_equal(decode(data, MAX), expected)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        _bytes(Image.new("I;16", (8, 8), 300)),  # 16-bit
+        _bytes(Image.new("RGBA", (8, 8))),  # transparency to composite
+        _with_orientation(Image.new("RGB", (8, 4)), "PNG"),
+        _with_orientation(Image.new("RGB", (8, 4)), "JPEG"),
+        _bytes(Image.new("CMYK", (8, 8)), "JPEG"),
+        _bytes(_photo(), "JPEG")[:3000],  # truncated: Pillow says why
+        _bytes(_photo())[:3000],
+    ],
+)
+def test_what_needs_more_than_decoding_is_left_to_pillow(data):
+    with Image.open(io.BytesIO(data)) as image:
+        assert _fast_decode(data, image) is None
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG"])
+def test_exif_orientation_is_applied(fmt):
+    rgb = decode(_with_orientation(Image.new("RGB", (6, 2), (0, 0, 0)), fmt), MAX)  # rotate 90 degrees to display
     assert rgb.shape[:2] == (6, 2)
 
 
@@ -69,6 +114,7 @@ def test_webp_and_jpeg_decode_and_every_format_encodes():
         (_bytes(Image.new("RGB", (4, 4)), "GIF"), 415, "GIF images are not supported"),
         (_bytes(Image.new("RGB", (4, 4)), "BMP"), 415, "BMP"),
         (_bytes(Image.new("RGB", (40, 40)))[:60], 422, "could not be decoded"),
+        (_bytes(_photo(), "JPEG")[:3000], 422, "could not be decoded"),
     ],
 )
 def test_refusals_say_what_was_wrong(data, status, message):
