@@ -18,6 +18,19 @@ def test_psnr_of_a_known_error():
     assert psnr(target, target) == PSNR_CAP_DB
 
 
+def test_psnr_is_scikit_images_on_the_8_bit_images():
+    from skimage.metrics import peak_signal_noise_ratio
+
+    from compression.metrics.quality import to_uint8
+
+    generator = torch.Generator().manual_seed(0)
+    for noise in (0.01, 0.1, 0.5):
+        target = torch.rand(3, 24, 40, generator=generator) * 2.2 - 1.1  # beyond [-1, 1]: clamped as saved
+        output = target + noise * torch.randn(3, 24, 40, generator=generator)
+        expected = peak_signal_noise_ratio(to_uint8(target), to_uint8(output), data_range=255)
+        assert psnr(output, target) == pytest.approx(expected, abs=1e-9)
+
+
 def test_ssim_is_one_for_identical_images_and_lower_otherwise():
     image = torch.rand(3, 32, 32) * 2 - 1
     assert ssim(image, image) == pytest.approx(1.0)

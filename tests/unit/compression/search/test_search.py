@@ -1,9 +1,11 @@
 import pytest
+import torch
 
-from compression.metrics import count_macs
+from compression.metrics import count_macs, evaluate_generator
 from compression.models import ChannelConfig, build_model, get_choice_set
 from compression.search import (
     Candidate,
+    Judge,
     LatencyModel,
     LatencyTarget,
     SearchError,
@@ -78,3 +80,16 @@ def test_a_target_that_is_not_here_is_refused():
     with pytest.raises(TargetUnavailableError, match="onnxruntime-cuda"):
         LatencyTarget(device="cuda").check_available()
     LatencyTarget(device="cpu").check_available()
+
+
+@pytest.mark.parametrize("paired", [True, False])
+def test_the_judge_scores_as_the_full_evaluation_does(paired):
+    torch.manual_seed(0)
+    teacher = build_model("resnet", ngf=8, n_blocks=3)
+    student = build_model("mobile_resnet", ngf=8, n_blocks=3)
+    pairs = [(f"p{i}", torch.rand(3, 32, 32) * 2 - 1, torch.rand(3, 32, 32) * 2 - 1) for i in range(5)]
+    judge = Judge(pairs, teacher, paired)
+    full = evaluate_generator(student, pairs, teacher, paired)
+    scores = judge.quality(student)
+    assert set(scores) == ({"psnr", "psnr_teacher"} if paired else {"psnr_teacher"})
+    assert all(scores[k] == pytest.approx(full[k], abs=1e-9) for k in scores)
