@@ -232,9 +232,10 @@ class Pipeline:
             seed=self.spec.seed,
             progress=self.progress,
         )
+        latency_ms = {c.config: c.latency_measured_ms for c in result.ladder}
         return {
             "ladder": [c.config for c in result.ladder],
-            "latency_ms": {c.config: c.latency_measured_ms for c in result.ladder},
+            "latency_ms": {**latency_ms, TEACHER_VARIANT: result.teacher["latency_measured_ms"]},
         }
 
     def finetune(self, dataset: str, teacher: str, supernet_run: str, ladder: list[str]) -> dict[str, Any]:
@@ -312,7 +313,7 @@ class Pipeline:
         """The teacher (unless the spec keeps it back) and each student: fine-tuned, or as the supernet holds it."""
         variants = []
         if self.spec.publish_teacher:
-            variants.append(Variant(TEACHER_VARIANT, teacher.spec, teacher.generator, None))
+            variants.append(Variant(TEACHER_VARIANT, teacher.spec, teacher.generator, latency.get(TEACHER_VARIANT)))
         supernet_spec, supernet = load_generator(Path(supernet_run))
         for config, run in finetuned.items():
             if run:

@@ -43,6 +43,11 @@ def test_pipeline_publishes_the_teacher_and_the_ladder(pipeline_run):
         assert list(card.latency_ms) == ["onnxruntime-cpu-2t-64px"]
         if card.variant != "teacher":
             assert card.teacher == "tiny--teacher" and card.config and "psnr_teacher" in card.quality
+    # Every published latency is the search's measurement (the teacher's too), not measured again at export.
+    search = json.loads((root / "work/search/done.json").read_text())
+    measured = {e.card.variant: e.card.latency_ms["onnxruntime-cpu-2t-64px"] for e in index.versions}
+    teacher_ms = json.loads((root / "work/search/teacher.json").read_text())["latency_measured_ms"]
+    assert measured["teacher"] == search["latency_ms"]["teacher"] == teacher_ms
     for stage in STAGES:
         assert (root / "work" / stage / MARKER).is_file()
     # The original path: the supernet starts from the distilled mobile student.
