@@ -3,9 +3,18 @@ import math
 import numpy as np
 import pytest
 import torch
+from skimage.metrics import peak_signal_noise_ratio
 
 from compression.metrics import FidUnavailableError, fid, fid_unavailable_reason, frechet_distance, psnr, ssim
-from compression.metrics.quality import EVAL_BATCH, PSNR_CAP_DB, evaluate_generator, generate, psnr_float, ssim_float
+from compression.metrics.quality import (
+    EVAL_BATCH,
+    PSNR_CAP_DB,
+    evaluate_generator,
+    generate,
+    psnr_float,
+    ssim_float,
+    to_uint8,
+)
 from compression.models import build_model
 
 
@@ -19,10 +28,6 @@ def test_psnr_of_a_known_error():
 
 
 def test_psnr_is_scikit_images_on_the_8_bit_images():
-    from skimage.metrics import peak_signal_noise_ratio
-
-    from compression.metrics.quality import to_uint8
-
     generator = torch.Generator().manual_seed(0)
     for noise in (0.01, 0.1, 0.5):
         target = torch.rand(3, 24, 40, generator=generator) * 2.2 - 1.1  # beyond [-1, 1]: clamped as saved

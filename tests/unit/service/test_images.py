@@ -4,6 +4,7 @@ import zlib
 
 import numpy as np
 import pytest
+import skimage.data
 from PIL import Image
 
 from service.images import ImageError, _fast_decode, decode, encode, finish, padded_side, prepare
@@ -46,8 +47,6 @@ def test_palette_images_with_transparency_are_composited():
 
 
 def _photo() -> Image.Image:
-    import skimage.data
-
     return Image.fromarray(skimage.data.astronaut()).resize((120, 90))
 
 
