@@ -93,3 +93,7 @@ def test_the_judge_scores_as_the_full_evaluation_does(paired):
     scores = judge.quality(student)
     assert set(scores) == ({"psnr", "psnr_teacher"} if paired else {"psnr_teacher"})
     assert all(scores[k] == pytest.approx(full[k], abs=1e-9) for k in scores)
+    summary = judge.teacher_summary(LatencyTarget(size=32))
+    assert summary["latency_measured_ms"] > 0 and summary["macs"] == count_macs(teacher, 256).macs
+    if paired:
+        assert summary["score"] == pytest.approx(evaluate_generator(teacher, pairs)["psnr"], abs=1e-4)
