@@ -35,6 +35,7 @@ from compression.data import (
 )
 from compression.data.folders import list_images
 from compression.metrics import psnr, ssim
+from compression.search import LatencyTarget
 from ganc.card import INPUT_NAME, OUTPUT_NAME
 from ganc.repository import read_index
 
@@ -44,11 +45,7 @@ BASELINE = {"target": "degraded input", "teacher": "unchanged photo"}
 
 
 def session(path: Path, threads: int) -> ort.InferenceSession:
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    # Idle intra-op threads spin by default and steal the cores from the next session in an interleaved run.
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    return LatencyTarget(threads=threads).session(path)
 
 
 def run(sess: ort.InferenceSession, x: torch.Tensor) -> torch.Tensor:

@@ -58,6 +58,9 @@ class LatencyTarget:
     def session(self, onnx_path: Path) -> ort.InferenceSession:
         options = ort.SessionOptions()
         options.intra_op_num_threads = self.threads
+        # Idle intra-op threads spin by default and steal the cores from the next session of an interleaved
+        # measurement: a 49-ms sub-network once measured 107 ms after another's run.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         return ort.InferenceSession(str(onnx_path), options, providers=[PROVIDERS[self.device]])
 
 

@@ -1,6 +1,7 @@
 import pytest
 import torch
 
+from compression.export import export_onnx
 from compression.metrics import count_macs, evaluate_generator
 from compression.models import ChannelConfig, build_model, get_choice_set
 from compression.search import (
@@ -97,3 +98,10 @@ def test_the_judge_scores_as_the_full_evaluation_does(paired):
     assert summary["latency_measured_ms"] > 0 and summary["macs"] == count_macs(teacher, 256).macs
     if paired:
         assert summary["score"] == pytest.approx(evaluate_generator(teacher, pairs)["psnr"], abs=1e-4)
+
+
+def test_measuring_sessions_do_not_spin_while_others_are_timed(tmp_path):
+    export_onnx(build_model("mobile_resnet", ngf=8, n_blocks=3), tmp_path / "model.onnx")
+    options = LatencyTarget(size=32).session(tmp_path / "model.onnx").get_session_options()
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    assert options.intra_op_num_threads == 2
