@@ -4,10 +4,10 @@
 
 Runs the job's search again from scratch (no calibration or candidates kept from before) into a scratch
 folder, with the job's search settings changed by each --set; prints, as JSON: the wall time of each part
-(the search's timing.json, plus judging = the teacher's outputs on the scored crops), the chosen ladder and,
-when candidates were scored differently from the job, the Spearman rank correlation of their scores with the
-job's way of scoring them (every candidate the run evaluated, re-scored). Goal (issue 16): the whole search
-in at most 60 s on 2 cores, with the same ladder or a better one, ranking Spearman >= 0.9.
+(the search's timing.json, plus loading_and_judging: the checkpoints and the teacher's outputs on the crops),
+the chosen ladder and, when candidates were scored differently from the job, the Spearman rank correlation of
+their scores with the job's way of scoring them (every candidate the run evaluated, re-scored). Goal (issue
+16): the whole search in at most 60 s on 2 cores, with the same ladder or a better one, Spearman >= 0.9.
 """
 
 import argparse
@@ -19,10 +19,8 @@ from pathlib import Path
 from scipy.stats import spearmanr
 
 from compression.checkpoint import load_generator
-from compression.data import TranslationDataset, judging_preprocess
 from compression.models import ChannelConfig
 from compression.pipeline import MARKER, Pipeline
-from compression.search import Judge
 from compression.training import load_teacher
 from ganc.spec import CompressionSpec, SearchSpec
 
@@ -44,13 +42,10 @@ def changed_spec(spec: CompressionSpec, settings: list[str]) -> CompressionSpec:
     return spec.model_copy(update={"search": SearchSpec.model_validate(search)})
 
 
-def job_scores(work_dir: Path, spec: CompressionSpec, teacher_path: str, supernet_path: str, configs: list[str]):
+def job_scores(job: Pipeline, dataset: str, teacher_path: str, supernet_path: str, configs: list[str]):
     """The score the job's own search settings give each config."""
-    teacher = load_teacher(Path(teacher_path))
     _, supernet = load_generator(Path(supernet_path))
-    dataset = Path(stage_output(work_dir, "data", "dataset"))
-    split = TranslationDataset(dataset, "train2", judging_preprocess(dataset, teacher.generator.size_multiple))
-    judge = Judge(list(split.eval_pairs(spec.search.eval_images)), teacher.generator, teacher.paired)
+    judge = job.search_judge(dataset, load_teacher(Path(teacher_path)))
     scores = {}
     for config in configs:
         supernet.set_config(ChannelConfig.parse(config))
@@ -92,7 +87,8 @@ def main() -> None:
     }
     if changed.search.eval_images != spec.search.eval_images:
         configs = [c["config"] for c in candidates]
-        full = job_scores(args.work_dir, spec, teacher, supernet, sorted({*configs, *job_ladder}))
+        job = Pipeline(spec, args.work_dir, args.work_dir / "repo", "bench")  # only its judge is used
+        full = job_scores(job, dataset, teacher, supernet, sorted({*configs, *job_ladder}))
         report["ranking_spearman"] = round(
             float(spearmanr([c["score"] for c in candidates], [full[k] for k in configs]).statistic), 4
         )

@@ -218,15 +218,18 @@ class Pipeline:
         student: dict[str, Any] = {"student": "supernet", "choices": supernet.choices, "init_from": init_from}
         return self._train_student(self.distill_run(out, dataset, teacher, supernet.training(), **student))
 
+    def search_judge(self, dataset: str, teacher: Teacher) -> Judge:
+        """How the search scores sub-networks: on the spec's number of `train2` crops."""
+        split = self._held_out(dataset, "train2", teacher)
+        return Judge(list(split.eval_pairs(self.spec.search.eval_images)), teacher.generator, teacher.paired)
+
     def search(self, dataset: str, teacher_path: str, supernet_run: str) -> dict[str, Any]:
         teacher = load_teacher(Path(teacher_path))
         _, supernet = load_generator(Path(supernet_run))
-        split = self._held_out(dataset, "train2", teacher)
-        judge = Judge(list(split.eval_pairs(self.spec.search.eval_images)), teacher.generator, teacher.paired)
         result = run_search(
             supernet,
             get_choice_set(self.spec.supernet.choices),
-            judge,
+            self.search_judge(dataset, teacher),
             self.spec.search,
             self.work / "search",
             seed=self.spec.seed,

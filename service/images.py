@@ -86,10 +86,9 @@ def decode(data: bytes, max_pixels: int) -> np.ndarray:
 
 def _fast_decode(data: bytes, image: Image.Image) -> np.ndarray | None:
     """The pixels by a faster decoder when the image needs nothing but decoding; None: leave it to Pillow."""
-    plain_png = tuple(data[24:26]) == PNG_RGB8 and not any(c in data for c in PNG_ORIENTATION_CARRIERS)
     try:
-        if image.format == "PNG" and image.mode == "RGB" and plain_png:
-            return pyspng.load(data, "RGB")
+        if image.format == "PNG" and image.mode == "RGB" and tuple(data[24:26]) == PNG_RGB8:
+            return None if any(c in data for c in PNG_ORIENTATION_CARRIERS) else pyspng.load(data, "RGB")
         if image.format == "JPEG" and image.mode == "RGB" and image.getexif().get(EXIF_ORIENTATION, 1) == 1:
             return simplejpeg.decode_jpeg(data, "RGB")
     except (RuntimeError, ValueError, OSError):

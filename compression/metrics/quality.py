@@ -23,8 +23,7 @@ def to_uint8(image: torch.Tensor) -> np.ndarray:
 def psnr(output: torch.Tensor, target: torch.Tensor) -> float:
     """PSNR of [3, H, W] tensors in [-1, 1] as 8-bit images (computed in torch: scikit-image, one image at a
     time, took longer than a search's sub-networks took to run)."""
-    levels = [((x.detach().clamp(-1, 1) + 1) * 127.5).round().double() for x in (output, target)]
-    mse = float(torch.mean((levels[0] - levels[1]) ** 2))
+    mse = float(np.mean((to_uint8(output).astype(np.float64) - to_uint8(target)) ** 2))
     return PSNR_CAP_DB if mse == 0 else min(PSNR_CAP_DB, 10 * float(np.log10(255.0**2 / mse)))
 
 

@@ -42,7 +42,6 @@ class SearchResult:
     candidates: list[Candidate]
     latency_model: LatencyModel
     teacher: dict[str, float]
-    seconds: dict[str, float]  # wall time per part of the search
 
 
 class Stopwatch:
@@ -211,7 +210,7 @@ def run_search(
         plot_search(candidates, ladder, teacher, out_dir / "pareto.png", metric=judge.metric, target=target.name)
     timing = {"seconds": stopwatch.seconds, "evaluated": len(candidates)}
     (out_dir / "timing.json").write_text(json.dumps(timing, indent=2) + "\n")
-    return SearchResult(ladder, front, candidates, latency_model, teacher, stopwatch.seconds)
+    return SearchResult(ladder, front, candidates, latency_model, teacher)
 
 
 def _latency_model(
