@@ -199,10 +199,15 @@ def licence_of(path: str, copyright_text: str) -> str:
 def _matches(pattern: str, installed_path: str) -> bool:
     # Files patterns name paths in the source tree, which the package installs under a prefix
     # (nature/Aqua.jpg becomes usr/share/backgrounds/mate/nature/Aqua.jpg): match any tail of the path.
+    # Some install a source folder's files flat (16.04/Bridge.jpg becomes usr/share/backgrounds/Bridge.jpg):
+    # a pattern naming one file also matches by that file's name.
     # In the format, `*` matches any characters, slashes included, and `?` one character.
     regex = re.escape(pattern).replace(r"\*", ".*").replace(r"\?", ".")
     parts = installed_path.split("/")
-    return any(re.fullmatch(regex, "/".join(parts[i:])) for i in range(len(parts)))
+    if any(re.fullmatch(regex, "/".join(parts[i:])) for i in range(len(parts))):
+        return True
+    name = pattern.rsplit("/", 1)[-1]
+    return "*" not in name and "?" not in name and name == parts[-1]
 
 
 def _paragraphs(text: str) -> list[dict[str, str]]:

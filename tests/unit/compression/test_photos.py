@@ -173,3 +173,15 @@ def test_a_failing_apt_get_is_refused_in_one_line(tmp_path):
 def test_licence_without_the_machine_readable_format_is_the_first_line_naming_one():
     text = "Packaged by someone.\n\nCopyright: 2011 An Artist\n  Licensed under CC-BY-SA-3.0.\n  License: other\n"
     assert licence_of("usr/share/backgrounds/x.jpg", text) == "Licensed under CC-BY-SA-3.0."
+
+
+def test_licence_of_a_file_installed_out_of_its_source_folder_is_its_own_paragraphs():
+    # As lomiri-wallpapers-16.04's copyright file: source paths under 16.04/, installed flat.
+    text = (
+        "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n\n"
+        "Files: warty.png\nCopyright: 2004 Someone\nLicense: CC-BY-SA-3.0\n\n"
+        "Files: 16.04/Bridge_by_A.jpg\nCopyright: 2018 A\nLicense: CC-BY-4.0\n\n"
+        "Files: debian/*\nCopyright: 2020 Packager\nLicense: GPL-2+\n"
+    )
+    assert licence_of("usr/share/backgrounds/Bridge_by_A.jpg", text) == "CC-BY-4.0"
+    assert licence_of("usr/share/backgrounds/warty.png", text) == "CC-BY-SA-3.0"
