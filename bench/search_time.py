@@ -1,6 +1,6 @@
 """How long a finished job's search takes, part by part, and what cheaper settings cost in ranking.
 
-    .venv/bin/python bench/search_time.py --work-dir var/jobs/sr4x [--set eval_images=4 --set calibration_samples=12]
+    .venv/bin/python bench/search_time.py --work-dir var/jobs/sr4x [--set eval_images=4 --set precision='"bf16"']
 
 Runs the job's search again from scratch (no calibration or candidates kept from before) into a scratch
 folder, with the job's search settings changed by each --set; prints, as JSON: the wall time of each part
@@ -85,7 +85,8 @@ def main() -> None:
         "same_ladder_as_job": result["ladder"] == job_ladder,
         "job_ladder": job_ladder,
     }
-    if changed.search.eval_images != spec.search.eval_images:
+    scoring = ("eval_images", "precision")
+    if any(getattr(changed.search, k) != getattr(spec.search, k) for k in scoring):
         configs = [c["config"] for c in candidates]
         job = Pipeline(spec, args.work_dir, args.work_dir / "repo", "bench")  # only its judge is used
         full = job_scores(job, dataset, teacher, supernet, sorted({*configs, *job_ladder}))

@@ -221,7 +221,8 @@ class Pipeline:
     def search_judge(self, dataset: str, teacher: Teacher) -> Judge:
         """How the search scores sub-networks: on the spec's number of `train2` crops."""
         split = self._held_out(dataset, "train2", teacher)
-        return Judge(list(split.eval_pairs(self.spec.search.eval_images)), teacher.generator, teacher.paired)
+        search = self.spec.search
+        return Judge(list(split.eval_pairs(search.eval_images)), teacher.generator, teacher.paired, search.precision)
 
     def search(self, dataset: str, teacher_path: str, supernet_run: str) -> dict[str, Any]:
         teacher = load_teacher(Path(teacher_path))

@@ -53,6 +53,9 @@ class DatasetSpec(_Strict):
         return self.photos is not None and self.sample is None
 
 
+Precision = Literal["fp32", "bf16"]
+
+
 class TrainingSpec(_Strict):
     """How a training stage runs: its length, batch and learning rate, and how often it looks."""
 
@@ -60,7 +63,7 @@ class TrainingSpec(_Strict):
     batch_size: int = Field(4, gt=0)
     lr: float = Field(2e-4, gt=0, description="Adam's learning rate (linear decay over the second half)")
     every: int = Field(500, gt=0, description="steps between checkpoints, evaluations and sample grids")
-    precision: Literal["fp32", "bf16"] = Field(
+    precision: Precision = Field(
         "fp32",
         description="bf16: the steps' convolutions run under bfloat16 autocast (weights, optimiser state, "
         "losses and evaluation stay fp32); pays on CPUs with AMX or AVX512-BF16",
@@ -147,6 +150,9 @@ class SearchSpec(_Strict):
     mutation_ratio: float = Field(0.5, ge=0, le=1)
     parent_ratio: float = Field(0.25, gt=0, le=1)
     eval_images: int | None = Field(None, gt=0, description="train2 images per candidate (default: all)")
+    precision: Precision = Field(
+        "fp32", description="bf16: candidates are run under bfloat16 autocast (scored against fp32 references)"
+    )
 
     @model_validator(mode="after")
     def _one_kind_of_budget(self) -> "SearchSpec":

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from ganc.card import MACS_SIZE
-from ganc.spec import SearchSpec
+from ganc.spec import Precision, SearchSpec
 
 from ..metrics import count_macs, psnr
 from ..metrics.quality import generate, teacher_outputs
@@ -62,15 +62,17 @@ class Stopwatch:
 class Judge:
     """How sub-networks are scored: on `pairs`, against the target (paired tasks) or the teacher's outputs.
     By PSNR alone, what the search ranks by: SSIM and the input's own scores, for hundreds of candidates,
-    took longer than running them (the cards of the chosen ones carry every score)."""
+    took longer than running them (the cards of the chosen ones carry every score). With `precision` bf16 the
+    candidates run under bfloat16 autocast; the teacher's references stay fp32."""
 
-    def __init__(self, pairs: Pairs, teacher: nn.Module, paired: bool) -> None:
-        self.pairs, self.teacher, self.paired = pairs, teacher, paired
+    def __init__(self, pairs: Pairs, teacher: nn.Module, paired: bool, precision: Precision = "fp32") -> None:
+        self.pairs, self.teacher, self.paired, self.precision = pairs, teacher, paired, precision
         self.references = teacher_outputs(teacher, pairs)
         self.metric = "psnr" if paired else "psnr_teacher"
 
     def quality(self, model: nn.Module) -> dict[str, float]:
-        outputs = generate(model, [a for _name, a, _b in self.pairs])
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.precision == "bf16"):
+            outputs = [output.float() for output in generate(model, [a for _name, a, _b in self.pairs])]
         against = {"psnr_teacher": self.references}
         if self.paired:
             against["psnr"] = [b for _name, _a, b in self.pairs]

@@ -100,6 +100,18 @@ def test_the_judge_scores_as_the_full_evaluation_does(paired):
         assert summary["score"] == pytest.approx(evaluate_generator(teacher, pairs)["psnr"], abs=1e-4)
 
 
+def test_a_bf16_judge_runs_candidates_in_bf16_against_fp32_references():
+    torch.manual_seed(0)
+    teacher = build_model("resnet", ngf=8, n_blocks=3)
+    student = build_model("mobile_resnet", ngf=8, n_blocks=3)
+    pairs = [(f"p{i}", torch.rand(3, 32, 32) * 2 - 1, torch.rand(3, 32, 32) * 2 - 1) for i in range(3)]
+    fp32, bf16 = Judge(pairs, teacher, True), Judge(pairs, teacher, True, "bf16")
+    assert all(torch.equal(a, b) for a, b in zip(fp32.references, bf16.references))
+    exact, rounded = fp32.quality(student), bf16.quality(student)
+    assert rounded["psnr_teacher"] != exact["psnr_teacher"]
+    assert all(rounded[k] == pytest.approx(exact[k], abs=0.5) for k in exact)
+
+
 def test_measuring_sessions_do_not_spin_while_others_are_timed(tmp_path):
     export_onnx(build_model("mobile_resnet", ngf=8, n_blocks=3), tmp_path / "model.onnx")
     options = LatencyTarget(size=32).session(tmp_path / "model.onnx").get_session_options()
