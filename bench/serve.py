@@ -7,7 +7,7 @@
    request: p50/p99 latency ratios; then each saturated for a few seconds: the throughput ratio.
 2. Mixed budgets at a steady rate: the share of requests that met their budget (among budgets some
    variant can meet: at least the p95 of the fastest variant's end-to-end latency alone), and which
-   variants served each budget.
+   variants served each budget; each miss with its variant, its time and the gateway's Server-Timing.
 Prints JSON and writes it, with charts, under bench/out/.
 """
 
@@ -179,6 +179,16 @@ def main() -> None:
     fastest = min(floor_ms.values())
     meetable = [(b, r) for b, r in results if b >= fastest]
     met = sum(r.headers.get("x-ganc-budget-met") == "true" for _, r in meetable)
+    misses = [
+        {
+            "budget_ms": budget,
+            "variant": response.headers["x-ganc-variant"],
+            "elapsed_ms": round(response.elapsed.total_seconds() * 1e3, 1),
+            "server_timing": response.headers.get("server-timing"),
+        }
+        for budget, response in meetable
+        if response.headers.get("x-ganc-budget-met") != "true"
+    ]
     served: dict[str, dict[str, int]] = {}
     for budget, response in results:
         row = served.setdefault(f"{budget:g}", {})
@@ -210,6 +220,7 @@ def main() -> None:
             "met": met,
             "met_share": round(met / len(meetable), 5) if meetable else None,
             "served_by_budget": served,
+            "misses": misses,
         },
         "goals": {"p50_ratio_max": 1.10, "throughput_ratio_min": 0.95, "met_share_min": 0.999},
     }
