@@ -3,10 +3,11 @@
     .venv/bin/python bench/int8.py --repo model_repository --family sr4x --size 256 --repeats 15
 
 For the latest version of each variant: its weights back in FP32, then onnxruntime's static quantisation
-(QDQ, per-channel INT8 weights, UINT8 activations, min-max calibration on crops of scikit-image's photos);
+(compression/export/quantize.py, as `int8:` in a spec does it, but calibrated on crops of scikit-image's photos);
 latency of both at `size` px (2 threads, interleaved medians, one run), the INT8 output's PSNR against the
 float one on held-apart photos, and the kernels onnxruntime ran for the INT8 graph (its profiler's operator
-names), beside the CPU's integer instruction sets (VNNI, AMX). Prints JSON and writes it under bench/out/.
+names), beside the CPU's integer instruction sets (VNNI, AMX), and why the pipeline would refuse to publish it
+(with the spec's default tolerance). Prints JSON and writes it under bench/out/.
 """
 
 import argparse
@@ -15,38 +16,21 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-import onnx
 import onnxruntime as ort
 from compress_report import latencies
 from compress_report import session as timing_session
 from latency_cpu import cpu_name
-from onnx import TensorProto, numpy_helper
-from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
-from onnxruntime.quantization.shape_inference import quant_pre_process
+from profile_ops import gemm_peak_gmacs
 
 from compression.data.sample import skimage_photos
+from compression.export.quantize import Int8Check, float_weights, quantize_int8
 from ganc.card import INPUT_NAME, OUTPUT_NAME
 from ganc.repository import read_index
+from ganc.spec import Int8Spec
 
 CALIBRATION_CROPS = 16
 CHECK_PHOTOS = ("astronaut", "coffee", "chelsea")  # held apart from calibration
 CPU_FLAGS = ("avx512_vnni", "avx_vnni", "amx_int8", "amx_tile")
-
-
-def float_weights(path: Path, out: Path) -> None:
-    """The model with its FP16-stored weights turned back into FP32 initializers (no Cast nodes)."""
-    model = onnx.load(str(path))
-    graph = model.graph
-    halves = {i.name: i for i in graph.initializer if i.data_type == TensorProto.FLOAT16}
-    casts = [n for n in graph.node if n.op_type == "Cast" and n.input[0] in halves]
-    for cast in casts:
-        weight = numpy_helper.to_array(halves.pop(cast.input[0])).astype(np.float32)
-        graph.initializer.append(numpy_helper.from_array(weight, cast.output[0]))
-        graph.node.remove(cast)
-    kept = [i for i in graph.initializer if i.data_type != TensorProto.FLOAT16 or i.name in halves]
-    del graph.initializer[:]
-    graph.initializer.extend(kept)
-    onnx.save(model, str(out))
 
 
 def crops(names: list[str] | None, exclude: tuple[str, ...], size: int, count: int) -> list[np.ndarray]:
@@ -60,29 +44,6 @@ def crops(names: list[str] | None, exclude: tuple[str, ...], size: int, count: i
         crop = np.asarray(image.crop((left, top, left + size, top + size)), dtype=np.float32)
         out.append((crop.transpose(2, 0, 1)[None] / 127.5 - 1.0).astype(np.float32))
     return out
-
-
-class Crops(CalibrationDataReader):
-    def __init__(self, images: list[np.ndarray]) -> None:
-        self.images = iter(images)
-
-    def get_next(self) -> dict | None:
-        image = next(self.images, None)
-        return None if image is None else {INPUT_NAME: image}
-
-
-def quantize(fp32: Path, out: Path, calibration: list[np.ndarray]) -> None:
-    prepared = out.with_suffix(".pre.onnx")
-    quant_pre_process(str(fp32), str(prepared), skip_symbolic_shape=True)
-    quantize_static(
-        str(prepared),
-        str(out),
-        Crops(calibration),
-        quant_format=QuantFormat.QDQ,
-        per_channel=True,
-        activation_type=QuantType.QUInt8,
-        weight_type=QuantType.QInt8,
-    )
 
 
 def profiled_session(path: Path, threads: int) -> ort.InferenceSession:
@@ -133,11 +94,11 @@ def main() -> None:
     models = {}
     for version in read_index(args.repo).latest():
         card = version.card
-        if args.family and card.family != args.family:
+        if card.precision == "int8" or (args.family and card.family != args.family):
             continue
         fp32, int8 = scratch / f"{card.model_name}.fp32.onnx", scratch / f"{card.model_name}.int8.onnx"
         float_weights(version.onnx_path, fp32)
-        quantize(fp32, int8, calibration)
+        quantize_int8(version.onnx_path, int8, calibration, card.size_multiple)
         sessions = {"fp32": timing_session(fp32, args.threads), "int8": timing_session(int8, args.threads)}
         agreement = [
             psnr_db(
@@ -146,17 +107,24 @@ def main() -> None:
             for c in checks
         ]
         ms = latencies(sessions, args.size, args.repeats)
+        check = Int8Check(float(np.mean(agreement)), ms["fp32"], ms["int8"])
         models[card.model_name] = {
             "fp32_ms": round(ms["fp32"], 2),
             "int8_ms": round(ms["int8"], 2),
             "int8_speedup": round(ms["fp32"] / ms["int8"], 2),
             "int8_psnr_vs_fp32_db": round(float(np.mean(agreement)), 2),
             "int8_kernels": kernels(int8, args.threads, x),
+            "refused": check.refusal(Int8Spec().min_agreement_db),
         }
         print(f"{card.model_name}: fp32 {ms['fp32']:.1f} ms, int8 {ms['int8']:.1f} ms", flush=True)
     report = {
         "hardware": cpu_name(),
         "cpu_integer_flags": sorted(flags & set(CPU_FLAGS)),
+        # AVX512 without VNNI does about 2x its float GMAC/s in uint8 x int8, VNNI about 4x, AMX far more.
+        "gemm_gmacs": {
+            "fp32": round(gemm_peak_gmacs(args.threads, 5), 1),
+            "int8": round(gemm_peak_gmacs(args.threads, 5, integer=True), 1),
+        },
         "threads": args.threads,
         "size": args.size,
         "onnxruntime": ort.__version__,

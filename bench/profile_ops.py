@@ -32,22 +32,30 @@ WARMUP_RUNS = 3
 CONV_OPS = ("Conv", "FusedConv", "ConvTranspose")
 
 
-def gemm_peak_gmacs(threads: int, runs: int) -> float:
-    """GMAC/s of a GEMM_SIDE^3 float MatMul in onnxruntime: the most this CPU does per second."""
+def gemm_peak_gmacs(threads: int, runs: int, integer: bool = False) -> float:
+    """GMAC/s of a GEMM_SIDE^3 MatMul in onnxruntime: float, or `integer` (MatMulInteger, uint8 x int8 into
+    int32, onnxruntime's kernel for quantised convolutions, with VNNI or AMX where the CPU has them)."""
     shape = [GEMM_SIDE, GEMM_SIDE]
-    b = numpy_helper.from_array(np.random.default_rng(1).standard_normal(shape).astype(np.float32), "b")
+    rng = np.random.default_rng(1)
+    if integer:
+        b_array, a_type = rng.integers(-128, 128, shape, dtype=np.int8), onnx.TensorProto.UINT8
+        node, out_type = helper.make_node("MatMulInteger", ["a", "b"], ["c"]), onnx.TensorProto.INT32
+        a = rng.integers(0, 256, shape, dtype=np.uint8)
+    else:
+        b_array, a_type = rng.standard_normal(shape).astype(np.float32), onnx.TensorProto.FLOAT
+        node, out_type = helper.make_node("MatMul", ["a", "b"], ["c"]), onnx.TensorProto.FLOAT
+        a = rng.standard_normal(shape).astype(np.float32)
     graph = helper.make_graph(
-        [helper.make_node("MatMul", ["a", "b"], ["c"])],
+        [node],
         "gemm",
-        [helper.make_tensor_value_info("a", onnx.TensorProto.FLOAT, shape)],
-        [helper.make_tensor_value_info("c", onnx.TensorProto.FLOAT, shape)],
-        [b],
+        [helper.make_tensor_value_info("a", a_type, shape)],
+        [helper.make_tensor_value_info("c", out_type, shape)],
+        [numpy_helper.from_array(b_array, "b")],
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     gemm = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
-    a = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
     gemm.run(["c"], {"a": a})
     seconds = statistics.median(_timed(gemm, {"a": a}, ["c"]) for _ in range(runs))
     return GEMM_SIDE**3 / seconds / 1e9

@@ -23,7 +23,7 @@ from torch import nn
 from ganc.atomic import write_text_atomically
 from ganc.card import model_name
 from ganc.repository import prune_versions, publish_variant, read_card, read_index
-from ganc.spec import CompressionSpec, SpecError, TrainingSpec
+from ganc.spec import CompressionSpec, Int8Spec, SpecError, TrainingSpec
 
 from .checkpoint import load_generator, resolve_checkpoint
 from .data import (
@@ -36,6 +36,7 @@ from .data import (
     judging_preprocess,
 )
 from .export import export_onnx, make_card, verify_onnx
+from .export.quantize import OnnxGenerator, export_int8, int8_variant
 from .foreign import as_ganc_checkpoint
 from .metrics import evaluate_generator
 from .metrics.quality import teacher_outputs
@@ -269,11 +270,16 @@ class Pipeline:
         val = list(self._held_out(dataset, "val", teacher).eval_pairs())
         references = teacher_outputs(teacher.generator, val)  # every variant is judged against them
         variants = self._variants(teacher, supernet_run, finetuned, latency)
-        exported = {}
+        exported, int8 = {}, {}
         for done, variant in enumerate(variants, 1):
-            exported[variant.name] = str(self._export_variant(variant, teacher, val, references))
+            folder = self._export_variant(variant, teacher, val, references)
+            exported[variant.name] = str(folder)
+            if self.spec.int8 is not None:
+                int8_folder, int8[variant.name] = self._export_int8(folder, variant, teacher, dataset, val, references)
+                if int8_folder is not None:
+                    exported[int8_variant(variant.name)] = str(int8_folder)
             self.progress("export", done, len(variants), variant.name)
-        return {"variants": exported}
+        return {"variants": exported, **({"int8": int8} if self.spec.int8 is not None else {})}
 
     def publish(self, exported: dict[str, str]) -> dict[str, Any]:
         published = {}
@@ -307,9 +313,7 @@ class Pipeline:
         return {"run": str(run.out)}
 
     def _held_out(self, dataset: str, split: str, teacher: Teacher) -> TranslationDataset:
-        return TranslationDataset(
-            Path(dataset), split, judging_preprocess(Path(dataset), teacher.generator.size_multiple)
-        )
+        return _judged(dataset, split, teacher.generator.size_multiple)
 
     def _variants(
         self, teacher: Teacher, supernet_run: str, finetuned: dict[str, str | None], latency: dict[str, float]
@@ -358,6 +362,68 @@ class Pipeline:
         write_text_atomically(folder / "card.json", card.model_dump_json(indent=2) + "\n")
         return folder
 
+    def _export_int8(
+        self, float_folder: Path, variant: Variant, teacher: Teacher, dataset: str, val: list, references: list
+    ) -> tuple[Path | None, dict[str, Any]]:
+        """The INT8 model of an exported variant in its own folder when it passes, and the figures that decided."""
+        folder = self.work / "export" / int8_variant(variant.name)
+        calibration = self._held_out(dataset, "train2", teacher).eval_pairs(self.spec.int8.calibration_images)
+        card, report = export_int8(
+            float_folder / "model.onnx",
+            read_card(float_folder / "card.json"),
+            folder,
+            calibration=(a[None].numpy() for _name, a, _b in calibration),
+            val=val,
+            references=None if variant.is_teacher and teacher.paired else references,
+            target=latency_target(self.spec.search),
+            min_agreement_db=self.spec.int8.min_agreement_db,
+        )
+        return (folder if card is not None else None), report
+
+    def quantize_published(self) -> dict[str, Any]:
+        """INT8 variants of the family's latest published float variants, published where they pass (their data
+        judged on the spec's dataset, built in the work folder or reused from it)."""
+        _check_writable(self.repo)
+        settings = self.spec.int8 or Int8Spec()
+        versions = [v for v in read_index(self.repo).latest() if v.card.family == self.spec.family]
+        floats = [v for v in versions if v.card.precision != "int8"]
+        teacher = next((v for v in floats if v.card.variant == TEACHER_VARIANT), None)
+        if teacher is None:
+            raise ValueError(
+                f"family {self.spec.family!r} has no published teacher in {self.repo}: its students are judged "
+                "against it"
+            )
+        dataset = self.stage("data", self.data)["dataset"]
+        multiple = teacher.card.size_multiple
+        val = list(_judged(dataset, "val", multiple).eval_pairs())
+        references = teacher_outputs(OnnxGenerator(teacher.onnx_path, multiple), val)
+        target = latency_target(self.spec.search)
+        results = {}
+        for done, version in enumerate(floats, 1):
+            card = version.card
+            calibration = _judged(dataset, "train2", multiple).eval_pairs(settings.calibration_images)
+            int8_card, results[card.variant] = export_int8(
+                version.onnx_path,
+                card,
+                self.work / "quantize" / int8_variant(card.variant),
+                calibration=(a[None].numpy() for _name, a, _b in calibration),
+                val=val,
+                references=None if version is teacher and card.quality_against == "target" else references,
+                target=target,
+                min_agreement_db=settings.min_agreement_db,
+            )
+            if int8_card is not None:
+                folder = self.work / "quantize" / int8_card.variant
+                published = publish_variant(self.repo, folder / "model.onnx", int8_card)
+                results[card.variant].update(model=published.model_name, version=published.version)
+            self.progress("quantize", done, len(floats), card.variant)
+        return {"int8": results}
+
+
+def _judged(dataset: str, split: str, size_multiple: int) -> TranslationDataset:
+    """A held-out split with the preprocessing every variant is judged with."""
+    return TranslationDataset(Path(dataset), split, judging_preprocess(Path(dataset), size_multiple))
+
 
 def _report_data(progress: Progress, what: str, done: int, total: int) -> None:
     progress("data", done, total, what)
@@ -398,3 +464,11 @@ def run_pipeline(
     work_dir.mkdir(parents=True, exist_ok=True)
     (work_dir / "spec.json").write_text(spec.model_dump_json(indent=2) + "\n")
     return Pipeline(spec, work_dir, repo, job, progress=progress, keep_versions=keep_versions).run()
+
+
+def quantize_family(
+    spec: CompressionSpec, work_dir: Path, repo: Path, *, progress: Progress = no_progress
+) -> dict[str, Any]:
+    """Add INT8 variants to the family `spec` made, from its latest published float variants (`ganc quantize`);
+    each INT8 card names the job of the variant it was quantised from."""
+    return Pipeline(spec, work_dir, repo, work_dir.name, progress=progress).quantize_published()

@@ -69,7 +69,9 @@ class VariantCard(BaseModel):
     normalization: Literal["[-1, 1]"] = NORMALIZATION
     input_name: Literal["input"] = INPUT_NAME
     output_name: Literal["output"] = OUTPUT_NAME
-    precision: Literal["fp32", "fp16"] = "fp32"
+    precision: Literal["fp32", "fp16", "int8"] = "fp32"
+    quantized_from: str | None = Field(None, description="int8: model name of the float variant it was quantised from")
+    float_agreement_db: float | None = Field(None, description="int8: PSNR of its output against that variant's on val")
     opset: int = Field(ge=17)
     teacher: str | None = Field(None, description="model name of the teacher this variant was distilled from")
     job: str | None = Field(None, description="id of the compression job that made it")

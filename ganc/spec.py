@@ -177,6 +177,14 @@ class FinetuneSpec(TrainingSpec):
     steps: int = Field(0, ge=0)
 
 
+class Int8Spec(_Strict):
+    """Also publish an INT8 variant of each model (onnxruntime's static quantisation, calibrated on `train2`)
+    wherever it agrees with its float self within `min_agreement_db` and runs faster on the search's target."""
+
+    min_agreement_db: float = Field(40.0, gt=0, description="PSNR of the INT8 output against the float one on val")
+    calibration_images: int = Field(32, gt=0, description="train2 inputs that calibrate the activations' ranges")
+
+
 class CompressionSpec(_Strict):
     family: str
     task: str = Field(description="what the family does, e.g. sr4x; shown on every card")
@@ -186,6 +194,7 @@ class CompressionSpec(_Strict):
     search: SearchSpec
     finetune: FinetuneSpec = Field(default_factory=FinetuneSpec)
     fp16: bool = Field(False, description="store published weights in FP16 (compute stays FP32)")
+    int8: Int8Spec | None = Field(None, description="also publish INT8 variants that pass its checks")
     publish_teacher: bool = True
     replace: bool = Field(False, description="publish into a family that another job made (its variants go on)")
     seed: int = 0

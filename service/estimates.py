@@ -1,10 +1,11 @@
 """Live latency estimates per (variant, backend, size bucket), the gateway's own overhead, and the work in flight.
 
 Each key keeps a window of recent service times (measured where the backend runs the model, not
-counting its queue); the tail estimate is the window's p95. Buckets are powers of two of the padded
-pixel count. A bucket with no samples is interpolated (or extrapolated) linearly in pixels from the
-two nearest measured buckets, which keeps a backend's fixed overhead from being scaled with the
-image; with one measured bucket it is scaled by the pixel ratio.
+counting its queue); the tail estimate is the window's p95, and its low quantile ALONE what the
+model takes with the cores to itself. Buckets are powers of two of the padded pixel count. A
+bucket with no samples is interpolated (or extrapolated) linearly in pixels from the two nearest
+measured buckets, which keeps a backend's fixed overhead from being scaled with the image; with
+one measured bucket it is scaled by the pixel ratio.
 
 The gateway's overhead around the model (decoding and preparing before, cropping and encoding after)
 is estimated the same way, so that predictions are of the latency the client sees.
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 
 WINDOW = 64
 TAIL = 0.95
+ALONE = 0.1  # a service time the model reaches when nothing else runs beside it
 PRE, POST = "(decode)", "(encode)"  # the gateway's overhead before and after the model
 GATEWAY = "gateway"
 

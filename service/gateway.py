@@ -15,7 +15,7 @@ from ganc.settings import Settings
 from . import images, metrics
 from .backends import Backend, BackendError, InputError
 from .catalog import Catalog
-from .estimates import POST, PRE, LatencyEstimates, Work
+from .estimates import ALONE, POST, PRE, LatencyEstimates, Work
 from .health import BackendHealth
 from .routing import Candidate, Decision, ranked
 from .tiling import Blender, Tile, plan_tiles
@@ -68,6 +68,7 @@ class Gateway:
                 backend = self.backends[backend_name]
                 predicted = self.estimates.predict_ms(v.model, backend_name, work, backend.concurrency)
                 service = self.estimates.service_ms(v.model, backend_name, work.pixels_per_call)
+                alone = self.estimates.service_ms(v.model, backend_name, work.pixels_per_call, ALONE)
                 out.append(
                     Candidate(
                         name,
@@ -76,6 +77,7 @@ class Gateway:
                         predicted if predicted is not None else UNMEASURED_MS,
                         self.health[backend_name].healthy,
                         work.calls * service if service is not None else UNMEASURED_MS,
+                        work.calls * alone if alone is not None else UNMEASURED_MS,
                     )
                 )
         return out
@@ -140,10 +142,10 @@ class Gateway:
         work = Work(tiles[0].pixels, len(tiles), pixels)
         candidates = self.candidates(family, work, variant)
         cap_ms = self.settings.max_latency_ms - pre_ms
+        max_service_ms = self._protect_tight_budgets(family, budget_ms, pixels, candidates)
         if budget_ms is None:
             order = ranked(candidates, None, cap_ms=cap_ms)
         else:
-            max_service_ms = self._protect_tight_budgets(family, budget_ms, pixels, candidates)
             order = ranked(candidates, budget_ms - pre_ms, max_service_ms)
         if not order:
             raise GatewayError(503, f"no backend can serve {family!r} right now", {"Retry-After": "2"})
@@ -157,8 +159,10 @@ class Gateway:
             )
         # A failing backend gets one retry on the next candidate, not a cascade.
         for attempt, decision in enumerate(order[:2]):
+            # An inference longer than the tight budgets' slack keeps to one core, leaving the others to them.
+            spread = max_service_ms is None or decision.candidate.service_ms <= max_service_ms
             try:
-                output, model_ms, service_ms = await self._infer(family, decision, prepared.tensor, tiles)
+                output, model_ms, service_ms = await self._infer(family, decision, prepared.tensor, tiles, spread)
                 break
             except InputError as error:  # this request's doing: the backend stays up
                 raise GatewayError(422, f"{decision.variant} cannot translate this image: {error}") from None
@@ -181,25 +185,29 @@ class Gateway:
         return Translation(body, images.MEDIA_TYPES[fmt], headers)
 
     def _protect_tight_budgets(
-        self, family: str, budget_ms: float, pixels: int, candidates: list[Candidate]
+        self, family: str, budget_ms: float | None, pixels: int, candidates: list[Candidate]
     ) -> float | None:
-        """The longest service time that still lets the tightest budget asked for lately be met behind it."""
+        """The longest service time that still lets the tightest budget asked for lately (`budget_ms` among them)
+        be met behind it; None when no budget needs protecting."""
         now = time.monotonic()
         recent = self.recent_budgets.setdefault(family, deque())
-        recent.append((now, budget_ms))
+        if budget_ms is not None:
+            recent.append((now, budget_ms))
         while recent and recent[0][0] < now - TIGHT_BUDGET_MEMORY_S:
             recent.popleft()
-        healthy = [c.service_ms for c in candidates if c.healthy]
+        healthy = [c.alone_ms for c in candidates if c.healthy]
         if not healthy:
             return None
         overhead = self.estimates.overhead_ms(PRE, pixels) + self.estimates.overhead_ms(POST, pixels)
-        floor = overhead + min(healthy)  # what the fastest variant needs, alone
+        # What the fastest variant needs with the cores to itself: its tail under load would call a budget it
+        # meets alone unmeetable, and stop protecting it just when the load makes it miss.
+        floor = overhead + min(healthy)
         meetable = [b for _, b in recent if b > floor]  # a budget nothing can meet is not worth protecting
         return min(meetable) - floor if meetable else None
 
-    async def _infer(self, family: str, decision: Decision, x, tiles: list[Tile]) -> tuple:
+    async def _infer(self, family: str, decision: Decision, x, tiles: list[Tile], spread: bool) -> tuple:
         """The output, the time from submission to answer, and the model's own service time (ms): one inference
-        of the whole image, or one per tile, blended."""
+        of the whole image, or one per tile, blended; `spread`: it may use every core when it runs alone."""
         backend = self.backends[decision.backend]
         model = self.catalog.variants(family)[decision.variant].model
         expected = len(tiles) * (self.estimates.service_ms(model, decision.backend, tiles[0].pixels, 0.5) or 0.0)
@@ -207,13 +215,13 @@ class Gateway:
         start, service_ms = time.perf_counter(), 0.0
         try:
             if len(tiles) == 1:
-                output, service_ms = await backend.infer(model, x)
+                output, service_ms = await backend.infer(model, x, spread)
                 self.estimates.record(model, decision.backend, tiles[0].pixels, service_ms)
             else:
                 blender = Blender(x.shape[1], x.shape[2], x.shape[3], self.settings.tile_overlap)
                 for tile in tiles:
                     rows, cols = tile.region()
-                    part, part_ms = await backend.infer(model, np.ascontiguousarray(x[:, :, rows, cols]))
+                    part, part_ms = await backend.infer(model, np.ascontiguousarray(x[:, :, rows, cols]), spread)
                     self.estimates.record(model, decision.backend, tile.pixels, part_ms)
                     blender.add(tile, part)
                     service_ms += part_ms

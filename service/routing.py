@@ -23,7 +23,8 @@ class Candidate:
     quality: float
     predicted_ms: float
     healthy: bool = True
-    service_ms: float = 0.0  # its own time on the backend, without the wait
+    service_ms: float = 0.0  # its own time on the backend, without the wait (the tail)
+    alone_ms: float = 0.0  # its own time when nothing else runs beside it (a low quantile)
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,14 @@
 
 from .candidates import Candidate, SearchError, choose_ladder, pareto_front
 from .cost import SubnetCost, subnet_cost
-from .latency import LatencyModel, LatencyTarget, TargetUnavailableError, latency_target, measure_model_ms
+from .latency import (
+    LatencyModel,
+    LatencyTarget,
+    TargetUnavailableError,
+    latency_target,
+    measure_model_ms,
+    measure_onnx_ms,
+)
 from .search import Judge, SearchResult, check_budgets_reachable, run_search
 
 __all__ = [
@@ -18,6 +25,7 @@ __all__ = [
     "choose_ladder",
     "latency_target",
     "measure_model_ms",
+    "measure_onnx_ms",
     "pareto_front",
     "run_search",
     "subnet_cost",

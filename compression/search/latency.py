@@ -91,25 +91,31 @@ def provider_works(provider: str) -> bool:
 
 
 def measure_models_ms(models: list[nn.Module], target: LatencyTarget) -> list[float]:
-    """Latency of one size x size image through each model on `target`: exported to ONNX and warmed up, then
-    measured in ROUNDS interleaved rounds (the median of `repeats` runs each), keeping each model's best round.
-    A busy moment of a shared machine only ever adds time, and interleaving spreads it over all the models
-    instead of shifting the few measured while it lasted."""
-    x = np.random.default_rng(0).uniform(-1, 1, (1, 3, target.size, target.size)).astype(np.float32)
+    """Latency of one size x size image through each model on `target`, exported to ONNX and measured as
+    measure_onnx_ms measures."""
     with tempfile.TemporaryDirectory() as scratch:
-        sessions = []
+        paths = []
         for index, model in enumerate(models):
-            path = Path(scratch) / f"model{index}.onnx"
-            export_onnx(model, path)
-            sessions.append(target.session(path))
-        for session in sessions:
-            for _ in range(WARMUP_RUNS):
-                session.run([OUTPUT_NAME], {INPUT_NAME: x})
-        best = [float("inf")] * len(sessions)
-        for _ in range(ROUNDS):
-            for index, session in enumerate(sessions):
-                best[index] = min(best[index], _median_ms(session, x, target.repeats))
-        return best
+            paths.append(Path(scratch) / f"model{index}.onnx")
+            export_onnx(model, paths[-1])
+        return measure_onnx_ms(paths, target)
+
+
+def measure_onnx_ms(paths: list[Path], target: LatencyTarget) -> list[float]:
+    """Latency of one size x size image through each ONNX file on `target`: warmed up, then measured in ROUNDS
+    interleaved rounds (the median of `repeats` runs each), keeping each model's best round. A busy moment of a
+    shared machine only ever adds time, and interleaving spreads it over all the models instead of shifting the
+    few measured while it lasted."""
+    x = np.random.default_rng(0).uniform(-1, 1, (1, 3, target.size, target.size)).astype(np.float32)
+    sessions = [target.session(path) for path in paths]
+    for session in sessions:
+        for _ in range(WARMUP_RUNS):
+            session.run([OUTPUT_NAME], {INPUT_NAME: x})
+    best = [float("inf")] * len(sessions)
+    for _ in range(ROUNDS):
+        for index, session in enumerate(sessions):
+            best[index] = min(best[index], _median_ms(session, x, target.repeats))
+    return best
 
 
 def measure_model_ms(model: nn.Module, target: LatencyTarget) -> float:

@@ -49,3 +49,24 @@ def compress(
     )
     bars.close()
     typer.echo(json.dumps(result))
+
+
+@friendly_errors
+def quantize(
+    spec_path: Annotated[Path, typer.Argument(metavar="SPEC.yaml", help="the spec that made the family")],
+    work_dir: Annotated[
+        Path | None, typer.Option(help="where its dataset is built or found (default: var/jobs/<family>-int8)")
+    ] = None,
+    repo: Repo = None,
+) -> None:
+    """Add INT8 variants to a published family: each of its latest float variants quantised, checked against its
+    float self (the spec's `int8:` settings) and published where it passes."""
+    spec = load_spec_file(spec_path)
+    from compression.pipeline import quantize_family
+
+    bars = ProgressBars()
+    result = quantize_family(
+        spec, work_dir or Path("var") / "jobs" / f"{spec.family}-int8", repository(repo), progress=bars
+    )
+    bars.close()
+    typer.echo(json.dumps(result))

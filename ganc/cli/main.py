@@ -5,6 +5,7 @@ ganc export --arch sub_mobile_resnet --config 16_16_32_16_32_32_16_16 --out stud
 ganc data sample --task sr4x --size 128 --out data/sr4x
 ganc train teacher --dataset data/sr4x --residual --out runs/teacher
 ganc compress deploy/specs/sr4x.yaml
+ganc quantize deploy/specs/vintage.yaml
 ganc serve / ganc worker / ganc submit deploy/specs/sr4x.yaml --wait
 ganc repo list
 """
@@ -20,6 +21,7 @@ app.command("import")(imports.import_checkpoint)
 app.add_typer(data.data_app, name="data")
 app.add_typer(train.train_app, name="train")
 app.command()(compress.compress)
+app.command()(compress.quantize)
 app.command()(serve.serve)
 app.command()(worker.worker)
 app.command()(submit.submit)

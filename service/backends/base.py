@@ -33,8 +33,9 @@ class Backend(ABC):
     def ready(self, model: str) -> bool: ...
 
     @abstractmethod
-    async def infer(self, model: str, x: np.ndarray) -> Inference:
-        """Run [1, 3, H, W] float32 through `model`; raise BackendError on failure."""
+    async def infer(self, model: str, x: np.ndarray, spread: bool = True) -> Inference:
+        """Run [1, 3, H, W] float32 through `model`; raise BackendError on failure. `spread`: it may use every
+        core it finds idle (False keeps it to one, for backends that choose)."""
 
     async def healthy(self) -> bool:
         return True

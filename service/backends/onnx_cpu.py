@@ -3,7 +3,9 @@
 A lone request runs on all of the backend's cores (the lowest latency); while others are running,
 each runs on one core (the highest throughput: small convolutional generators parallelise poorly
 inside one inference, and two single-threaded inferences on two cores serve about twice as many
-requests as one two-threaded inference at a time). So every variant has two sessions, wide and narrow.
+requests as one two-threaded inference at a time). So every variant has two sessions, wide and narrow; the
+gateway keeps a long inference narrow while tight budgets are being asked for, so one arriving behind it finds
+a core of its own.
 """
 
 import asyncio
@@ -76,12 +78,12 @@ class OnnxCpuBackend(Backend):
     def ready(self, model: str) -> bool:
         return model in self.sessions
 
-    async def infer(self, model: str, x: np.ndarray) -> Inference:
+    async def infer(self, model: str, x: np.ndarray, spread: bool = True) -> Inference:
         try:
             sessions = self.sessions[model]
         except KeyError:
             raise BackendError(f"{model} is not loaded on the CPU backend") from None
-        session = sessions.wide if self.running == 0 else sessions.narrow
+        session = sessions.wide if spread and self.running == 0 else sessions.narrow
 
         def run() -> Inference:
             start = time.perf_counter()

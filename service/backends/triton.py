@@ -48,7 +48,7 @@ class TritonBackend(Backend):
     def ready(self, model: str) -> bool:
         return model in self.models
 
-    async def infer(self, model: str, x: np.ndarray) -> Inference:
+    async def infer(self, model: str, x: np.ndarray, spread: bool = True) -> Inference:  # Triton schedules its own
         tensor = httpclient.InferInput(INPUT_NAME, list(x.shape), "FP32")
         tensor.set_data_from_numpy(x, binary_data=True)
         output = httpclient.InferRequestedOutput(OUTPUT_NAME, binary_data=True)

@@ -1,13 +1,16 @@
 """A tiny spec runs the whole pipeline end to end, and the family it publishes loads in Triton."""
 
 import json
+import shutil
 import time
 
 import numpy as np
+import onnxruntime as ort
 import pytest
 import tritonclient.http as httpclient
 
-from compression.pipeline import MARKER, run_pipeline
+import compression.export.quantize as quantize_module
+from compression.pipeline import MARKER, quantize_family, run_pipeline
 from ganc.card import INPUT_NAME, OUTPUT_NAME
 from ganc.repository import derive_python_flavour, read_index
 from ganc.spec import parse_spec
@@ -95,3 +98,63 @@ def test_the_published_family_serves_in_triton(pipeline_run, triton_factory, tmp
         tensor.set_data_from_numpy(x)
         output = client.infer(entry["model"], [tensor]).as_numpy(OUTPUT_NAME)
         assert output.shape == x.shape and np.isfinite(output).all()
+
+
+def int8_rerun(pipeline_run, tmp_path, min_agreement_db: float) -> tuple[dict, dict, object]:
+    """The finished job's export and publishing run again with `int8:` in its spec, into a fresh repository."""
+    root, *_ = pipeline_run
+    work = tmp_path / "work"
+    shutil.copytree(root / "work", work)
+    for stage in ("export", "publish"):
+        (work / stage / MARKER).unlink()
+    spec = parse_spec({**TINY, "int8": {"min_agreement_db": min_agreement_db, "calibration_images": 4}})
+    result = run_pipeline(spec, work, tmp_path / "repo", "job-1", resume=True)
+    return result, json.loads((work / "export" / MARKER).read_text()), read_index(tmp_path / "repo")
+
+
+def test_int8_variants_that_agree_too_little_are_refused_and_leave_nothing(pipeline_run, tmp_path):
+    result, export, index = int8_rerun(pipeline_run, tmp_path, min_agreement_db=200)
+    assert set(export["int8"]) == set(result["published"]) == {e.card.variant for e in index.versions}
+    for variant, check in export["int8"].items():
+        assert check["published"] is False and "below 200 dB" in check["refused"]
+        assert 0 < check["agreement_db"] < 200 and check["float_ms"] > 0 and check["int8_ms"] > 0
+        assert not (tmp_path / "work" / "export" / f"{variant}-int8").exists()
+    assert all(e.card.precision == "fp16" for e in index.versions)
+
+
+def test_int8_variants_that_pass_are_published_beside_their_float_selves(pipeline_run, tmp_path, monkeypatch):
+    # Whether INT8 is faster is the machine's to say; here it is said to be, to follow the publishing path.
+    monkeypatch.setattr(quantize_module, "measure_onnx_ms", lambda paths, target: [20.0, 10.0])
+    result, export, index = int8_rerun(pipeline_run, tmp_path, min_agreement_db=1)
+    floats = {e.card.variant: e for e in index.versions if e.card.precision == "fp16"}
+    int8s = {e.card.variant: e for e in index.versions if e.card.precision == "int8"}
+    assert set(int8s) == {f"{variant}-int8" for variant in floats} and len(result["published"]) == 2 * len(floats)
+    x = np.random.default_rng(0).uniform(-1, 1, (1, 3, 32, 48)).astype(np.float32)
+    for variant, entry in floats.items():
+        card = int8s[f"{variant}-int8"].card
+        check = export["int8"][variant]
+        assert check["published"] is True and card.float_agreement_db == check["agreement_db"] > 1
+        assert card.quantized_from == entry.card.model_name and card.latency_ms == {"onnxruntime-cpu-2t-64px": 10.0}
+        assert set(card.quality) == set(entry.card.quality) and card.macs == entry.card.macs
+        assert card.config == entry.card.config and card.teacher == entry.card.teacher
+        outputs = [
+            ort.InferenceSession(str(e.onnx_path), providers=["CPUExecutionProvider"]).run(None, {INPUT_NAME: x})[0]
+            for e in (entry, int8s[f"{variant}-int8"])
+        ]
+        assert outputs[1].shape == x.shape and 0 < np.abs(outputs[1] - outputs[0]).max() < 0.5
+
+
+def test_quantize_adds_int8_variants_to_a_published_family_once(pipeline_run, tmp_path, monkeypatch):
+    root, result, *_ = pipeline_run
+    shutil.copytree(root / "repo", tmp_path / "repo")
+    monkeypatch.setattr(quantize_module, "measure_onnx_ms", lambda paths, target: [20.0, 10.0])
+    spec = parse_spec({**TINY, "int8": {"min_agreement_db": 1, "calibration_images": 4}})
+    first = quantize_family(spec, tmp_path / "work", tmp_path / "repo")
+    assert set(first["int8"]) == set(result["published"])
+    assert all(check["published"] and check["model"].endswith("-int8") for check in first["int8"].values())
+    again = quantize_family(spec, tmp_path / "work", tmp_path / "repo")  # the same cards: nothing new
+    assert [c["version"] for c in again["int8"].values()] == [c["version"] for c in first["int8"].values()]
+    index = read_index(tmp_path / "repo")
+    assert index.problems == [] and len(index.versions) == 2 * len(result["published"])
+    teacher = next(e.card for e in index.versions if e.card.variant == "teacher-int8")
+    assert teacher.quantized_from == "tiny--teacher" and "psnr_teacher" not in teacher.quality  # paired: vs targets

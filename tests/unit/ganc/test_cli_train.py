@@ -85,3 +85,13 @@ def test_compress_refuses_bad_specs_with_one_line(tmp_path, content, message):
     assert result.exit_code == 1
     assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "repo").exists()
+
+
+def test_quantize_refuses_a_family_without_a_published_teacher_in_one_line(tmp_path):
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("family: sr4x\ntask: sr4x\ndataset: {sample: sr4x}\nsearch: {macs_budgets: [1e9]}\nint8: {}\n")
+    result = run("quantize", spec, "--work-dir", tmp_path / "work", "--repo", tmp_path / "repo")
+    assert result.exit_code == 1
+    assert "family 'sr4x' has no published teacher" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "work").exists() and not any((tmp_path / "repo").glob("*"))

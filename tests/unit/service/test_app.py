@@ -90,6 +90,44 @@ def test_tight_budgets_keep_long_requests_off_the_shared_backend(client):
     assert served(1000) == "small"  # a 100 ms request arriving behind a teacher run would miss
 
 
+def test_a_budget_the_fastest_meets_alone_stays_protected_when_load_stretches_its_tail(client):
+    estimates = client.app.state.gateway.estimates
+    for _ in range(64):
+        estimates.record("tiny--teacher", "cpu", 40 * 24, 400.0)
+    for index in range(64):  # 20 ms alone; beside other inferences up to 150 ms, so its p95 is past 100 ms
+        estimates.record("tiny--small", "cpu", 40 * 24, 150.0 if index % 8 == 0 else 20.0)
+    response = client.post("/v1/translate/tiny?budget_ms=100", content=png(40, 24), headers=PNG)
+    assert response.headers["x-ganc-variant"] == "small"
+    response = client.post("/v1/translate/tiny?budget_ms=1000", content=png(40, 24), headers=PNG)
+    assert response.headers["x-ganc-variant"] == "small"  # the teacher would hold the core a 100 ms request needs
+
+
+def test_a_long_inference_keeps_to_one_core_while_tight_budgets_are_asked_for(client):
+    gateway = client.app.state.gateway
+    backend = gateway.backends["cpu"]
+    runs = []
+
+    class Recording:
+        def __init__(self, session, kind: str) -> None:
+            self.session, self.kind = session, kind
+
+        def run(self, *args, **kwargs):
+            runs.append(self.kind)
+            return self.session.run(*args, **kwargs)
+
+    sessions = backend.sessions["tiny--teacher"]
+    backend.sessions["tiny--teacher"] = type(sessions)(
+        sessions.version, Recording(sessions.wide, "wide"), Recording(sessions.narrow, "narrow")
+    )
+    for _ in range(64):
+        gateway.estimates.record("tiny--teacher", "cpu", 40 * 24, 400.0)
+    assert client.post("/v1/translate/tiny", content=png(40, 24), headers=PNG).headers["x-ganc-variant"] == "teacher"
+    assert runs == ["wide"]  # alone, with nothing tight asked for: every core
+    client.post("/v1/translate/tiny?budget_ms=100", content=png(40, 24), headers=PNG)
+    assert client.post("/v1/translate/tiny", content=png(40, 24), headers=PNG).headers["x-ganc-variant"] == "teacher"
+    assert runs == ["wide", "narrow"]  # 400 ms is longer than a 100 ms budget's slack: one core
+
+
 @pytest.mark.parametrize(
     "path, body, content_type, status, message",
     [

@@ -33,6 +33,8 @@ def test_a_lone_request_runs_wide_and_concurrent_ones_narrow_with_equal_outputs(
         for result in together:
             np.testing.assert_allclose(result.output, alone.output, atol=1e-5)
         assert backend.running == 0
+        await backend.infer("tiny--s8", x, spread=False)  # idle, but asked to keep to one core
+        assert (wide.runs, narrow.runs) == (2, 4)
         with pytest.raises(BackendError, match="not loaded"):
             await backend.infer("tiny--missing", x)
         # An input the model cannot take is that request's fault (the gateway answers 422 and keeps the backend).

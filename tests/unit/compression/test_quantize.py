@@ -1,0 +1,76 @@
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+import torch
+
+from compression.export import export_onnx
+from compression.export.quantize import Int8Check, OnnxGenerator, centre, quantize_int8
+from compression.metrics.quality import generate, psnr
+from compression.models import ModelSpec
+from ganc.card import INPUT_NAME, OUTPUT_NAME
+
+SPEC = ModelSpec("sub_mobile_resnet", {"config": "8_8_16_8_8_16_8_8", "n_blocks": 3})
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    torch.manual_seed(0)
+    model = SPEC.build().eval()
+    path = tmp_path_factory.mktemp("quantize") / "fp16.onnx"
+    export_onnx(model, path, fp16=True)
+    return model, path
+
+
+def inputs(count: int, side: int, seed: int = 0) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return [rng.uniform(-1, 1, (1, 3, side, side)).astype(np.float32) for _ in range(count)]
+
+
+def test_an_int8_model_quantises_the_convolutions_and_keeps_fp32_io(exported, tmp_path):
+    _model, path = exported
+    out = tmp_path / "int8.onnx"
+    quantize_int8(path, out, inputs(4, 32), 4)
+    proto = onnx.load(str(out))
+    ops = {node.op_type for node in proto.graph.node}
+    assert {"QuantizeLinear", "DequantizeLinear"} <= ops
+    assert "Cast" not in ops  # the FP16-stored weights were turned back into FP32 before quantising
+    int8_weights = [i for i in proto.graph.initializer if i.data_type == onnx.TensorProto.INT8]
+    assert len(int8_weights) >= sum(n.op_type == "Conv" for n in proto.graph.node)
+    session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    (y,) = session.run([OUTPUT_NAME], {INPUT_NAME: inputs(1, 48, seed=1)[0]})  # another size than calibration
+    assert y.shape == (1, 3, 48, 48) and y.dtype == np.float32 and np.isfinite(y).all()
+
+
+def test_the_int8_model_stays_close_to_its_float_self(exported, tmp_path):
+    _model, path = exported
+    out = tmp_path / "int8.onnx"
+    quantize_int8(path, out, inputs(8, 32), 4)
+    images = [torch.from_numpy(x[0]) for x in inputs(3, 32, seed=2)]
+    float_outputs = generate(OnnxGenerator(path, 4), images)
+    agreement = np.mean([psnr(o, r) for o, r in zip(generate(OnnxGenerator(out, 4), images), float_outputs)])
+    assert 25 < agreement < 100  # close, and not the float model itself
+
+
+def test_an_onnx_generator_computes_what_the_torch_model_computes(exported, tmp_path):
+    model, _path = exported
+    fp32 = tmp_path / "fp32.onnx"
+    export_onnx(model, fp32)
+    images = [torch.from_numpy(x[0]) for x in inputs(2, 16)]
+    for ours, theirs in zip(generate(OnnxGenerator(fp32, 4), images), generate(model, images)):
+        torch.testing.assert_close(ours, theirs, atol=1e-4, rtol=0)
+
+
+def test_an_int8_model_is_refused_when_it_agrees_too_little_or_is_not_faster():
+    assert Int8Check(agreement_db=45.0, float_ms=20.0, int8_ms=12.0).refusal(40.0) is None
+    assert "35.00 dB, below 40 dB" in Int8Check(35.0, 20.0, 12.0).refusal(40.0)
+    assert "no faster than its float self (25.0 ms against 20.0 ms)" in Int8Check(45.0, 20.0, 25.0).refusal(40.0)
+
+
+def test_calibration_inputs_are_cut_to_their_centre_in_whole_size_multiples():
+    image = np.arange(2 * 300 * 200, dtype=np.float32).reshape(1, 2, 300, 200)
+    cut = centre(image, 4)
+    assert cut.shape == (1, 2, 128, 128)
+    np.testing.assert_array_equal(cut, image[:, :, 86:214, 36:164])
+    assert centre(image, 256).shape == (1, 2, 256, 200)  # a U-Net's multiple: as much as fits
+    assert centre(image[:, :, :64, :96], 4).shape == (1, 2, 64, 96)  # smaller inputs stay whole
