@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
+import torch
 from compress_report import latencies
 from compress_report import session as timing_session
 from latency_cpu import cpu_name
@@ -24,6 +25,7 @@ from profile_ops import gemm_peak_gmacs
 
 from compression.data.sample import skimage_photos
 from compression.export.quantize import Int8Check, float_weights, quantize_int8
+from compression.metrics import psnr
 from ganc.card import INPUT_NAME, OUTPUT_NAME
 from ganc.repository import read_index
 from ganc.spec import Int8Spec
@@ -52,13 +54,6 @@ def profiled_session(path: Path, threads: int) -> ort.InferenceSession:
     options.enable_profiling = True
     options.profile_file_prefix = f"{tempfile.mkdtemp()}/profile"
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-
-
-def psnr_db(a: np.ndarray, b: np.ndarray) -> float:
-    """PSNR of two outputs in [-1, 1] as 8-bit images."""
-    a8, b8 = (np.round((np.clip(x, -1, 1) + 1) * 127.5) for x in (a, b))
-    mse = float(np.mean((a8 - b8) ** 2))
-    return 100.0 if mse == 0 else 10 * float(np.log10(255**2 / mse))
 
 
 def kernels(path: Path, threads: int, x: np.ndarray) -> dict[str, int]:
@@ -101,8 +96,9 @@ def main() -> None:
         quantize_int8(version.onnx_path, int8, calibration, card.size_multiple)
         sessions = {"fp32": timing_session(fp32, args.threads), "int8": timing_session(int8, args.threads)}
         agreement = [
-            psnr_db(
-                sessions["int8"].run([OUTPUT_NAME], {INPUT_NAME: c})[0], sessions["fp32"].run(None, {INPUT_NAME: c})[0]
+            psnr(
+                torch.from_numpy(sessions["int8"].run([OUTPUT_NAME], {INPUT_NAME: c})[0][0]),
+                torch.from_numpy(sessions["fp32"].run([OUTPUT_NAME], {INPUT_NAME: c})[0][0]),
             )
             for c in checks
         ]

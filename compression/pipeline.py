@@ -21,7 +21,7 @@ from typing import Any
 from torch import nn
 
 from ganc.atomic import write_text_atomically
-from ganc.card import model_name
+from ganc.card import VariantCard, model_name
 from ganc.repository import prune_versions, publish_variant, read_card, read_index
 from ganc.spec import CompressionSpec, Int8Spec, SpecError, TrainingSpec
 
@@ -367,24 +367,37 @@ class Pipeline:
     ) -> tuple[Path | None, dict[str, Any]]:
         """The INT8 model of an exported variant in its own folder when it passes, and the figures that decided."""
         folder = self.work / "export" / int8_variant(variant.name)
-        calibration = self._held_out(dataset, "train2", teacher).eval_pairs(self.spec.int8.calibration_images)
-        card, report = export_int8(
+        card, report = self._quantize(
             float_folder / "model.onnx",
             read_card(float_folder / "card.json"),
             folder,
-            calibration=(a[None].numpy() for _name, a, _b in calibration),
-            val=val,
-            references=None if variant.is_teacher and teacher.paired else references,
-            target=latency_target(self.spec.search),
-            min_agreement_db=self.spec.int8.min_agreement_db,
+            dataset,
+            val,
+            None if variant.is_teacher and teacher.paired else references,
         )
         return (folder if card is not None else None), report
+
+    def _quantize(
+        self, float_path: Path, float_card: VariantCard, folder: Path, dataset: str, val: list, references: list | None
+    ) -> tuple[VariantCard | None, dict[str, Any]]:
+        """export_int8 with the spec's settings, calibrated on `train2` as the variants are judged."""
+        settings = self.spec.int8 or Int8Spec()
+        calibration = _judged(dataset, "train2", float_card.size_multiple).eval_pairs(settings.calibration_images)
+        return export_int8(
+            float_path,
+            float_card,
+            folder,
+            calibration=(a[None].numpy() for _name, a, _b in calibration),
+            val=val,
+            references=references,
+            target=latency_target(self.spec.search),
+            min_agreement_db=settings.min_agreement_db,
+        )
 
     def quantize_published(self) -> dict[str, Any]:
         """INT8 variants of the family's latest published float variants, published where they pass (their data
         judged on the spec's dataset, built in the work folder or reused from it)."""
         _check_writable(self.repo)
-        settings = self.spec.int8 or Int8Spec()
         versions = [v for v in read_index(self.repo).latest() if v.card.family == self.spec.family]
         floats = [v for v in versions if v.card.precision != "int8"]
         teacher = next((v for v in floats if v.card.variant == TEACHER_VARIANT), None)
@@ -397,23 +410,19 @@ class Pipeline:
         multiple = teacher.card.size_multiple
         val = list(_judged(dataset, "val", multiple).eval_pairs())
         references = teacher_outputs(OnnxGenerator(teacher.onnx_path, multiple), val)
-        target = latency_target(self.spec.search)
         results = {}
         for done, version in enumerate(floats, 1):
             card = version.card
-            calibration = _judged(dataset, "train2", multiple).eval_pairs(settings.calibration_images)
-            int8_card, results[card.variant] = export_int8(
+            folder = self.work / "quantize" / int8_variant(card.variant)
+            int8_card, results[card.variant] = self._quantize(
                 version.onnx_path,
                 card,
-                self.work / "quantize" / int8_variant(card.variant),
-                calibration=(a[None].numpy() for _name, a, _b in calibration),
-                val=val,
-                references=None if version is teacher and card.quality_against == "target" else references,
-                target=target,
-                min_agreement_db=settings.min_agreement_db,
+                folder,
+                dataset,
+                val,
+                None if version is teacher and card.quality_against == "target" else references,
             )
             if int8_card is not None:
-                folder = self.work / "quantize" / int8_card.variant
                 published = publish_variant(self.repo, folder / "model.onnx", int8_card)
                 results[card.variant].update(model=published.model_name, version=published.version)
             self.progress("quantize", done, len(floats), card.variant)
