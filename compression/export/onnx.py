@@ -15,6 +15,8 @@ from torch import nn
 from ganc.atomic import replacing
 from ganc.card import INPUT_NAME, OUTPUT_NAME
 
+from .thin_output import fold_thin_output_conv
+
 OPSET = 17
 TOLERANCE = 1e-4
 
@@ -27,8 +29,17 @@ def size_multiple(model: nn.Module) -> int:
     return int(getattr(model, "size_multiple", 1))
 
 
-def export_onnx(model: nn.Module, path: Path, channels_in: int = 3, fp16: bool = False, opset: int = OPSET) -> None:
-    """Write `model` to `path` with FP32 input and output [N, C, H, W]; `fp16` stores weights in half precision."""
+def export_onnx(
+    model: nn.Module,
+    path: Path,
+    channels_in: int = 3,
+    fp16: bool = False,
+    opset: int = OPSET,
+    fold_output: bool = True,
+) -> None:
+    """Write `model` to `path` with FP32 input and output [N, C, H, W]; `fp16` stores weights in half precision;
+    `fold_output` rewrites a thin output convolution as thin_output.py explains (bench/thin_output.py turns it off
+    to measure what it saves)."""
     model = copy.deepcopy(model).eval()
     side = _trace_side(size_multiple(model))
     example = torch.zeros(1, channels_in, side, side)
@@ -50,6 +61,8 @@ def export_onnx(model: nn.Module, path: Path, channels_in: int = 3, fp16: bool =
                 dynamic_axes={INPUT_NAME: axes, OUTPUT_NAME: axes},
             )
         proto = onnx.load(str(temporary))
+        if fold_output:
+            fold_thin_output_conv(proto, size_multiple(model))
         if fp16:
             _store_weights_in_fp16(proto)
         onnx.checker.check_model(proto)
