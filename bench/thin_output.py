@@ -4,29 +4,26 @@
 
 For the latest float version of every published variant: its architecture from the card (random weights:
 the time does not depend on them) exported twice, with the output convolution folded and without; both
-timed in interleaved rounds in sessions like the gateway's (1 and 2 intra-op threads, spinning threads),
-medians reported, with the largest difference between the two graphs' outputs. Prints JSON and writes it
-under bench/out/.
+timed in interleaved rounds (compress_report.py's) in sessions like the gateway's (1 and 2 intra-op threads,
+spinning threads), medians reported, with the largest difference between the two graphs' outputs. Prints JSON
+and writes it under bench/out/.
 """
 
 import argparse
 import json
-import statistics
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
 import torch
+from compress_report import latencies
 from latency_cpu import cpu_name
 
 from compression.export import export_onnx
 from compression.models import ModelSpec
 from ganc.card import INPUT_NAME, OUTPUT_NAME
 from ganc.repository import read_index
-
-WARMUP_RUNS = 3
 
 
 def session(path: Path, threads: int) -> ort.InferenceSession:
@@ -43,22 +40,11 @@ def compare(spec: ModelSpec, size: int, rounds: int, threads: list[int], scratch
     export_onnx(model, paths["unfolded"], fold_output=False)
     export_onnx(model, paths["folded"])
     x = np.random.default_rng(0).uniform(-1, 1, (1, 3, size, size)).astype(np.float32)
-    result: dict = {}
+    outputs = [session(path, 1).run([OUTPUT_NAME], {INPUT_NAME: x})[0] for path in paths.values()]
+    result: dict = {"max_abs_diff": float(np.abs(outputs[0] - outputs[1]).max())}
     for count in threads:
-        sessions = {name: session(path, count) for name, path in paths.items()}
-        outputs = {name: s.run([OUTPUT_NAME], {INPUT_NAME: x})[0] for name, s in sessions.items()}
-        result["max_abs_diff"] = float(np.abs(outputs["folded"] - outputs["unfolded"]).max())
-        for s in sessions.values():
-            for _ in range(WARMUP_RUNS):
-                s.run([OUTPUT_NAME], {INPUT_NAME: x})
-        times: dict[str, list[float]] = {name: [] for name in sessions}
-        for index in range(rounds):
-            order = list(sessions) if index % 2 == 0 else list(reversed(sessions))
-            for name in order:
-                start = time.perf_counter()
-                sessions[name].run([OUTPUT_NAME], {INPUT_NAME: x})
-                times[name].append((time.perf_counter() - start) * 1e3)
-        before, after = (statistics.median(times[name]) for name in ("unfolded", "folded"))
+        times = latencies({name: session(path, count) for name, path in paths.items()}, size, rounds)
+        before, after = times["unfolded"], times["folded"]
         result[f"{count}t"] = {
             "unfolded_ms": round(before, 2),
             "folded_ms": round(after, 2),

@@ -41,7 +41,8 @@ def export_onnx(
     `fold_output` rewrites a thin output convolution as thin_output.py explains (bench/thin_output.py turns it off
     to measure what it saves)."""
     model = copy.deepcopy(model).eval()
-    side = _trace_side(size_multiple(model))
+    multiple = size_multiple(model)
+    side = _trace_side(multiple)
     example = torch.zeros(1, channels_in, side, side)
     axes = {0: "batch", 2: "height", 3: "width"}
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -62,7 +63,7 @@ def export_onnx(
             )
         proto = onnx.load(str(temporary))
         if fold_output:
-            fold_thin_output_conv(proto, size_multiple(model))
+            fold_thin_output_conv(proto, multiple)
         if fp16:
             _store_weights_in_fp16(proto)
         onnx.checker.check_model(proto)

@@ -66,7 +66,7 @@ def _plain(node: onnx.NodeProto) -> bool:
         and all(value == 1 for value in attributes.get("strides", [1, 1]))
         and all(value == 1 for value in attributes.get("dilations", [1, 1]))
         and not any(attributes.get("pads", [0, 0, 0, 0]))
-        and attributes.get("auto_pad", b"NOTSET") in (b"NOTSET", "NOTSET")
+        and attributes.get("auto_pad", b"NOTSET") == b"NOTSET"
     )
 
 
