@@ -49,7 +49,10 @@ class Arm:
         else:
             self.first = None
             distill = {} if name == "distilled" else {"lambda_distill": 0.0}
-            self.final = DistillRun(out=out, student="mobile", ngf=args.width, **common, **distill)
+            # The paper's ablation trains its students from scratch, as the supernet arm's starts.
+            self.final = DistillRun(
+                out=out, student="mobile", ngf=args.width, student_init="fresh", **common, **distill
+            )
 
     def train(self, steps: int) -> None:
         """Train until `steps` in all: the supernet arm's first half as the supernet, every later step fine-tuning."""

@@ -85,7 +85,7 @@ def main() -> None:
         "same_ladder_as_job": result["ladder"] == job_ladder,
         "job_ladder": job_ladder,
     }
-    scoring = ("eval_images", "precision")
+    scoring = ("eval_images", "screen_images", "precision")
     if any(getattr(changed.search, k) != getattr(spec.search, k) for k in scoring):
         configs = [c["config"] for c in candidates]
         job = Pipeline(spec, args.work_dir, args.work_dir / "repo", "bench")  # only its judge is used

@@ -175,6 +175,7 @@ class Pipeline:
             lambda_distill=self.spec.supernet.lambda_distill,
             lambda_gan=self.spec.supernet.lambda_gan,
             sampling=self.spec.supernet.sampling,
+            student_init=self.spec.supernet.student_init,
             # A given teacher is what it is; `teacher.residual` then asks for residual students.
             residual=True if t.checkpoint is not None and t.residual else None,
             seed=self.spec.seed,

@@ -108,16 +108,21 @@ class TeacherSpec(TrainingSpec):
 
 
 Sampling = Literal["uniform", "sandwich"]
+StudentInit = Literal["fresh", "teacher"]
 
 
 class SupernetSpec(TrainingSpec):
     """`fast`: Fast GAN Compression, the supernet learns from the teacher directly. `original`: a mobile
     student of the choice set's largest width is distilled first (`distill_steps`) and the supernet starts from it.
     `sampling`: each step trains one sub-network drawn at random (`uniform`, the reference's), or the largest,
-    the smallest and two at random with their gradients accumulated (`sandwich`, as BigNAS and OFA)."""
+    the smallest and two at random with their gradients accumulated (`sandwich`, as BigNAS and OFA).
+    `student_init` (original path): the mobile student starts from the channels of largest L1 norm of the
+    teacher's layers (`teacher`, as the reference starts it from a wider mobile generator; a ResNet teacher's
+    blocks, which are not separable, leave the student's blocks fresh), or from N(0, 0.02) weights (`fresh`)."""
 
     path: Literal["fast", "original"] = "fast"
     sampling: Sampling = "uniform"
+    student_init: StudentInit = "teacher"
     choices: str = "channels-48"
     distill_steps: int = Field(1000, gt=0)
     lambda_recon: float | None = Field(
@@ -142,7 +147,9 @@ class SearchSpec(_Strict):
     size: int = Field(256, ge=16, multiple_of=4, description="latency is measured at size x size")
     method: Literal["auto", "exhaustive", "evolution"] = "auto"
     exhaustive_limit: int = Field(256, gt=0, description="`auto` searches spaces up to this size exhaustively")
-    calibration_samples: int = Field(16, ge=3, description="sub-networks measured to fit the latency model")
+    calibration_samples: int = Field(
+        4, ge=2, description="whole sub-networks measured to scale the latency table of their layers"
+    )
     # the reference implementation's evolution defaults
     population_size: int = Field(100, ge=2)
     iterations: int = Field(500, gt=0)
@@ -150,6 +157,12 @@ class SearchSpec(_Strict):
     mutation_ratio: float = Field(0.5, ge=0, le=1)
     parent_ratio: float = Field(0.25, gt=0, le=1)
     eval_images: int | None = Field(None, gt=0, description="train2 images per candidate (default: all)")
+    screen_images: int | None = Field(
+        None,
+        gt=0,
+        description="rank candidates on the first this many of them; each budget's best few are then scored on all "
+        "of them, and the ladder chosen among those (default: every candidate on all)",
+    )
     precision: Precision = Field(
         "fp32", description="bf16: candidates are run under bfloat16 autocast (scored against fp32 references)"
     )
@@ -160,6 +173,12 @@ class SearchSpec(_Strict):
             raise ValueError("give either `macs_budgets` or `latency_budgets_ms`, one variant per budget")
         if any(b <= 0 for b in [*self.macs_budgets, *self.latency_budgets_ms]):
             raise ValueError("budgets must be positive")
+        return self
+
+    @model_validator(mode="after")
+    def _screening_takes_fewer_images(self) -> "SearchSpec":
+        if self.screen_images is not None and self.eval_images is not None and self.screen_images >= self.eval_images:
+            raise ValueError("screen_images must be fewer than eval_images")
         return self
 
     @property

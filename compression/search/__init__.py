@@ -3,13 +3,13 @@
 from .candidates import Candidate, SearchError, choose_ladder, pareto_front
 from .cost import SubnetCost, subnet_cost
 from .latency import (
-    LatencyModel,
     LatencyTarget,
     TargetUnavailableError,
     latency_target,
     measure_model_ms,
     measure_onnx_ms,
 )
+from .latency_table import LatencyModel
 from .search import Judge, SearchResult, check_budgets_reachable, run_search
 
 __all__ = [

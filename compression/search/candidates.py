@@ -35,17 +35,22 @@ def pareto_front(candidates: list[Candidate], kind: BudgetKind) -> list[Candidat
 
 
 def choose_ladder(candidates: list[Candidate], budgets: list[float], kind: BudgetKind) -> list[Candidate]:
-    """For each budget, the best-scoring candidate within it; refuse a ladder with repeats."""
-    ladder = []
-    for budget in budgets:
+    """For each budget, the best-scoring candidate within it. Where that is already a smaller budget's variant,
+    the budget takes the best candidate that needs more than the next smaller budget, a variant of its own (on a
+    flat front such scores are within the noise of judging a few images); refuse when there is none."""
+    ladder: list[Candidate] = []
+    for lower, budget in zip([float("-inf"), *budgets], budgets):
         fitting = [c for c in candidates if c.cost(kind) <= budget]
         if not fitting:
             raise SearchError(f"no evaluated sub-network fits the budget {budget:g}")
-        ladder.append(max(fitting, key=lambda c: (c.score, -c.cost(kind))))
-    configs = [c.config for c in ladder]
-    if len(set(configs)) < len(configs):
-        raise SearchError(
-            f"the ladder asks for {len(budgets)} variants but the front offers only {len(set(configs))} distinct ones "
-            f"within these budgets ({', '.join(f'{b:g}' for b in budgets)}); widen the budgets or use fewer"
-        )
+        best = max(fitting, key=lambda c: (c.score, -c.cost(kind)))
+        if ladder and best.config in {c.config for c in ladder}:
+            own = [c for c in fitting if c.cost(kind) > lower]
+            if not own:
+                raise SearchError(
+                    f"no evaluated sub-network needs more than {lower:g} and at most {budget:g}, so the budgets "
+                    f"{', '.join(f'{b:g}' for b in budgets)} cannot have a variant each; widen them or use fewer"
+                )
+            best = max(own, key=lambda c: (c.score, -c.cost(kind)))
+        ladder.append(best)
     return ladder

@@ -27,10 +27,6 @@ class SubnetCost:
     def macs_real(self) -> int:
         return self.dense + self.depthwise + self.pointwise + self.transposed
 
-    def features(self) -> list[float]:
-        """Predictor inputs, in millions."""
-        return [v / 1e6 for v in (self.dense, self.depthwise, self.pointwise, self.transposed, self.activations)]
-
 
 def subnet_cost(config: ChannelConfig, n_blocks: int, height: int, width: int | None = None) -> SubnetCost:
     width = width or height

@@ -1,10 +1,9 @@
-"""Measured latency on a named target, and a predictor calibrated on measured sub-networks.
+"""Latency measured with onnxruntime on a named target.
 
 MACs predict latency poorly for depthwise-separable students (their layers are memory-bound), so
-the search constrains what users feel: latency measured with onnxruntime on the target. Measuring
-every candidate would take hours; instead a sample of sub-networks is measured and a non-negative
-linear model over their cost categories (dense, depthwise, pointwise and transposed MACs, and
-activation traffic) is fitted; chosen configs are then measured to check the prediction.
+the search constrains what users feel: latency measured on the target. Measuring every candidate
+would take hours; latency_table.py predicts it from layers measured alone, and the chosen configs
+are then measured whole to check the prediction.
 """
 
 import statistics
@@ -17,19 +16,15 @@ from typing import Literal
 import numpy as np
 import onnx
 import onnxruntime as ort
-from scipy.optimize import nnls
 from torch import nn
 
 from ganc.card import INPUT_NAME, OUTPUT_NAME
 from ganc.spec import SearchSpec
 
 from ..export import export_onnx
-from .cost import SubnetCost
 
 Device = Literal["cpu", "cuda"]
 PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
-WARMUP_RUNS = 3
-ROUNDS = 3
 
 
 class TargetUnavailableError(RuntimeError):
@@ -44,6 +39,8 @@ class LatencyTarget:
     threads: int = 2
     size: int = 256
     repeats: int = 5  # runs per round of measure_models_ms
+    rounds: int = 3  # interleaved rounds, each network's best kept
+    warmup: int = 3  # runs before the first round
 
     @property
     def name(self) -> str:
@@ -101,19 +98,23 @@ def measure_models_ms(models: list[nn.Module], target: LatencyTarget) -> list[fl
         return measure_onnx_ms(paths, target)
 
 
-def measure_onnx_ms(paths: list[Path], target: LatencyTarget) -> list[float]:
-    """Latency of one size x size image through each ONNX file on `target`: warmed up, then measured in ROUNDS
-    interleaved rounds (the median of `repeats` runs each), keeping each model's best round. A busy moment of a
-    shared machine only ever adds time, and interleaving spreads it over all the models instead of shifting the
-    few measured while it lasted."""
-    x = np.random.default_rng(0).uniform(-1, 1, (1, 3, target.size, target.size)).astype(np.float32)
+def measure_onnx_ms(
+    paths: list[Path], target: LatencyTarget, shapes: list[tuple[int, ...]] | None = None
+) -> list[float]:
+    """Latency of one size x size image (or an input of each of `shapes`) through each ONNX file on `target`:
+    warmed up, then measured in `target.rounds` interleaved rounds (the median of `repeats` runs each), keeping each
+    model's best round. A busy moment of a shared machine only ever adds time, and interleaving spreads it over
+    all the models instead of shifting the few measured while it lasted."""
+    rng = np.random.default_rng(0)
+    shapes = shapes or [(1, 3, target.size, target.size)] * len(paths)
+    inputs = [rng.uniform(-1, 1, shape).astype(np.float32) for shape in shapes]
     sessions = [target.session(path) for path in paths]
-    for session in sessions:
-        for _ in range(WARMUP_RUNS):
+    for session, x in zip(sessions, inputs):
+        for _ in range(target.warmup):
             session.run([OUTPUT_NAME], {INPUT_NAME: x})
     best = [float("inf")] * len(sessions)
-    for _ in range(ROUNDS):
-        for index, session in enumerate(sessions):
+    for _ in range(target.rounds):
+        for index, (session, x) in enumerate(zip(sessions, inputs)):
             best[index] = min(best[index], _median_ms(session, x, target.repeats))
     return best
 
@@ -130,26 +131,3 @@ def _median_ms(session: ort.InferenceSession, x: np.ndarray, repeats: int) -> fl
         session.run([OUTPUT_NAME], {INPUT_NAME: x})
         samples.append(time.perf_counter() - start)
     return statistics.median(samples) * 1e3
-
-
-@dataclass
-class LatencyModel:
-    """latency_ms = intercept + coefficients . cost features; fitted by non-negative least squares."""
-
-    intercept: float
-    coefficients: list[float]
-    fit_error_pct: float  # mean absolute relative error on the calibration sample
-
-    def predict(self, cost: SubnetCost) -> float:
-        return self.intercept + float(np.dot(self.coefficients, cost.features()))
-
-    @classmethod
-    def fit(cls, costs: list[SubnetCost], measured_ms: list[float]) -> "LatencyModel":
-        if len(costs) < 3:
-            raise ValueError("calibrating a latency model needs at least 3 measured sub-networks")
-        design = np.array([[1.0, *c.features()] for c in costs])
-        target = np.array(measured_ms)
-        solution, _ = nnls(design, target)
-        predicted = design @ solution
-        error = float(np.mean(np.abs(predicted - target) / target) * 100)
-        return cls(float(solution[0]), [float(v) for v in solution[1:]], round(error, 2))

@@ -28,11 +28,13 @@ from ..progress import Progress, no_progress
 from .candidates import Candidate, SearchError, choose_ladder, pareto_front
 from .cost import subnet_cost
 from .evolution import Evolution
-from .latency import LatencyModel, LatencyTarget, latency_target, measure_model_ms, measure_models_ms
+from .latency import LatencyTarget, latency_target, measure_model_ms, measure_models_ms
+from .latency_table import LatencyModel, calibrate
 from .plot import plot_search
 
 Pairs = list[tuple[str, torch.Tensor, torch.Tensor]]
 SAVE_EVERY = 10  # evaluated candidates between saves of candidates.json (what a resumed search reuses)
+FINALISTS = 5  # each budget's best screened candidates, scored on every image before the ladder is chosen
 
 
 @dataclass
@@ -65,10 +67,23 @@ class Judge:
     took longer than running them (the cards of the chosen ones carry every score). With `precision` bf16 the
     candidates run under bfloat16 autocast; the teacher's references stay fp32."""
 
-    def __init__(self, pairs: Pairs, teacher: nn.Module, paired: bool, precision: Precision = "fp32") -> None:
+    def __init__(
+        self,
+        pairs: Pairs,
+        teacher: nn.Module,
+        paired: bool,
+        precision: Precision = "fp32",
+        references: list[torch.Tensor] | None = None,
+    ) -> None:
         self.pairs, self.teacher, self.paired, self.precision = pairs, teacher, paired, precision
-        self.references = teacher_outputs(teacher, pairs)
+        self.references = references if references is not None else teacher_outputs(teacher, pairs)
         self.metric = "psnr" if paired else "psnr_teacher"
+
+    def on_first(self, count: int | None) -> "Judge":
+        """The same judge on its first `count` pairs only (itself when that is all of them)."""
+        if count is None or count >= len(self.pairs):
+            return self
+        return Judge(self.pairs[:count], self.teacher, self.paired, self.precision, self.references[:count])
 
     def quality(self, model: nn.Module) -> dict[str, float]:
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.precision == "bf16"):
@@ -80,12 +95,13 @@ class Judge:
 
     def teacher_summary(self, target: LatencyTarget) -> dict[str, float]:
         """The teacher's cost and (paired tasks) PSNR, for scale in the search's picture; its latency is the
-        best of single runs (3 rounds after the warm-up): one run of a teacher is long enough to time alone."""
+        better of two single runs after one warm-up: one run of a teacher is long enough to time alone."""
         counts = count_macs(self.teacher, MACS_SIZE)
+        teacher_ms = measure_model_ms(self.teacher, replace(target, repeats=1, rounds=2, warmup=1))
         summary = {
             "macs": counts.macs,
             "macs_real": counts.macs_real,
-            "latency_measured_ms": round(measure_model_ms(self.teacher, replace(target, repeats=1)), 3),
+            "latency_measured_ms": round(teacher_ms, 3),
             "score": float("nan"),
         }
         if self.paired:
@@ -119,14 +135,14 @@ class Evaluator:
     """Scores sub-networks of the supernet once each, keeping every result (and on disk, for a resumed search)."""
 
     def __init__(
-        self, supernet: SuperMobileResnetGenerator, judge: Judge, latency_model: LatencyModel, size: int, path: Path
+        self, supernet: SuperMobileResnetGenerator, judge: Judge, latency_model: LatencyModel, path: Path
     ) -> None:
-        self.supernet, self.judge, self.latency_model, self.size, self.path = supernet, judge, latency_model, size, path
+        self.supernet, self.judge, self.latency_model, self.path = supernet, judge, latency_model, path
         self.n_blocks = len(supernet.blocks)
         self.cache: dict[str, Candidate] = _load_candidates(path)
 
     def predicted_ms(self, config: ChannelConfig) -> float:
-        return self.latency_model.predict(subnet_cost(config, self.n_blocks, self.size))
+        return self.latency_model.predict(config)
 
     def cost(self, config: ChannelConfig, kind: str) -> float:
         if kind == "macs":
@@ -139,8 +155,7 @@ class Evaluator:
     def evaluate(self, config: ChannelConfig) -> Candidate:
         key = str(config)
         if key not in self.cache:
-            self.supernet.set_config(config)
-            quality = self.judge.quality(self.supernet)
+            quality = self.quality(config, self.judge)
             macs = subnet_cost(config, self.n_blocks, MACS_SIZE)
             self.cache[key] = Candidate(
                 config=key,
@@ -156,6 +171,26 @@ class Evaluator:
 
     def score(self, config: ChannelConfig) -> float:
         return self.evaluate(config).score
+
+    def quality(self, config: ChannelConfig, judge: Judge) -> dict[str, float]:
+        self.supernet.set_config(config)
+        return judge.quality(self.supernet)
+
+    def finalists(self, spec: SearchSpec, judge: Judge) -> list[Candidate]:
+        """Each budget's FINALISTS best candidates, and its FINALISTS best of those that need more than the next
+        smaller budget (where choose_ladder looks when the best is a smaller budget's), scored again by `judge`
+        (on every image, where the candidates were screened on the first few)."""
+        kind = spec.budget_kind
+        rescored: dict[str, Candidate] = {}
+        for lower, budget in zip([0.0, *spec.budgets], spec.budgets):
+            fitting = sorted((c for c in self.cache.values() if c.cost(kind) <= budget), key=lambda c: -c.score)
+            using_the_room = [c for c in fitting if c.cost(kind) > lower]
+            for candidate in fitting[:FINALISTS] + using_the_room[:FINALISTS]:
+                if candidate.config not in rescored:
+                    quality = self.quality(ChannelConfig.parse(candidate.config), judge)
+                    rounded = {k: round(v, 4) for k, v in quality.items()}
+                    rescored[candidate.config] = replace(candidate, quality=rounded, score=quality[judge.metric])
+        return list(rescored.values())
 
     def save(self) -> list[Candidate]:
         candidates = list(self.cache.values())
@@ -180,10 +215,11 @@ def run_search(
     rng = random.Random(seed)
     stopwatch = Stopwatch()
 
-    # Predict latency from cost, calibrated on measured sub-networks; refuse budgets nothing can meet.
+    # Predict latency from a table of layers, scaled on measured sub-networks; refuse budgets nothing can meet.
     with stopwatch.part("calibration"):
         latency_model = _latency_model(supernet, choice_set, spec, rng, out_dir=out_dir, progress=progress)
-    evaluator = Evaluator(supernet, judge, latency_model, target.size, out_dir / "candidates.json")
+    screening = judge.on_first(spec.screen_images)
+    evaluator = Evaluator(supernet, screening, latency_model, out_dir / "candidates.json")
     check_budgets_reachable(choice_set, len(supernet.blocks), spec, evaluator.predicted_ms(choice_set.smallest))
 
     # Score sub-networks: every one in a small space, the evolution's picks under each budget otherwise.
@@ -194,8 +230,15 @@ def run_search(
             _search_by_evolution(choice_set, evaluator, spec, rng, progress)
         candidates = evaluator.save()
 
-    # Per budget, the best candidate within it, measured for real; the teacher for scale.
-    ladder = choose_ladder(candidates, spec.budgets, spec.budget_kind)
+    # Per budget, the best candidate within it (among the best few scored on every image, if screened), measured
+    # for real; the teacher for scale.
+    if screening is judge:
+        ladder = choose_ladder(candidates, spec.budgets, spec.budget_kind)
+    else:
+        with stopwatch.part("finalists"):
+            finalists = evaluator.finalists(spec, judge)
+        _save(out_dir / "finalists.json", finalists)
+        ladder = choose_ladder(finalists, spec.budgets, spec.budget_kind)
     with stopwatch.part("ladder_latency"):
         subnets = [supernet.extract(ChannelConfig.parse(candidate.config)) for candidate in ladder]
         for candidate, measured_ms in zip(ladder, measure_models_ms(subnets, target)):
@@ -204,12 +247,14 @@ def run_search(
         teacher = judge.teacher_summary(target)
     front = pareto_front(candidates, spec.budget_kind)
 
-    # What the search found, as JSON and as a picture.
+    # What the search found, as JSON and as a picture (every candidate as it was ranked, the ladder among them).
     _save(out_dir / "front.json", front)
     _save(out_dir / "ladder.json", ladder)
     (out_dir / "teacher.json").write_text(json.dumps(teacher, indent=2))
+    ranked = [replace(evaluator.cache[c.config], latency_measured_ms=c.latency_measured_ms) for c in ladder]
+    metric = judge.metric if screening is judge else f"{judge.metric}, first {len(screening.pairs)} images"
     with stopwatch.part("plot"):
-        plot_search(candidates, ladder, teacher, out_dir / "pareto.png", metric=judge.metric, target=target.name)
+        plot_search(candidates, ranked, teacher, out_dir / "pareto.png", metric=metric, target=target.name)
     timing = {"seconds": stopwatch.seconds, "evaluated": len(candidates)}
     (out_dir / "timing.json").write_text(json.dumps(timing, indent=2) + "\n")
     return SearchResult(ladder, front, candidates, latency_model, teacher)
@@ -224,25 +269,18 @@ def _latency_model(
     out_dir: Path,
     progress: Progress,
 ) -> LatencyModel:
-    """Measure a sample of sub-networks and fit the predictor; a resumed search keeps its first calibration,
+    """Measure the layer table and the sub-networks that scale it; a resumed search keeps its first calibration,
     so the predictions cached with its candidates stay consistent."""
     path = out_dir / "latency_model.json"
     if path.is_file():
-        return LatencyModel(**{k: v for k, v in json.loads(path.read_text()).items() if k != "target"})
+        saved = json.loads(path.read_text())
+        if "model" in saved:
+            return LatencyModel(**saved["model"])
+        # An earlier predictor's calibration: the candidates it predicted for do not compare with this one's.
+        (out_dir / "candidates.json").unlink(missing_ok=True)
     target = latency_target(spec)
-    samples = {str(c): c for c in (choice_set.smallest, choice_set.largest)}
-    wanted = min(spec.calibration_samples, choice_set.size)
-    for _ in range(100 * spec.calibration_samples):
-        if len(samples) >= wanted:
-            break
-        sample = choice_set.sample(rng)
-        samples[str(sample)] = sample
-    progress("calibrate", 0, len(samples), f"{target.name}: measuring {len(samples)} sub-networks")
-    costs = [subnet_cost(config, len(supernet.blocks), target.size) for config in samples.values()]
-    measured = measure_models_ms([supernet.extract(config) for config in samples.values()], target)
-    progress("calibrate", len(samples), len(samples), f"{target.name}: {min(measured):.1f}-{max(measured):.1f} ms")
-    model = LatencyModel.fit(costs, measured)
-    path.write_text(json.dumps({"target": target.name, **asdict(model)}, indent=2))
+    model, measured = calibrate(supernet, choice_set, target, spec.calibration_samples, rng, progress)
+    path.write_text(json.dumps({"target": target.name, "measured_ms": measured, "model": asdict(model)}, indent=2))
     return model
 
 

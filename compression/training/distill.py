@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from torch import nn
 from torch.nn import functional as F
 
-from ganc.spec import REFERENCE_GAN_MODE, Sampling, TrainingSpec
+from ganc.spec import REFERENCE_GAN_MODE, Sampling, StudentInit, SupernetSpec, TrainingSpec
 
 from ..checkpoint import IMPORTED, CheckpointError, load_checkpoint, resolve_checkpoint
 from ..data import TranslationDataset
@@ -33,6 +33,7 @@ from ..models import ChannelConfig, ModelSpec, SuperMobileResnetGenerator, extra
 from ..models.layers import reference_init
 from ..models.resnet import ResnetLayout
 from ..models.super_mobile_resnet import SuperConv2d
+from ..models.weight_transfer import transfer_by_l1
 from ..progress import Progress, no_progress
 from .data import DataConfig, open_splits
 from .losses import GANLoss, distillation_loss
@@ -70,6 +71,9 @@ class DistillRun(BaseModel):
     lambda_distill: float | None = Field(None, ge=0, description="default: the reference's weight for the teacher")
     lambda_gan: float = Field(1.0, ge=0, description="0: no adversarial term, and no discriminator to train")
     sampling: Sampling = Field("uniform", description="a supernet's sub-networks per step (see SupernetSpec)")
+    student_init: StudentInit = Field(
+        SupernetSpec.model_fields["student_init"].default, description="how a mobile student starts (see SupernetSpec)"
+    )
     residual: bool | None = Field(
         None, description="the student adds its output to its input (default: as the teacher)"
     )
@@ -221,6 +225,8 @@ class DistillTrainer(Trainer):
         else:
             student = self.student_spec.build()
             trunk = student.widths.trunk
+        if config.student == "mobile" and config.student_init == "teacher":
+            transfer_by_l1(self.teacher.generator, student)
         mappings = nn.ModuleList(SuperConv2d(trunk, teacher_trunk, kernel_size=1) for _ in range(taps))
         reference_init(mappings)
         if config.student == "subnet":

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import typer
 from pydantic import BaseModel
 
-from ..spec import SupernetSpec, TeacherSpec, TrainingSpec
+from ..spec import StudentInit, SupernetSpec, TeacherSpec, TrainingSpec
 from .errors import friendly_errors
 from .options import given
 from .progress import ProgressBars
@@ -108,6 +108,9 @@ def train_distill_command(
     out: Out,
     teacher: Teacher = None,
     ngf: Annotated[int, typer.Option(help="the mobile student's width")] = 32,
+    student_init: Annotated[
+        StudentInit, typer.Option(help="teacher: start from its channels of largest L1 norm; fresh: N(0, 0.02)")
+    ] = default(SupernetSpec, "student_init"),
     dataset: Annotated[Path | None, typer.Option(help="dataset folder (default: the teacher's)")] = None,
     steps: Steps = None,
     batch_size: BatchSize = BATCH_SIZE,
@@ -126,7 +129,14 @@ def train_distill_command(
         training = TrainingSpec(batch_size=batch_size, lr=lr, every=every, **given(steps=steps))
         data = _data(dataset, crop_size, load_size, val_limit)
         return DistillRun(
-            out=out, data=data, teacher=_teacher(teacher), student="mobile", ngf=ngf, training=training, seed=seed
+            out=out,
+            data=data,
+            teacher=_teacher(teacher),
+            student="mobile",
+            ngf=ngf,
+            student_init=student_init,
+            training=training,
+            seed=seed,
         )
 
     _train(train_distill, _run(DistillRun, out, resume, steps, new_run), resume)

@@ -66,8 +66,15 @@ def test_pipeline_publishes_the_teacher_and_the_ladder(pipeline_run):
     assert (search / "pareto.png").stat().st_size > 10_000
     ladder = json.loads((search / "ladder.json").read_text())
     assert all(c["latency_measured_ms"] > 0 and c["latency_predicted_ms"] > 0 for c in ladder)
+    # Candidates were ranked on 2 of the 3 images; the ladder is the best of the finalists scored on all 3.
+    finalists = {c["config"]: c for c in json.loads((search / "finalists.json").read_text())}
+    assert {c["config"] for c in ladder} <= set(finalists)
+    screened = {c["config"]: c for c in json.loads((search / "candidates.json").read_text())}
+    assert all(finalists[k]["score"] != screened[k]["score"] for k in finalists)
+    calibration = json.loads((search / "latency_model.json").read_text())
+    assert len(calibration["measured_ms"]) == 4 and calibration["model"]["table"]
     timing = json.loads((search / "timing.json").read_text())
-    assert set(timing["seconds"]) == {"calibration", "candidates", "ladder_latency", "teacher", "plot"}
+    assert set(timing["seconds"]) == {"calibration", "candidates", "finalists", "ladder_latency", "teacher", "plot"}
     assert all(seconds > 0 for seconds in timing["seconds"].values())
     assert timing["evaluated"] == len(json.loads((search / "candidates.json").read_text()))
 

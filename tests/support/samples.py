@@ -39,6 +39,7 @@ TINY = {
         "population_size": 6,
         "iterations": 2,
         "eval_images": 3,
+        "screen_images": 2,
         "size": 64,
     },
     "finetune": {"steps": 2, "batch_size": 2, "every": 2},

@@ -232,6 +232,19 @@ def test_the_discriminator_starts_as_the_reference_starts_it_on_each_path(teache
     assert _same_weights(after.modules["D"], students_d)  # the supernet: the mobile student's
 
 
+def test_a_mobile_student_starts_fresh_or_from_the_teachers_channels(teacher_run, tmp_path):
+    teacher = load_teacher(teacher_run)
+    train, val = open_splits(DataConfig(dataset=teacher.dataset), 4)
+    stem = teacher.generator.encoder[1].weight
+    kept = stem.abs().sum((1, 2, 3)).topk(4).indices
+    config = _distill_run(tmp_path / "f", teacher_run, ngf=4, student_init="fresh")
+    fresh = DistillTrainer(config, teacher, train, val).modules["G"]
+    assert not torch.equal(fresh.encoder[1].weight, stem[kept])
+    started = DistillTrainer(_distill_run(tmp_path / "t", teacher_run, ngf=4), teacher, train, val).modules["G"]
+    assert torch.equal(started.encoder[1].weight, stem[kept])
+    assert torch.equal(started.decoder[-2].bias, teacher.generator.decoder[-2].bias)  # the head keeps all 3
+
+
 def test_paired_distillation_uses_hinge_and_pseudo_pairs_least_squares(teacher_run, datasets, tmp_path):
     teacher = load_teacher(teacher_run)
     train, val = open_splits(DataConfig(dataset=teacher.dataset), 4)

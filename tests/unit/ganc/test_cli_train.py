@@ -23,6 +23,12 @@ def test_sample_then_train_then_resume_a_teacher(tmp_path):
     result = run("train", "teacher", "--out", tmp_path / "t", "--resume", "--steps", "4")
     assert result.exit_code == 0, result.output
     assert (tmp_path / "t" / "checkpoints" / "step_0000004.pt").is_file()
+    for init in ("teacher", "fresh"):
+        out = tmp_path / f"d-{init}"
+        result = run("train", "distill", "--teacher", tmp_path / "t", "--out", out, "--ngf", "4", "--steps", "1",
+                     "--batch-size", "1", "--student-init", init)  # fmt: skip
+        assert result.exit_code == 0, result.output
+        assert json.loads((out / "config.json").read_text())["student_init"] == init
     result = run(
         "train",
         "supernet",

@@ -29,6 +29,8 @@ def test_a_good_spec_gets_the_reference_defaults():
         ({"teacher": {"arch": "unet"}}, "teacher.arch"),
         ({"search": {"macs_budgets": [1e9], "target": "tpu"}}, "search.target"),
         ({"supernet": {"path": "slow"}}, "supernet.path"),
+        ({"supernet": {"student_init": "copied"}}, "supernet.student_init"),
+        ({"search": {"macs_budgets": [1e9], "eval_images": 4, "screen_images": 4}}, "fewer than eval_images"),
         ({"soft_time_limit_s": 60, "time_limit_s": 30}, "soft_time_limit_s must be below"),
         ({"time_limit_s": 0}, "time_limit_s"),
     ],
