@@ -1,108 +1,266 @@
-"""Which student recipe learns a teacher fastest from pseudo pairs: residual or plain, with or without the GAN
-and the feature-distillation terms.
+"""Which recipe teaches a student its teacher's look from unlabelled photos: inputs, start, norm, losses, optimiser.
 
     .venv/bin/python bench/pseudo_pair_recipe.py --teacher data/teachers/vintagify.pt \
-        --dataset var/jobs/vintage/data/dataset --steps 300
+        --dataset var/jobs/vintage/data/dataset --photos DIR --steps 200 [--arms recipe,"start: fresh"]
 
-Each recipe trains a fresh mobile ResNet student (ngf 32) for --steps steps of batch 4 on 128-px crops of the
-unlabelled photos, labelled by the teacher as they are drawn (the pipeline's own data and losses: L1 x 100 to
-the teacher's output, feature distillation through 1x1 mappings, lsgan against a fresh PatchGAN), and reports
-the L1 to the teacher on 8 held-out crops every 50 steps, beside the unchanged crops' L1 and what a per-crop
-affine colour map fitted to the teacher reaches (how much of the teacher is a colour grade). Prints JSON and
-writes it under bench/out/.
+Every arm trains a mobile student with ganc's own distillation trainer (compression/training/distill.py) for
+--steps steps of batch 4 at the dataset's size, changing one thing of the shipped recipe (ARMS): the inputs it is
+made to learn from, how it starts, its normalisation, its losses or its optimiser. Every --every steps it is
+scored against the teacher on the photos of DIR (none of the dataset's; whole, short side `size`) and on its
+own training photos (whole, short side `size`), beside the unchanged photos' score (the floor). "before" is the
+recipe that shipped the previous vintage family: 128-px crops of photos at a short side of 256-512 px labelled
+within the whole photo, the reference's taps after blocks 3, 6 and 9, instance norm without scale and shift,
+L1 x 100 + features x 0.01, Adam 2e-4 with beta1 0.5. Prints JSON and writes it, with a chart of agreement
+against steps and against wall time, under bench/out/.
 """
 
 import argparse
+import copy
 import json
+import time
 from pathlib import Path
+from typing import Any
 
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from torch import nn
-from torch.nn import functional as F
 
-from compression.checkpoint import load_generator
-from compression.data import TranslationDataset, training_preprocess
-from compression.models import ModelSpec
-from compression.models.super_mobile_resnet import SuperConv2d
-from compression.training.losses import GANLoss, distillation_loss
+from compression.data import (
+    TranslationDataset,
+    judging_preprocess,
+    load_rgb,
+    to_tensor,
+    with_short_side,
+)
+from compression.data.folders import list_images
+from compression.data.made import MadeInputs, MixSettings
+from compression.metrics import psnr
+from compression.metrics.quality import generate
+from compression.training import DistillRun, load_teacher
+from compression.training.data import DataConfig, open_splits
+from compression.training.distill import DistillTrainer
+from ganc.spec import TrainingSpec
 
-RECIPES = {
-    "plain, L1": {"residual": False, "gan": 0.0, "distill": 0.0},
-    "plain, L1 + distill 1": {"residual": False, "gan": 0.0, "distill": 1.0},
-    "plain, L1 + GAN 1 + distill 0.01": {"residual": False, "gan": 1.0, "distill": 0.01},
-    "residual, L1": {"residual": True, "gan": 0.0, "distill": 0.0},
+RECIPE = {"lr": 1e-3, "beta1": 0.9, "precision": "bf16"}  # deploy/specs/vintage.yaml's training settings
+BEFORE = {
+    "in_photo": True,
+    "reference_taps": True,
+    "norm": "instance",
+    "run": {"lambda_recon": 100.0, "lambda_distill": 0.01},
+    "training": {"lr": 2e-4, "beta1": 0.5},
 }
-REPORT_EVERY = 50
+ARMS: dict[str, dict[str, Any]] = {
+    "recipe": {},
+    "inputs: single photos, not mixed": {"mix": MixSettings(blended=0, pasted=0)},
+    "inputs: 64 distinct": {"distinct": 64},
+    "inputs: 512 distinct": {"distinct": 512},
+    "inputs: 128-px crops labelled within the photo": {"in_photo": True},
+    "start: residual (the unchanged photo)": {"run": {"residual": True}},
+    "start: fresh weights": {"run": {"student_init": "fresh"}},
+    "norm: no scale and shift": {"norm": "instance"},
+    "taps: after blocks 3, 6, 9 only": {"reference_taps": True},
+    "losses: L1 alone": {"run": {"lambda_distill": 0.0}},
+    "losses: + GAN": {"run": {"lambda_gan": 1.0}},
+    "optimiser: Adam 2e-4, beta1 0.5": {"training": {"lr": 2e-4, "beta1": 0.5}},
+    "capacity: ngf 64": {"run": {"ngf": 64}},
+    "before": BEFORE,
+}
+REFERENCE_TAPS = (0, 3, 6, 9)  # after down-sampling and after blocks 3, 6 and 9 of 9
 
 
-def train(recipe: dict, teacher: nn.Module, data: TranslationDataset, held: tuple, steps: int) -> list[float]:
-    torch.manual_seed(0)
-    student = ModelSpec("mobile_resnet", {"ngf": 32, "n_blocks": 9, "residual": recipe["residual"]}).build()
-    mappings = nn.ModuleList(SuperConv2d(128, 256, kernel_size=1) for _ in range(4))
-    optimizer = torch.optim.Adam([*student.parameters(), *mappings.parameters()], lr=2e-4, betas=(0.5, 0.999))
-    discriminator = ModelSpec("nlayer_discriminator", {"input_nc": 3}).build()
-    d_optimizer = torch.optim.Adam(discriminator.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    gan = GANLoss("lsgan")
-    curve = []
-    for step in range(steps):
-        a, _ = data.batch(step, 4, 0)
+class InPhotoLabels:
+    """The previous recipe's pseudo pairs: a 128-px crop of a photo at a short side of 256-512 px, and the same
+    crop of the teacher's output (and features) on the whole photo. The previous recipe labelled every photo at
+    5 scales once, onto disk; here each is labelled when drawn, which costs time, not the labels' gigabytes."""
+
+    def __init__(self, photos: list[Path], teacher: nn.Module, size: int, crop: int = 128) -> None:
+        self.photos, self.teacher, self.crop = [load_rgb(p) for p in photos], teacher, crop
+        self.sides = [round(s) for s in np.linspace(size, 2 * size, 5)]
+
+    def _labelled(self, index: int, side: int):
+        image = with_short_side(self.photos[index], side)
+        x = to_tensor(image.crop((0, 0, image.width // 4 * 4, image.height // 4 * 4)))
         with torch.no_grad():
-            target, target_taps = teacher.forward_with_taps(a)
-        out, taps = student.forward_with_taps(a)
-        if recipe["gan"]:
-            d_optimizer.zero_grad()
-            (0.5 * (gan(discriminator(out.detach()), False) + gan(discriminator(target), True))).backward()
-            d_optimizer.step()
-        loss = 100 * F.l1_loss(out, target) + recipe["distill"] * distillation_loss(taps, target_taps, mappings)
-        if recipe["gan"]:
-            discriminator.requires_grad_(False)
-            loss = loss + recipe["gan"] * gan(discriminator(out), True, for_discriminator=False)
-            discriminator.requires_grad_(True)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        if (step + 1) % REPORT_EVERY == 0:
-            with torch.no_grad():
-                curve.append(round(F.l1_loss(student(held[0]), held[1]).item(), 4))
-    return curve
+            out, taps = self.teacher.forward_with_taps(x[None])
+        return x, out[0].float(), [t[0].float() for t in taps]
+
+    def batch(self, step: int, batch_size: int, seed: int):
+        rng = np.random.default_rng([seed, step])
+        rows = []
+        for _ in range(batch_size):
+            x, out, taps = self._labelled(int(rng.integers(len(self.photos))), int(rng.choice(self.sides)))
+            top = int(rng.integers((x.shape[1] - self.crop) // 4 + 1)) * 4
+            left = int(rng.integers((x.shape[2] - self.crop) // 4 + 1)) * 4
+
+            rows.append(
+                (
+                    _cut(x, top, left, self.crop),
+                    _cut(out, top, left, self.crop),
+                    [_cut(t, top // 4, left // 4, self.crop // 4) for t in taps],
+                )
+            )
+        return (
+            torch.stack([r[0] for r in rows]),
+            torch.stack([r[1] for r in rows]),
+            [torch.stack(level) for level in zip(*[r[2] for r in rows])],
+        )
 
 
-def colour_grade_l1(a: torch.Tensor, target: torch.Tensor) -> float:
-    """The L1 of the best affine colour map from each crop to the teacher's output, fitted per crop."""
-    errors = []
-    for x, y in zip(a, target):
-        xs = np.c_[x.reshape(3, -1).T.numpy(), np.ones(x[0].numel())]
-        ys = y.reshape(3, -1).T.numpy()
-        weights, *_ = np.linalg.lstsq(xs, ys, rcond=None)
-        errors.append(float(np.abs(xs @ weights - ys).mean()))
-    return round(float(np.mean(errors)), 4)
+def _cut(tensor: torch.Tensor, top: int, left: int, size: int) -> torch.Tensor:
+    return tensor[:, top : top + size, left : left + size]
+
+
+def whole_photos(paths: list[Path], size: int) -> list[torch.Tensor]:
+    photos = []
+    for path in paths:
+        image = with_short_side(load_rgb(path), size)
+        photos.append(to_tensor(image.crop((0, 0, image.width // 4 * 4, image.height // 4 * 4))))
+    return photos
+
+
+def agreement(model: nn.Module, photos: list[torch.Tensor], references: list[torch.Tensor]) -> float:
+    return round(float(np.mean([psnr(o, r) for o, r in zip(generate(model, photos), references)])), 3)
+
+
+def make_trainer(arm: dict, args: argparse.Namespace) -> DistillTrainer:
+    training = TrainingSpec(steps=args.steps, batch_size=4, every=args.steps, **{**RECIPE, **arm.get("training", {})})
+    run = DistillRun(
+        out=args.out / "recipe-run",
+        data=DataConfig(dataset=args.dataset),
+        teacher=args.teacher,
+        student="mobile",
+        training=training,
+        **{"ngf": 32, "lambda_gan": 0.0, "seed": 0, **arm.get("run", {})},
+    )
+    teacher = load_teacher(args.teacher)
+    if "norm" in arm:  # students normalise as their teacher does: present the teacher as the arm wants
+        teacher.spec.options["norm"] = arm["norm"]
+    train, val = open_splits(run.data, teacher.generator.size_multiple)
+    trainer = DistillTrainer(run, teacher, train, val)
+    if "mix" in arm or "distinct" in arm:
+        trainer.made = MadeInputs(
+            train.files.a,
+            size=trainer.made.sides[0],
+            crop_size=trainer.made.crop_size,
+            mix=arm.get("mix", MixSettings()),
+            distinct=arm.get("distinct"),
+        )
+    if arm.get("in_photo"):
+        in_photo = InPhotoLabels(train.files.a, teacher.generator, trainer.made.sides[0])
+
+        def in_photo_batch(step: int):
+            a, out, taps = in_photo.batch(step, training.batch_size, run.seed)
+            return a, a, out, taps
+
+        trainer.training_batch = in_photo_batch
+    if arm.get("reference_taps"):
+        _tap_as_the_reference(trainer)
+    return trainer
+
+
+def _tap_as_the_reference(trainer: DistillTrainer) -> None:
+    """Features matched after down-sampling and blocks 3, 6 and 9 only, through the first four mappings."""
+    trainer.modules["mappings"] = nn.ModuleList(list(trainer.modules["mappings"])[: len(REFERENCE_TAPS)])
+    student, batch = trainer.modules["G"], trainer.training_batch
+    forward = student.forward_with_taps
+
+    def student_taps(x: torch.Tensor):
+        out, taps = forward(x)
+        return out, [taps[i] for i in REFERENCE_TAPS]
+
+    def teacher_batch(step: int):
+        a, b, out, taps = batch(step)
+        return a, b, out, [taps[i] for i in REFERENCE_TAPS]
+
+    student.forward_with_taps = student_taps
+    trainer.training_batch = teacher_batch
+
+
+def train_arm(name: str, arm: dict, args, outside, own) -> dict[str, Any]:
+    torch.manual_seed(0)
+    trainer = make_trainer(arm, args)
+    student = trainer.modules["G"]
+    curve = [{"step": 0, "seconds": 0.0, "outside": agreement(student, *outside), "own": agreement(student, *own)}]
+    elapsed = 0.0
+    for step in range(args.steps):
+        start = time.perf_counter()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=trainer.training.precision == "bf16"):
+            trainer.train_step(step)
+        for scheduler in trainer.schedulers.values():
+            scheduler.step()
+        elapsed += time.perf_counter() - start
+        if (step + 1) % args.every == 0:
+            curve.append(
+                {
+                    "step": step + 1,
+                    "seconds": round(elapsed, 1),
+                    "outside": agreement(student, *outside),
+                    "own": agreement(student, *own),
+                }
+            )
+            print(name, curve[-1], flush=True)
+    return {"curve": curve}
+
+
+def chart(report: dict, path: Path) -> None:
+    figure, axes = plt.subplots(1, 2, figsize=(13, 5), sharey=True)
+    for name, result in report["arms"].items():
+        steps = [p["step"] for p in result["curve"]]
+        seconds = [p["seconds"] / 60 for p in result["curve"]]
+        scores = [p["outside"] for p in result["curve"]]
+        axes[0].plot(steps, scores, marker="o", label=name)
+        axes[1].plot(seconds, scores, marker="o", label=name)
+    for axis, label in zip(axes, ("steps (batch 4)", "training minutes (2 cores)")):
+        axis.axhline(report["floor"]["outside"], color="black", linestyle="--", label="unchanged photo")
+        axis.set_xlabel(label)
+        axis.grid(alpha=0.3)
+    axes[0].set_ylabel("PSNR against the teacher, outside photos (dB)")
+    axes[1].legend(fontsize=7, loc="lower right")
+    figure.suptitle("Students of the vintage teacher: one change of the recipe per arm")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--teacher", type=Path, required=True)
-    parser.add_argument("--dataset", type=Path, required=True, help="a dataset of unlabelled photos (its train split)")
-    parser.add_argument("--steps", type=int, default=300)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--dataset", type=Path, required=True, help="a dataset of unlabelled photos")
+    parser.add_argument("--photos", type=Path, required=True, help="photos none of the dataset's came from")
+    parser.add_argument("--steps", type=int, default=200)
+    parser.add_argument("--every", type=int, default=50)
+    parser.add_argument("--arms", default=",".join(ARMS), help="comma-separated names of ARMS")
     parser.add_argument("--out", type=Path, default=Path("bench/out"))
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+    torch.set_num_threads(2)
+    names = [n.strip() for n in args.arms.split(",")]
+    unknown = [n for n in names if n not in ARMS]
+    if unknown:
+        parser.error(f"unknown arms {unknown}; known: {list(ARMS)}")
 
-    _, teacher = load_generator(args.teacher)
-    data = TranslationDataset(args.dataset, "train", training_preprocess(args.dataset, 128, None))
-    held_a, _ = data.batch(10_000, 8, 1)
-    with torch.no_grad():
-        held = (held_a, teacher(held_a))
-    report = {
+    teacher = load_teacher(args.teacher).generator
+    size = json.loads((args.dataset / "dataset.json").read_text())["size"]
+    outside_photos = whole_photos(list_images(args.photos), size)
+    train = TranslationDataset(args.dataset, "train", judging_preprocess(args.dataset, teacher.size_multiple))
+    own_photos = [a for _name, a, _b in train.eval_pairs()]
+    outside = (outside_photos, generate(teacher, outside_photos))
+    own = (own_photos, generate(teacher, own_photos))
+    report: dict[str, Any] = {
         "steps": args.steps,
-        "held_out_crops": len(held_a),
-        "unchanged_l1": round(F.l1_loss(held[0], held[1]).item(), 4),
-        "per_crop_colour_grade_l1": colour_grade_l1(*held),
-        "l1_every_50_steps": {name: train(recipe, teacher, data, held, args.steps) for name, recipe in RECIPES.items()},
+        "batch": 4,
+        "outside_photos": len(outside_photos),
+        "own_photos": len(own_photos),
+        "floor": {"outside": agreement(nn.Identity(), *outside), "own": agreement(nn.Identity(), *own)},
+        "arms": {},
     }
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "pseudo_pair_recipe.json").write_text(json.dumps(report, indent=2) + "\n")
+    for name in names:
+        report["arms"][name] = train_arm(name, copy.deepcopy(ARMS[name]), args, outside, own)
+        (args.out / "pseudo_pair_recipe.json").write_text(json.dumps(report, indent=2) + "\n")
+        chart(report, args.out / "pseudo_pair_recipe.png")
     print(json.dumps(report, indent=2))
 
 

@@ -36,6 +36,7 @@ from .data import (
     judging_preprocess,
 )
 from .export import export_onnx, make_card, verify_onnx
+from .export.gate import judge_students, score_key
 from .export.quantize import OnnxGenerator, export_int8, int8_variant
 from .foreign import as_ganc_checkpoint
 from .metrics import evaluate_generator
@@ -271,18 +272,29 @@ class Pipeline:
         val = list(self._held_out(dataset, "val", teacher).eval_pairs())
         references = teacher_outputs(teacher.generator, val)  # every variant is judged against them
         variants = self._variants(teacher, supernet_run, finetuned, latency)
-        exported, int8 = {}, {}
+        exported, int8, scores = {}, {}, {}
         for done, variant in enumerate(variants, 1):
             folder = self._export_variant(variant, teacher, val, references)
+            if not variant.is_teacher:
+                scores[variant.name] = read_card(folder / "card.json").quality[score_key(teacher.paired)]
             exported[variant.name] = str(folder)
             if self.spec.int8 is not None:
                 int8_folder, int8[variant.name] = self._export_int8(folder, variant, teacher, dataset, val, references)
                 if int8_folder is not None:
                     exported[int8_variant(variant.name)] = str(int8_folder)
             self.progress("export", done, len(variants), variant.name)
-        return {"variants": exported, **({"int8": int8} if self.spec.int8 is not None else {})}
+        # The quality gate: students no closer than the unchanged input (or below min_agreement_db) stay back.
+        floor = evaluate_generator(nn.Identity(), val, None if teacher.paired else references, teacher.paired)
+        verdicts = judge_students(scores, floor[score_key(teacher.paired)], self.spec.min_agreement_db)
+        held_back = {name: v.as_record() for name, v in verdicts.items() if not v.passed}
+        for name in held_back:
+            exported.pop(name)
+            exported.pop(int8_variant(name), None)
+        gate = {"gate": {name: v.as_record() for name, v in verdicts.items()}}
+        return {"variants": exported, **gate, **({"int8": int8} if self.spec.int8 is not None else {})}
 
-    def publish(self, exported: dict[str, str]) -> dict[str, Any]:
+    def publish(self, exported: dict[str, str], gate: dict[str, dict]) -> dict[str, Any]:
+        """Every exported variant that passed the gate, into the repository; the others, and why, as `held_back`."""
         published = {}
         for done, (variant, folder) in enumerate(exported.items(), 1):
             card = read_card(Path(folder) / "card.json")
@@ -291,7 +303,7 @@ class Pipeline:
                 prune_versions(self.repo, version.model_name, self.keep_versions)
             published[variant] = {"model": version.model_name, "version": version.version, "path": str(version.path)}
             self.progress("publish", done, len(exported), version.model_name)
-        return {"published": published}
+        return {"published": published, "held_back": {name: v for name, v in gate.items() if not v["passed"]}}
 
     def run(self) -> dict[str, Any]:
         self.check()
@@ -306,7 +318,7 @@ class Pipeline:
         exported = self.stage(
             "export", lambda: self.export(dataset, teacher, supernet, finetuned, search["latency_ms"])
         )
-        return self.stage("publish", lambda: self.publish(exported["variants"]))
+        return self.stage("publish", lambda: self.publish(exported["variants"], exported["gate"]))
 
     # -- helpers of the stages -----------------------------------------------------------------
     def _train_student(self, run: DistillRun) -> dict[str, Any]:

@@ -39,6 +39,9 @@ class JobRecord(BaseModel):
     started_at: datetime | None = None
     finished_at: datetime | None = None
     published: dict[str, Any] = Field(default_factory=dict, description="variant -> model, version, card")
+    held_back: dict[str, Any] = Field(
+        default_factory=dict, description="student -> its figures and why the quality gate did not publish it"
+    )
     error: str | None = None
     attempts: int = 0
     worker: str | None = Field(None, description="host:pid of the process running it")

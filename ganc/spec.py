@@ -17,6 +17,9 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+MIN_COVERAGE = 0.75  # an unlabelled photo's training crop, as a share of the short side it is judged at
+
+
 class DatasetSpec(_Strict):
     """Where the data comes from: an existing dataset folder (`path`); a sample set to build (`sample`, from
     `photos` or scikit-image's); or `photos` alone, unlabelled photographs of the input domain that the
@@ -43,8 +46,17 @@ class DatasetSpec(_Strict):
 
     @model_validator(mode="after")
     def _crops_fit_the_photos(self) -> "DatasetSpec":
-        if self.unlabelled and (self.crop_size or self.size) > self.size:
+        if not self.unlabelled:
+            return self
+        crop = self.crop_size or self.size
+        if crop > self.size:
             raise ValueError("`crop_size` must not exceed `size`: unlabelled photos are cropped at that scale or more")
+        if crop < MIN_COVERAGE * self.size:
+            raise ValueError(
+                f"`crop_size` {crop} covers too little of a photo judged at {self.size} px: the teacher labels each "
+                f"crop whole, as the students are judged and served, so a crop must be at least {MIN_COVERAGE:g} of "
+                f"`size` ({MIN_COVERAGE * self.size:g} px)"
+            )
         return self
 
     @property
@@ -62,6 +74,7 @@ class TrainingSpec(_Strict):
     steps: int = Field(2000, gt=0)
     batch_size: int = Field(4, gt=0)
     lr: float = Field(2e-4, gt=0, description="Adam's learning rate (linear decay over the second half)")
+    beta1: float = Field(0.5, ge=0, lt=1, description="Adam's momentum (pix2pix's 0.5 suits adversarial training)")
     every: int = Field(500, gt=0, description="steps between checkpoints, evaluations and sample grids")
     precision: Precision = Field(
         "fp32",
@@ -214,6 +227,13 @@ class CompressionSpec(_Strict):
     finetune: FinetuneSpec = Field(default_factory=FinetuneSpec)
     fp16: bool = Field(False, description="store published weights in FP16 (compute stays FP32)")
     int8: Int8Spec | None = Field(None, description="also publish INT8 variants that pass its checks")
+    min_agreement_db: float | None = Field(
+        None,
+        gt=0,
+        allow_inf_nan=False,
+        description="students below this PSNR on val (against the teacher's output; paired tasks: against the "
+        "targets) are not published; none ever is that is no closer than the unchanged input",
+    )
     publish_teacher: bool = True
     replace: bool = Field(False, description="publish into a family that another job made (its variants go on)")
     seed: int = 0

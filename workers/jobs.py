@@ -103,7 +103,7 @@ def run_job(store: JobStore, job_id: str, settings: Settings, progress: JobProgr
         return fail(store, job_id, "the job ran past its soft time limit")
     except (SpecError, ValueError, OSError, RuntimeError) as error:
         return fail(store, job_id, str(error).strip().splitlines()[0])
-    return succeed(store, job_id, result["published"])
+    return succeed(store, job_id, result["published"], result.get("held_back", {}))
 
 
 def work_folder(store: JobStore, job_id: str) -> Path:
@@ -125,8 +125,8 @@ def remove_old_work(store: JobStore, retention_days: float) -> list[str]:
     return old
 
 
-def succeed(store: JobStore, job_id: str, published: dict[str, dict]) -> JobRecord:
-    """Record the published variants, each with its card."""
+def succeed(store: JobStore, job_id: str, published: dict[str, dict], held_back: dict[str, dict]) -> JobRecord:
+    """Record the published variants, each with its card, and the students the quality gate held back."""
     with_cards = {
         variant: {**entry, "card": read_card(Path(entry["path"]) / "card.json").model_dump(mode="json")}
         for variant, entry in published.items()
@@ -136,6 +136,7 @@ def succeed(store: JobStore, job_id: str, published: dict[str, dict]) -> JobReco
         state="succeeded",
         finished_at=datetime.now(UTC),
         published=with_cards,
+        held_back=held_back,
         stage="publish",
         message="published",
     )

@@ -52,6 +52,10 @@ class MobileResnetBlock(nn.Module):
         self.expand_norm = norm_layer(inner)
         self.project = SeparableConv2d(inner, trunk, 3, **options)
         self.project_norm = norm_layer(trunk)
+        # A block whose last norm has a scale starts as the identity: a student started from its teacher's
+        # outer layers then passes the teacher's trunk through until each block has learnt its part.
+        if getattr(self.project_norm, "affine", False):
+            nn.init.zeros_(self.project_norm.weight)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = torch.relu(self.expand_norm(self.expand(self.pad(x))))

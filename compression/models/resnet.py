@@ -113,21 +113,14 @@ class ResnetLayout(nn.Module):
         y = self.decoder(self.blocks(self.encoder(x)))
         return (x + y).clamp(-1, 1) if self.residual else y
 
-    @property
-    def tap_blocks(self) -> tuple[int, ...]:
-        """Residual blocks after which distillation taps the trunk: 3, 6 and 9 of 9 (1-based)."""
-        n = len(self.blocks)
-        return tuple(sorted({max(0, n * k // 3 - 1) for k in (1, 2, 3)})) if n else ()
-
     def forward_with_taps(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        """The output, and the trunk features after down-sampling and after each tapped block."""
+        """The output, and the trunk features after down-sampling and after every residual block (the reference
+        taps blocks 3, 6 and 9 of 9; a tap after each block tells every block what it has to compute)."""
         h = self.encoder(x)
         taps = [h]
-        wanted = set(self.tap_blocks)
-        for index, block in enumerate(self.blocks):
+        for block in self.blocks:
             h = block(h)
-            if index in wanted:
-                taps.append(h)
+            taps.append(h)
         y = self.decoder(h)
         return ((x + y).clamp(-1, 1) if self.residual else y), taps
 

@@ -5,6 +5,8 @@ only its first k output channels (and the first channels of its input, whatever 
 layer produced). Sub-networks therefore share weights, and extracting one is slicing.
 """
 
+import functools
+
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -49,19 +51,25 @@ class SuperConvTranspose2d(nn.ConvTranspose2d):
 
 
 class SuperInstanceNorm2d(nn.InstanceNorm2d):
-    """Instance norm without affine parameters, for any number of channels (no width check)."""
+    """Instance norm for any number of channels up to its own: without affine parameters, or with the scale and
+    shift of its first channels."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.instance_norm(x, eps=self.eps)
+        if not self.affine:
+            return F.instance_norm(x, eps=self.eps)
+        channels = x.shape[1]
+        return F.instance_norm(x, weight=self.weight[:channels], bias=self.bias[:channels], eps=self.eps)
 
 
 def super_norm_layer(norm: NormName) -> NormLayer:
     """Width-agnostic normalisation: the supernet shares each norm layer across all its widths."""
-    if norm == "instance":
-        return SuperInstanceNorm2d
+    if norm in ("instance", "instance_affine"):
+        return functools.partial(SuperInstanceNorm2d, affine=norm == "instance_affine")
     if norm == "none":
         return norm_layer_for("none")
-    raise ValueError(f"a supernet shares normalisation across widths: use norm 'instance' or 'none', not {norm!r}")
+    raise ValueError(
+        f"a supernet shares normalisation across widths: use norm 'instance', 'instance_affine' or 'none', not {norm!r}"
+    )
 
 
 class SuperMobileResnetGenerator(ResnetLayout):
@@ -145,14 +153,21 @@ class SuperMobileResnetGenerator(ResnetLayout):
         """A standalone sub-network with `config`'s widths and the supernet's shared weights."""
         self.check_config(config)
         sub = SubMobileResnetGenerator(config, **self._sub_options)
-        super_layers = [m for m in self.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
-        sub_layers = [m for m in sub.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
+        super_layers = [m for m in self.modules() if _has_weights(m)]
+        sub_layers = [m for m in sub.modules() if _has_weights(m)]
         with torch.no_grad():
             for source, target in zip(super_layers, sub_layers, strict=True):
                 target.weight.copy_(source.weight[tuple(slice(0, n) for n in target.weight.shape)])
                 if target.bias is not None:
                     target.bias.copy_(source.bias[: target.bias.shape[0]])
         return sub.train(self.training)
+
+
+def _has_weights(module: nn.Module) -> bool:
+    """Convolutions, and normalisation layers with a scale and shift."""
+    if isinstance(module, nn.InstanceNorm2d):
+        return module.affine
+    return isinstance(module, (nn.Conv2d, nn.ConvTranspose2d))
 
 
 @register_model("super_mobile_resnet")

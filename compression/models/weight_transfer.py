@@ -6,7 +6,10 @@ inputs, a residual block keeps its trunk channels, and the head keeps all three 
 only between blocks of one kind: a full ResNet teacher's 3x3 blocks have no separable convolutions for a
 mobile student to take, so its blocks keep their fresh weights while every other layer is transferred. A
 student wider than the source somewhere takes all the source's channels there and keeps the rest fresh.
+Normalisation layers with a scale and shift (affine instance norm) take those of the channels they follow.
 """
+
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -17,9 +20,17 @@ from .resnet import ResnetBlock, ResnetLayout
 Index = torch.Tensor
 
 
-def transfer_by_l1(source: ResnetLayout, target: ResnetLayout) -> list[str]:
-    """Copy into `target` the channels of largest L1 norm of `source`'s layers; returns the names of the
-    target's layers that were copied."""
+@dataclass(frozen=True)
+class Transfer:
+    """What a transfer copied: the target's layers (by name), and which of the source's trunk channels the
+    target's trunk took, in order (what distillation maps the student's trunk back onto)."""
+
+    copied: list[str]
+    trunk: Index
+
+
+def transfer_by_l1(source: ResnetLayout, target: ResnetLayout) -> Transfer:
+    """Copy into `target` the channels of largest L1 norm of `source`'s layers."""
     if not isinstance(source, ResnetLayout) or not isinstance(target, ResnetLayout):
         raise ValueError("weight transfer needs two ResNet-layout generators")
     if len(source.blocks) != len(target.blocks):
@@ -30,21 +41,37 @@ def transfer_by_l1(source: ResnetLayout, target: ResnetLayout) -> list[str]:
     names = {module: name for name, module in target.named_modules()}
     copied: list[str] = []
     index: Index | None = None
-    n_encoder = sum(1 for _, part in source_convs if part == "encoder")
+    trunk = torch.arange(0)
+    n_encoder = sum(1 for _, _, part in source_convs if part == "encoder")
     with torch.no_grad():
-        for position, ((wide, _), (narrow, _)) in enumerate(zip(source_convs, target_convs)):
+        for position, ((wide, wide_norm, _), (narrow, narrow_norm, _)) in enumerate(zip(source_convs, target_convs)):
             index = _transfer_layer(wide, narrow, index)
+            _transfer_norm(wide_norm, narrow_norm, index)
             copied.append(names[narrow])
             if position == n_encoder - 1:  # the trunk: blocks keep its channels
+                trunk = index
                 copied += _transfer_blocks(source, target, index, names)
-    return copied
+    return Transfer(copied, trunk)
 
 
-def _outer_convs(model: ResnetLayout) -> list[tuple[nn.Module, str]]:
+def _outer_convs(model: ResnetLayout) -> list[tuple[nn.Module, nn.Module | None, str]]:
+    """Each outer convolution, the normalisation layer right after it (if any), and its part."""
     kinds = (nn.Conv2d, nn.ConvTranspose2d)
-    return [(m, "encoder") for m in model.encoder if isinstance(m, kinds)] + [
-        (m, "decoder") for m in model.decoder if isinstance(m, kinds)
-    ]
+    found = []
+    for part, sequence in (("encoder", list(model.encoder)), ("decoder", list(model.decoder))):
+        for position, module in enumerate(sequence):
+            if isinstance(module, kinds):
+                after = sequence[position + 1] if position + 1 < len(sequence) else None
+                found.append((module, after if isinstance(after, nn.InstanceNorm2d) else None, part))
+    return found
+
+
+def _transfer_norm(wide: nn.Module | None, narrow: nn.Module | None, index: Index) -> None:
+    """The scale and shift of the kept channels, where both layers have them."""
+    if wide is None or narrow is None or not (wide.affine and narrow.affine):
+        return
+    narrow.weight[: len(index)] = wide.weight[index]
+    narrow.bias[: len(index)] = wide.bias[index]
 
 
 def _transfer_blocks(source: ResnetLayout, target: ResnetLayout, trunk: Index, names: dict) -> list[str]:
@@ -55,13 +82,23 @@ def _transfer_blocks(source: ResnetLayout, target: ResnetLayout, trunk: Index, n
         if isinstance(wide, ResnetBlock):
             first, second = [m for m in wide.conv_block if isinstance(m, nn.Conv2d)]
             into_first, into_second = [m for m in narrow.conv_block if isinstance(m, nn.Conv2d)]
+            first_norm, second_norm = [m for m in wide.conv_block if isinstance(m, nn.InstanceNorm2d)] or (None, None)
+            into_norms = [m for m in narrow.conv_block if isinstance(m, nn.InstanceNorm2d)] or (None, None)
             inner = _transfer_layer(first, into_first, trunk)
+            _transfer_norm(first_norm, into_norms[0], inner)
             _transfer_layer(second, into_second, inner, keep=trunk)
+            _transfer_norm(second_norm, into_norms[1], trunk)
         elif isinstance(wide, MobileResnetBlock):
             inner = _transfer_separable(wide.expand.conv, narrow.expand.conv, trunk)
+            _transfer_norm(_norm(wide.expand_norm), _norm(narrow.expand_norm), inner)
             _transfer_separable(wide.project.conv, narrow.project.conv, inner, keep=trunk)
+            _transfer_norm(_norm(wide.project_norm), _norm(narrow.project_norm), trunk)
         copied.append(names[narrow])
     return copied
+
+
+def _norm(module: nn.Module) -> nn.Module | None:
+    return module if isinstance(module, nn.InstanceNorm2d) else None
 
 
 def _transfer_separable(wide: nn.Sequential, narrow: nn.Sequential, index: Index, keep: Index | None = None) -> Index:
@@ -70,6 +107,7 @@ def _transfer_separable(wide: nn.Sequential, narrow: nn.Sequential, index: Index
     narrow[0].weight[: len(index)] = depthwise.weight[index]
     if depthwise.bias is not None:
         narrow[0].bias[: len(index)] = depthwise.bias[index]
+    _transfer_norm(_norm(wide[1]), _norm(narrow[1]), index)
     return _transfer_layer(pointwise, narrow[2], index, keep=keep)
 
 

@@ -1,10 +1,16 @@
 """GAN Compression's distillation (Li et al., CVPR 2020): a mobile student, or a once-for-all supernet.
 
-The student's trunk features after down-sampling and after residual blocks 3, 6 and 9 are mapped by
-learnable 1x1 convolutions to the teacher's width and matched with MSE; a reconstruction loss pulls
-the output to the target (paired data) or to the teacher's output (unpaired data: the pseudo pairs);
-a GAN loss (hinge for pix2pix, least squares otherwise, as the reference) trains a discriminator started as
-the reference starts it (see DistillTrainer._discriminator). Fresh networks start from N(0, 0.02) weights.
+The student's trunk features after down-sampling and after every residual block are mapped by learnable 1x1
+convolutions to the teacher's width and matched with MSE; a reconstruction loss pulls the output to the target
+(paired data) or to the teacher's output (unpaired data); a GAN loss (hinge for pix2pix, least squares
+otherwise, as the reference) trains a discriminator started as the reference starts it (see
+DistillTrainer._discriminator). Fresh networks start from N(0, 0.02) weights; a student started from its teacher
+(`student_init: teacher`) takes the teacher's outer layers channel by channel, normalises as the teacher does
+(with a scale and shift where the teacher's instance norms have them) and maps its trunk back onto the teacher
+channels it took, so that it starts as the teacher with its blocks left out.
+
+Unlabelled photos become made inputs (compression/data/made.py) that the teacher labels whole at every step:
+the student learns exactly the teacher's answer to what it sees.
 
     ganc train distill  --teacher runs/teacher --ngf 32 --out runs/student            (original path)
     ganc train supernet --teacher runs/teacher --choices channels-48 --out runs/super (Fast GAN Compression)
@@ -26,6 +32,7 @@ from ganc.spec import REFERENCE_GAN_MODE, Sampling, StudentInit, SupernetSpec, T
 
 from ..checkpoint import IMPORTED, CheckpointError, load_checkpoint, resolve_checkpoint
 from ..data import TranslationDataset
+from ..data.made import MadeInputs
 from ..foreign import read_checkpoint
 from ..metrics import evaluate_generator
 from ..metrics.quality import teacher_outputs
@@ -37,12 +44,14 @@ from ..models.weight_transfer import transfer_by_l1
 from ..progress import Progress, no_progress
 from .data import DataConfig, open_splits
 from .losses import GANLoss, distillation_loss
-from .pseudo_pairs import PseudoPairs
 from .run import RunFolder, Trainer, check_fresh_or_resumable, run_training
 from .teacher import SAMPLE_ROWS
 
-# The reference's loss weights (reconstruction, distillation): pix2pix's, and CycleGAN's for pseudo pairs.
-PAIRED_WEIGHTS, PSEUDO_PAIR_WEIGHTS = (100.0, 1.0), (10.0, 0.01)
+# The loss weights (reconstruction, distillation): pix2pix's as the reference has them; for pseudo pairs
+# CycleGAN's reconstruction weight and a distillation weight ten times the reference's, which sums its MSE over 4
+# taps where ganc taps every block (10 of a 9-block teacher): about one MSE per tap against 10 x L1.
+PAIRED_WEIGHTS, PSEUDO_PAIR_WEIGHTS = (100.0, 1.0), (10.0, 0.1)
+STUDENT_NORMS = ("instance", "instance_affine")  # a teacher's norm that students share
 TEACHER_KINDS = ("pix2pix", "cyclegan", IMPORTED)
 Student = Literal["mobile", "supernet", "subnet"]
 SANDWICH_RANDOM = 2  # random sub-networks per sandwich step besides the largest and the smallest (BigNAS's)
@@ -157,21 +166,17 @@ class DistillTrainer(Trainer):
         self.lambda_recon = config.lambda_recon if config.lambda_recon is not None else recon
         self.lambda_distill = config.lambda_distill if config.lambda_distill is not None else distill
         self.gan_loss = GANLoss(REFERENCE_GAN_MODE["pix2pix" if self.paired else "cyclegan"])
-        # Unlabelled photos: the teacher labels them once, not at every step (see pseudo_pairs.py).
-        self.pseudo_pairs = None
+        # Unlabelled photos: inputs made from them, labelled by the teacher as they are made.
+        self.made = None
         if not train.has_targets:
-            self.pseudo_pairs = PseudoPairs(
-                train,
-                teacher.generator,
-                teacher.checkpoint,
-                side_range=train.preprocess.short_side,
-                crop_size=train.preprocess.crop_size,
-                with_taps=self.lambda_distill > 0,
-                progress=progress,
+            self.made = MadeInputs(
+                train.files.a, size=train.preprocess.short_side[0], crop_size=train.preprocess.crop_size
             )
         torch.manual_seed(config.seed)
 
         shared = {k: teacher.spec.options[k] for k in ("n_blocks", "residual") if k in teacher.spec.options}
+        if teacher.spec.options.get("norm") in STUDENT_NORMS:
+            shared["norm"] = teacher.spec.options["norm"]
         if config.residual is not None:
             shared["residual"] = config.residual
         init = load_checkpoint(resolve_checkpoint(config.init_from)) if config.init_from else None
@@ -204,7 +209,7 @@ class DistillTrainer(Trainer):
     ) -> tuple[nn.Module, nn.ModuleList]:
         """The student and its 1x1 mapping layers: fresh, or from an earlier run (`init`, config.init_from's)."""
         teacher_trunk = self.teacher.generator.widths.trunk
-        taps = len(self.teacher.generator.tap_blocks) + 1
+        taps = len(self.teacher.generator.blocks) + 1
         if config.student == "mobile":
             self.student_spec = ModelSpec("mobile_resnet", {"ngf": config.ngf, **shared})
         else:
@@ -225,10 +230,10 @@ class DistillTrainer(Trainer):
         else:
             student = self.student_spec.build()
             trunk = student.widths.trunk
-        if config.student == "mobile" and config.student_init == "teacher":
-            transfer_by_l1(self.teacher.generator, student)
         mappings = nn.ModuleList(SuperConv2d(trunk, teacher_trunk, kernel_size=1) for _ in range(taps))
         reference_init(mappings)
+        if config.student in ("mobile", "supernet") and init is None and config.student_init == "teacher":
+            _map_back(mappings, transfer_by_l1(self.teacher.generator, student).trunk)
         if config.student == "subnet":
             mappings.load_state_dict(init["training"]["modules"]["mappings"])
         elif init is not None:
@@ -249,6 +254,16 @@ class DistillTrainer(Trainer):
         """Paired data: the real target. Unpaired data: the teacher's output (the pseudo pair)."""
         return b if self.paired else teacher_out
 
+    def training_batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, list[torch.Tensor]]:
+        """Step `step`'s inputs A and targets B (made inputs: B is A), and the teacher's output and features on A."""
+        if self.made is not None:
+            a = b = self.made.batch(step, self.training.batch_size, self.seed)
+        else:
+            a, b = self.train_data.batch(step, self.training.batch_size, self.seed)
+        with torch.no_grad():
+            teacher_out, teacher_taps = self.teacher.generator.forward_with_taps(a)
+        return a, b, teacher_out, teacher_taps
+
     def _step_configs(self, step: int) -> list[ChannelConfig | None]:
         """The sub-networks this step trains: one at random (uniform), or the largest, the smallest and
         SANDWICH_RANDOM at random (sandwich); None for a student that is not a supernet."""
@@ -264,13 +279,7 @@ class DistillTrainer(Trainer):
 
     def train_step(self, step: int) -> dict[str, float]:
         student, mappings, d = self.modules["G"], self.modules["mappings"], self.modules["D"]
-        if self.pseudo_pairs is not None:
-            a, teacher_out, teacher_taps = self.pseudo_pairs.batch(step, self.training.batch_size, self.seed)
-            b = a
-        else:
-            a, b = self.train_data.batch(step, self.training.batch_size, self.seed)
-            with torch.no_grad():
-                teacher_out, teacher_taps = self.teacher.generator.forward_with_taps(a)
+        a, b, teacher_out, teacher_taps = self.training_batch(step)
         target = self.reconstruction_target(b, teacher_out)
         # What the discriminator learns as real: B, or for unlabelled photos the teacher's style itself.
         real = b if self.train_data.has_targets else teacher_out
@@ -371,6 +380,16 @@ class DistillTrainer(Trainer):
             "teacher_checkpoint": str(self.teacher.checkpoint),
             "discriminator": {"arch": d.arch, "options": d.options, "state_dict": self.modules["D"].state_dict()},
         }
+
+
+def _map_back(mappings: nn.ModuleList, trunk: torch.Tensor) -> None:
+    """Each mapping starts by putting the student's trunk channel j back where it came from, teacher channel
+    trunk[j]: the student's features are then compared with the very teacher features they started as."""
+    with torch.no_grad():
+        for mapping in mappings:
+            mapping.weight.zero_()
+            mapping.bias.zero_()
+            mapping.weight[trunk, torch.arange(len(trunk)), 0, 0] = 1.0
 
 
 def train_distill(run: DistillRun, resume: bool = False, progress: Progress = no_progress) -> dict[str, float]:

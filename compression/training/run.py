@@ -30,7 +30,6 @@ from ..models import ModelSpec
 from ..progress import Progress, no_progress
 
 _CHECKPOINT = re.compile(r"step_(\d+)\.pt")
-BETA1 = 0.5  # pix2pix's Adam momentum
 KEEP_CHECKPOINTS = 3
 
 RunConfig = TypeVar("RunConfig", bound=BaseModel)
@@ -59,7 +58,7 @@ class Trainer(ABC):
         self.schedulers: dict[str, torch.optim.lr_scheduler.LRScheduler] = {}
 
     def adam(self, name: str, parameters) -> None:
-        optimizer = torch.optim.Adam(parameters, lr=self.training.lr, betas=(BETA1, 0.999))
+        optimizer = torch.optim.Adam(parameters, lr=self.training.lr, betas=(self.training.beta1, 0.999))
         self.optimizers[name] = optimizer
         self.schedulers[name] = torch.optim.lr_scheduler.LambdaLR(optimizer, linear_decay(self.training.steps))
 

@@ -41,7 +41,7 @@ def test_pipeline_publishes_the_teacher_and_the_ladder(pipeline_run):
     assert index.problems == [] and len(index.versions) == 2
     for entry in index.versions:
         card = entry.card
-        assert card.job == "job-1" and card.precision == "fp16" and card.task == "sr4x"
+        assert card.job == "job-1" and card.precision == "fp16" and card.task == "edges2photo"
         assert {"psnr", "ssim", "psnr_input"} <= set(card.quality)
         assert list(card.latency_ms) == ["onnxruntime-cpu-2t-64px"]
         if card.variant != "teacher":

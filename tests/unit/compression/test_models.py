@@ -114,10 +114,10 @@ def test_channel_config_round_trips():
     assert str(ChannelConfig.parse("16_16_32_16_32_32_16_16")) == "16_16_32_16_32_32_16_16"
 
 
-@pytest.mark.parametrize("seed", range(4))
-def test_extracted_subnet_equals_the_supernet_with_that_config(seed):
+@pytest.mark.parametrize("seed, norm", [(0, "instance"), (1, "instance"), (2, "instance_affine"), (3, "instance_affine")])
+def test_extracted_subnet_equals_the_supernet_with_that_config(seed, norm):
     torch.manual_seed(seed)
-    supernet = SuperMobileResnetGenerator(ngf=16, n_blocks=3, choice_set=None)
+    supernet = build_model("super_mobile_resnet", ngf=16, n_blocks=3, norm=norm)
     for p in supernet.parameters():  # non-trivial biases too
         torch.nn.init.normal_(p, 0, 0.2)
     supernet.eval()
@@ -131,13 +131,18 @@ def test_extracted_subnet_equals_the_supernet_with_that_config(seed):
     assert (actual - expected).abs().max() <= 1e-5
 
 
-def test_extract_subnet_gives_a_spec_that_rebuilds_it():
-    spec = ModelSpec("super_mobile_resnet", {"ngf": 16, "n_blocks": 3, "residual": True})
+@pytest.mark.parametrize("norm", ["instance", "instance_affine"])
+def test_extract_subnet_gives_a_spec_that_rebuilds_it(norm):
+    spec = ModelSpec("super_mobile_resnet", {"ngf": 16, "n_blocks": 3, "residual": True, "norm": norm})
     supernet = spec.build()
     sub_spec, sub = extract_subnet(spec, supernet, ChannelConfig.uniform(8))
-    assert sub_spec == ModelSpec("sub_mobile_resnet", {"config": "8_8_8_8_8_8_8_8", "n_blocks": 3, "residual": True})
+    expected = {"config": "8_8_8_8_8_8_8_8", "n_blocks": 3, "residual": True, "norm": norm}
+    assert sub_spec == ModelSpec("sub_mobile_resnet", expected)
     rebuilt = sub_spec.build()
     rebuilt.load_state_dict(sub.state_dict())
+    x = torch.rand(1, 3, 16, 16)
+    with torch.no_grad():
+        assert torch.allclose(rebuilt.eval()(x), sub(x), atol=1e-6)
 
 
 def test_supernet_refuses_widths_outside_its_choice_set():

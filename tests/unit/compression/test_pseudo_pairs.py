@@ -1,10 +1,13 @@
 """A teacher made elsewhere and a folder of unlabelled photos: the teacher labels them, the pipeline compresses it."""
 
+import copy
 import json
 
+import numpy as np
 import pytest
 import torch
 from PIL import Image
+from torch.nn import functional as F
 from typer.testing import CliRunner
 
 from compression.data import (
@@ -13,14 +16,18 @@ from compression.data import (
     build_photo_dataset,
     judging_preprocess,
     training_preprocess,
+    with_short_side,
 )
+from compression.data.made import MadeInputs, MixSettings
 from compression.data.sample import skimage_photos
-from compression.models import ModelSpec
+from compression.export.gate import QualityGateError, judge_students
 from compression.pipeline import run_pipeline
-from compression.training.pseudo_pairs import PseudoPairs
+from compression.training import DistillRun, load_teacher
+from compression.training.data import DataConfig, open_splits
+from compression.training.distill import DistillTrainer
 from ganc.cli.main import app
 from ganc.repository import read_index
-from ganc.spec import SpecError, parse_spec
+from ganc.spec import SpecError, TrainingSpec, parse_spec
 from tests.support.foreign_generators import JunyanzResnetGenerator, VintagifyGenerator, junyanz_norm, randomised
 
 
@@ -51,69 +58,59 @@ def test_photos_are_dealt_whole_into_the_splits_and_judged_at_their_size(photos,
         assert min(a.shape[1:]) == 64 and torch.equal(a, b) and not val.has_targets
 
 
-class CountingTeacher(torch.nn.Module):
-    """A small ResNet teacher that counts the photos it labels."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        torch.manual_seed(3)
-        self.generator = ModelSpec("resnet", {"ngf": 8, "n_blocks": 3}).build().eval()
-        self.size_multiple, self.calls = self.generator.size_multiple, 0
-
-    def forward_with_taps(self, x):
-        self.calls += 1
-        return self.generator.forward_with_taps(x)
+def made_inputs(root, mix=MixSettings(), **options):
+    train = TranslationDataset(root, "train", training_preprocess(root, 32, None))
+    return MadeInputs(train.files.a, size=48, crop_size=options.pop("crop_size", 48), mix=mix, **options)
 
 
-def pseudo_pairs(root, teacher, checkpoint, crop=32):
-    train = TranslationDataset(root, "train", training_preprocess(root, crop, None))
-    side_range = train.preprocess.short_side
-    return PseudoPairs(train, teacher, checkpoint, side_range=side_range, crop_size=crop, with_taps=True)
-
-
-def test_the_teacher_labels_each_photo_once_per_scale_and_crops_cut_photo_labels_and_features_alike(
-    photos, foreign_teacher, tmp_path
-):
+def test_made_inputs_are_a_pure_function_of_seed_and_step(photos, tmp_path):
     build_photo_dataset(photos, tmp_path / "d", size=48)
-    teacher = CountingTeacher()
-    pairs = pseudo_pairs(tmp_path / "d", teacher, foreign_teacher)
-    assert teacher.calls == len(pairs.data) * len(pairs.sides) and pairs.sides == [48, 60, 72, 84, 96]
-    a, out, taps = pairs.batch(5, 3, seed=1)
-    again = pairs.batch(5, 3, seed=1)
-    assert torch.equal(a, again[0]) and torch.equal(out, again[1]) and not torch.equal(a, pairs.batch(6, 3, 1)[0])
-    assert a.shape == out.shape == (3, 3, 32, 32) and [t.shape for t in taps] == [(3, 32, 8, 8)] * 4
-    # Each crop is the teacher's output on the whole photo, cut where the photo was cut (or flipped with it).
-    for photo, label, features in zip(a, out, zip(*taps)):
-        found = False
-        for scales in pairs.labels:
-            for labelled in scales:
-                whole, whole_taps = teacher.generator.forward_with_taps(labelled.photo.unsqueeze(0))
-                for flip in (False, True):
-                    source = labelled.photo.flip(-1) if flip else labelled.photo
-                    for y in range(0, source.shape[1] - 31, 4):
-                        for x in range(0, source.shape[2] - 31, 4):
-                            if torch.equal(source[:, y : y + 32, x : x + 32], photo):
-                                expected = whole[0].flip(-1) if flip else whole[0]
-                                assert torch.allclose(expected[:, y : y + 32, x : x + 32], label, atol=2e-3)
-                                tap = whole_taps[2][0].flip(-1) if flip else whole_taps[2][0]
-                                cut = tap[:, y // 4 : y // 4 + 8, x // 4 : x // 4 + 8]
-                                assert torch.allclose(cut, features[2], atol=1e-2 * float(cut.detach().abs().max()))
-                                found = True
-        assert found
-    # A later stage reads the labels back instead of running the teacher again.
-    later = CountingTeacher()
-    assert torch.equal(pseudo_pairs(tmp_path / "d", later, foreign_teacher).batch(5, 3, 1)[1], out)
-    assert later.calls == 0
+    made = made_inputs(tmp_path / "d")
+    a = made.batch(5, 3, seed=1)
+    assert a.shape == (3, 3, 48, 48) and a.dtype == torch.float32 and a.min() >= -1 and a.max() <= 1
+    assert torch.equal(a, made_inputs(tmp_path / "d").batch(5, 3, seed=1))
+    assert not torch.equal(a, made.batch(6, 3, seed=1)) and not torch.equal(a, made.batch(5, 3, seed=2))
+    distinct = made_inputs(tmp_path / "d", distinct=4)
+    assert torch.equal(distinct.batch(0, 4, seed=1), distinct.batch(1, 4, seed=1))
 
 
-def test_labels_of_another_teacher_are_not_reused(photos, foreign_teacher, tmp_path):
+def test_a_made_input_of_one_photo_is_a_crop_covering_most_of_it(photos, tmp_path):
     build_photo_dataset(photos, tmp_path / "d", size=48)
-    pseudo_pairs(tmp_path / "d", CountingTeacher(), foreign_teacher)
-    other = tmp_path / "other.pth"
-    other.write_bytes(foreign_teacher.read_bytes() + b"changed")
-    teacher = CountingTeacher()
-    pseudo_pairs(tmp_path / "d", teacher, other)
-    assert teacher.calls > 0
+    made = made_inputs(tmp_path / "d", MixSettings(blended=0, pasted=0, channel_gain=0, saturation=0), crop_size=44)
+    assert made.sides == (48, 60)
+    image = ((made.batch(0, 1, seed=0)[0] + 1) * 127.5).round()
+    found = []
+    for photo in made.photos:
+        for side in range(48, 61):
+            scaled = torch.from_numpy(np.asarray(with_short_side(photo, side), dtype=np.float32)).permute(2, 0, 1)
+            for candidate in (scaled, scaled.flip(-1)):
+                windows = candidate.unfold(1, 44, 1).unfold(2, 44, 1)  # [3, y, x, 44, 44]
+                distance = (windows - image[:, None, None]).abs().amax(dim=(0, 3, 4))
+                if distance.min() < 1:
+                    found.append(side)
+    assert found  # a 44-px crop of a photo brought to a short side of 48-60 px covers most of it
+
+
+def test_the_student_learns_the_teachers_answer_to_exactly_the_input_it_sees(photos, foreign_teacher, tmp_path):
+    build_photo_dataset(photos, tmp_path / "d", size=32)
+    run = DistillRun(
+        out=tmp_path / "run",
+        data=DataConfig(dataset=tmp_path / "d"),
+        teacher=foreign_teacher,
+        student="mobile",
+        ngf=4,
+        training=TrainingSpec(steps=1, batch_size=2),
+        lambda_gan=0,
+        lambda_distill=0,
+    )
+    teacher = load_teacher(foreign_teacher)
+    train, val = open_splits(run.data, teacher.generator.size_multiple)
+    trainer = DistillTrainer(run, teacher, train, val)
+    a = trainer.made.batch(0, 2, seed=0)
+    student = copy.deepcopy(trainer.modules["G"])
+    with torch.no_grad():
+        expected = F.l1_loss(student(a), teacher.generator(a)).item()
+    assert trainer.train_step(0)["recon"] == pytest.approx(expected, rel=1e-5)
 
 
 @pytest.mark.parametrize(
@@ -146,24 +143,46 @@ def spec(photos, checkpoint, **changes) -> dict:
 
 
 def test_a_foreign_teacher_is_compressed_on_unlabelled_photos(photos, foreign_teacher, tmp_path):
-    residual_students = {"checkpoint": str(foreign_teacher), "residual": True}
-    result = run_pipeline(
-        parse_spec(spec(photos, foreign_teacher, teacher=residual_students)),
-        tmp_path / "work",
-        tmp_path / "repo",
-        "job",
-    )
+    result = run_pipeline(parse_spec(spec(photos, foreign_teacher)), tmp_path / "work", tmp_path / "repo", "job")
     assert (tmp_path / "work" / "teacher" / "imported.pt").is_file()  # converted once
     cards = {v.card.variant: v.card for v in read_index(tmp_path / "repo").versions}
-    assert set(cards) == set(result["published"]) and len(cards) == 2
+    assert set(cards) == set(result["published"]) and len(cards) == 2 and result["held_back"] == {}
     for card in cards.values():
         assert card.quality_against == "teacher" and set(card.quality) == {"psnr_teacher", "ssim_teacher"}
     assert cards["teacher"].quality["psnr_teacher"] == 100.0  # the teacher agrees with itself
     student = next(c for name, c in cards.items() if name != "teacher")
     assert student.quality["psnr_teacher"] < 100.0 and student.teacher == "aged--teacher"
-    assert student.architecture_options["residual"] is True and "residual" not in cards["teacher"].architecture_options
+    # Students normalise as their teacher does: its instance norms have a scale and shift, so theirs do.
+    assert student.architecture_options["norm"] == "instance_affine"
+    gate = json.loads((tmp_path / "work" / "export" / "done.json").read_text())["gate"]
+    assert gate[student.variant]["passed"] and gate[student.variant]["score_db"] > gate[student.variant]["floor_db"]
     run = json.loads((tmp_path / "work" / "supernet" / "run" / "config.json").read_text())
     assert run["data"]["dataset"].endswith("data/dataset")
+
+
+def test_students_no_closer_to_the_teacher_than_the_photo_are_not_published(photos, foreign_teacher, tmp_path):
+    # Residual students start as the unchanged photo and, after a few steps, are no closer to this random teacher.
+    residual_students = {"checkpoint": str(foreign_teacher), "residual": True}
+    with pytest.raises(QualityGateError, match=r"student-\S+ [0-9.]+ dB, -[0-9.]+ dB .*: no closer than doing nothing"):
+        run_pipeline(
+            parse_spec(spec(photos, foreign_teacher, teacher=residual_students)),
+            tmp_path / "work",
+            tmp_path / "repo",
+            "job",
+        )
+    assert json.loads((tmp_path / "work" / "supernet" / "run" / "config.json").read_text())["residual"] is True
+    assert read_index(tmp_path / "repo").versions == []  # nothing published, the teacher neither
+
+
+def test_a_student_below_the_specs_minimum_is_held_back_and_the_record_says_by_how_much():
+    verdicts = judge_students({"student-a": 21.5, "student-b": 24.0}, floor_db=21.0, min_agreement_db=23.0)
+    assert verdicts["student-b"].passed and not verdicts["student-a"].passed
+    assert (
+        verdicts["student-a"].reason == "21.50 dB, +0.50 dB against the unchanged input: 1.50 dB below min_agreement_db"
+    )
+    assert verdicts["student-a"].as_record()["passed"] is False
+    with pytest.raises(QualityGateError, match="student-a 21.00 dB, \\+0.00 dB .*no closer than doing nothing"):
+        judge_students({"student-a": 21.0}, floor_db=21.0, min_agreement_db=None)
 
 
 @pytest.mark.parametrize(
@@ -172,6 +191,7 @@ def test_a_foreign_teacher_is_compressed_on_unlabelled_photos(photos, foreign_te
         ({"teacher": {}}, "unlabelled: give teacher.checkpoint"),
         ({"dataset": {"photos": "x", "path": "y"}}, "not several"),
         ({"dataset": {"photos": "x", "size": 64, "crop_size": 128}}, "must not exceed"),
+        ({"dataset": {"photos": "x", "size": 64, "crop_size": 44}}, "covers too little of a photo judged at 64 px"),
     ],
 )
 def test_specs_on_unlabelled_photos_need_a_teacher_to_label_them(photos, foreign_teacher, change, message):

@@ -7,7 +7,8 @@ import torch
 
 from compression.checkpoint import load_checkpoint, load_generator
 from compression.data import build_sample_dataset
-from compression.models import SuperMobileResnetGenerator, get_choice_set
+from compression.models import ModelSpec, SuperMobileResnetGenerator, get_choice_set
+from compression.models.weight_transfer import transfer_by_l1
 from compression.training import DataConfig, DistillRun, TeacherRun, load_teacher, train_distill, train_teacher
 from compression.training.data import open_splits
 from compression.training.distill import DistillTrainer
@@ -126,7 +127,7 @@ def _distill_run(out, teacher, student="mobile", steps=8, ngf=8, lr=2e-4, **kwar
     )
 
 
-def test_distillation_taps_sit_after_downsampling_and_blocks_3_6_9(teacher_run, tmp_path):
+def test_distillation_taps_sit_after_downsampling_and_every_block(teacher_run, tmp_path):
     teacher = load_teacher(teacher_run)
     config = _distill_run(tmp_path / "s", teacher_run)
     train, val = open_splits(DataConfig(dataset=teacher.dataset), 4)
@@ -135,13 +136,24 @@ def test_distillation_taps_sit_after_downsampling_and_blocks_3_6_9(teacher_run, 
     x = torch.rand(1, 3, 32, 32)
     _, teacher_taps = teacher.generator.forward_with_taps(x)
     _, student_taps = student.forward_with_taps(x)
-    assert len(teacher_taps) == len(student_taps) == 4
-    assert [t.shape for t in teacher_taps] == [(1, 32, 8, 8)] * 4  # trunk of ngf 8, after two stride-2 layers
-    assert [t.shape for t in student_taps] == [(1, 32, 8, 8)] * 4
+    taps = 1 + len(teacher.generator.blocks)
+    assert len(teacher_taps) == len(student_taps) == len(trainer.modules["mappings"]) == taps
+    assert [t.shape for t in teacher_taps] == [(1, 32, 8, 8)] * taps  # trunk of ngf 8, after two stride-2 layers
+    assert [t.shape for t in student_taps] == [(1, 32, 8, 8)] * taps
     for tap, mapping in zip(student_taps, trainer.modules["mappings"]):
         assert mapping(tap).shape == teacher_taps[0].shape
-    nine = teacher.generator.__class__(ngf=8, n_blocks=9)
-    assert nine.tap_blocks == (2, 5, 8)  # 0-based: after blocks 3, 6 and 9
+
+
+def test_a_student_started_from_its_teacher_maps_its_trunk_back_onto_the_channels_it_took(teacher_run, tmp_path):
+    teacher = load_teacher(teacher_run)
+    train, val = open_splits(DataConfig(dataset=teacher.dataset), 4)
+    trainer = DistillTrainer(_distill_run(tmp_path / "s", teacher_run, ngf=4), teacher, train, val)
+    student, mappings = trainer.modules["G"], trainer.modules["mappings"]
+    taken = transfer_by_l1(teacher.generator, ModelSpec("mobile_resnet", {"ngf": 4, "n_blocks": 3}).build()).trunk
+    for mapping in mappings:
+        weight = mapping.weight[:, :, 0, 0]  # [teacher's trunk, student's trunk]
+        assert set(weight.unique().tolist()) == {0.0, 1.0} and torch.equal(weight.sum(0), torch.ones(16))
+        assert torch.equal(weight.argmax(0), taken) and not mapping.bias.any()
 
 
 def test_distilled_student_and_supernet_learn_from_the_teacher(teacher_run, tmp_path):
@@ -193,7 +205,7 @@ def test_unpaired_distillation_learns_from_the_teachers_outputs(datasets, tmp_pa
     config = _distill_run(tmp_path / "s", cyclegan)
     train, val = open_splits(DataConfig(dataset=teacher.dataset), 4)
     trainer = DistillTrainer(config, teacher, train, val)
-    assert trainer.lambda_recon == 10.0 and trainer.lambda_distill == 0.01
+    assert trainer.lambda_recon == 10.0 and trainer.lambda_distill == 0.1
     b, teacher_out = torch.zeros(1, 3, 8, 8), torch.ones(1, 3, 8, 8)
     assert trainer.reconstruction_target(b, teacher_out) is teacher_out
     metrics = train_distill(_distill_run(tmp_path / "run", cyclegan, steps=2))

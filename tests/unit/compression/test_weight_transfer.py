@@ -3,6 +3,7 @@ import torch
 from torch import nn
 
 from compression.models import MobileResnetGenerator
+from compression.models.layers import norm_layer_for
 from compression.models.resnet import ResnetGenerator
 from compression.models.weight_transfer import transfer_by_l1
 
@@ -68,7 +69,7 @@ def test_a_narrow_generator_hidden_in_a_wide_one_is_found_again(kind):
     x = torch.rand(1, 3, 32, 32) * 2 - 1
     with torch.no_grad():
         assert torch.allclose(wide(x), narrow(x), atol=1e-5)  # the embedding itself is right
-        copied = transfer_by_l1(wide, target)
+        copied = transfer_by_l1(wide, target).copied
         assert torch.allclose(target(x), narrow(x), atol=1e-5)
     assert len(copied) == 6 + 3  # stem, 2 down, 2 up, head; every block
 
@@ -78,7 +79,7 @@ def test_a_mobile_student_takes_a_resnet_teachers_outer_layers_and_keeps_its_fre
     teacher, student = ResnetGenerator(ngf=8, n_blocks=3), MobileResnetGenerator(ngf=4, n_blocks=3)
     blocks_before = {k: v.clone() for k, v in student.blocks.state_dict().items()}
     with torch.no_grad():
-        copied = transfer_by_l1(teacher, student)
+        copied = transfer_by_l1(teacher, student).copied
     assert copied == ["encoder.1", "encoder.4", "encoder.7", "decoder.0", "decoder.3", "decoder.7"]
     assert all(torch.equal(v, student.blocks.state_dict()[k]) for k, v in blocks_before.items())
     stem = teacher.encoder[1].weight
@@ -106,3 +107,26 @@ def test_generators_of_different_layouts_are_refused():
         transfer_by_l1(ResnetGenerator(ngf=8, n_blocks=3), MobileResnetGenerator(ngf=4, n_blocks=6))
     with pytest.raises(ValueError, match="ResNet-layout"):
         transfer_by_l1(ResnetGenerator(ngf=8, n_blocks=3), nn.Sequential(nn.Conv2d(3, 3, 1)))  # type: ignore[arg-type]
+
+
+def test_affine_norms_take_the_scales_and_shifts_of_the_channels_they_follow():
+    torch.manual_seed(0)
+    teacher = ResnetGenerator(ngf=8, n_blocks=3, norm_layer=norm_layer_for("instance_affine"))
+    student = MobileResnetGenerator(ngf=4, n_blocks=3, norm_layer=norm_layer_for("instance_affine"))
+    for module in teacher.modules():
+        if isinstance(module, nn.InstanceNorm2d):
+            nn.init.normal_(module.weight)
+            nn.init.normal_(module.bias)
+    with torch.no_grad():
+        transfer = transfer_by_l1(teacher, student)
+    stem_kept = teacher.encoder[1].weight.abs().sum((1, 2, 3)).topk(4).indices
+    assert torch.equal(student.encoder[2].weight, teacher.encoder[2].weight[stem_kept])
+    assert torch.equal(student.encoder[2].bias, teacher.encoder[2].bias[stem_kept])
+    assert transfer.trunk.shape == (16,) and len(set(transfer.trunk.tolist())) == 16
+    assert torch.equal(student.encoder[8].weight, teacher.encoder[8].weight[transfer.trunk])
+
+
+def test_a_fresh_block_with_an_affine_norm_starts_as_the_identity():
+    student = MobileResnetGenerator(ngf=4, n_blocks=3, norm_layer=norm_layer_for("instance_affine"))
+    h = torch.randn(2, 16, 8, 8)
+    assert torch.equal(student.blocks(h), h)
