@@ -148,7 +148,7 @@ def test_a_student_started_from_its_teacher_maps_its_trunk_back_onto_the_channel
     teacher = load_teacher(teacher_run)
     train, val = open_splits(DataConfig(dataset=teacher.dataset), 4)
     trainer = DistillTrainer(_distill_run(tmp_path / "s", teacher_run, ngf=4), teacher, train, val)
-    student, mappings = trainer.modules["G"], trainer.modules["mappings"]
+    mappings = trainer.modules["mappings"]
     taken = transfer_by_l1(teacher.generator, ModelSpec("mobile_resnet", {"ngf": 4, "n_blocks": 3}).build()).trunk
     for mapping in mappings:
         weight = mapping.weight[:, :, 0, 0]  # [teacher's trunk, student's trunk]
