@@ -208,12 +208,12 @@ class Pipeline:
         return {"checkpoint": str(resolve_checkpoint(run.out))}
 
     def distill(self, dataset: str, teacher: str) -> dict[str, Any]:
-        """The original path's first step: a mobile student as wide as the choice set's largest width."""
+        """The original path's first step: a mobile student of the choice set's largest widths."""
         supernet = self.spec.supernet
         training = supernet.training().model_copy(update={"steps": supernet.distill_steps})
-        width = max(get_choice_set(supernet.choices).largest.channels)
+        largest = str(get_choice_set(supernet.choices).largest)
         out = self.work / "distill" / RUN_FOLDER
-        return self._train_student(self.distill_run(out, dataset, teacher, training, student="mobile", ngf=width))
+        return self._train_student(self.distill_run(out, dataset, teacher, training, student="mobile", config=largest))
 
     def supernet(self, dataset: str, teacher: str, init_from: str | None) -> dict[str, Any]:
         supernet = self.spec.supernet

@@ -217,6 +217,14 @@ class Int8Spec(_Strict):
     calibration_images: int = Field(32, gt=0, description="train2 inputs that calibrate the activations' ranges")
 
 
+# What a pseudo-pair spec trains with unless it says otherwise: students that only have to agree with their
+# teacher learn faster by plain regression, with Adam's usual momentum and a higher rate (bench/pseudo_pair_recipe.py).
+PSEUDO_PAIR_TRAINING = {
+    "supernet": {"lr": 1e-3, "beta1": 0.9, "lambda_gan": 0.0},
+    "finetune": {"lr": 5e-4, "beta1": 0.9},
+}
+
+
 class CompressionSpec(_Strict):
     family: str
     task: str = Field(description="what the family does, e.g. sr4x; shown on every card")
@@ -239,6 +247,22 @@ class CompressionSpec(_Strict):
     seed: int = 0
     soft_time_limit_s: float | None = Field(None, gt=0, description="a job past this stops and fails cleanly")
     time_limit_s: float | None = Field(None, gt=0, description="a job past this is killed (after the soft limit)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _pseudo_pair_training(cls, values: object) -> object:
+        """Unlabelled photos: the recipe's training settings wherever the spec leaves them out."""
+        if not isinstance(values, dict):
+            return values
+        dataset = values.get("dataset")
+        if not (isinstance(dataset, dict) and dataset.get("photos") is not None and dataset.get("sample") is None):
+            return values
+        filled = dict(values)
+        for section, defaults in PSEUDO_PAIR_TRAINING.items():
+            given = values.get(section, {})
+            if isinstance(given, dict):
+                filled[section] = {**defaults, **given}
+        return filled
 
     @field_validator("family")
     @classmethod

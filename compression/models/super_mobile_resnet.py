@@ -73,7 +73,8 @@ def super_norm_layer(norm: NormName) -> NormLayer:
 
 
 class SuperMobileResnetGenerator(ResnetLayout):
-    """The mobile ResNet at its largest width (ngf everywhere), runnable at any smaller channel config."""
+    """The mobile ResNet at its largest widths (ngf everywhere, or a choice set's largest config), runnable at any
+    smaller channel config."""
 
     def __init__(
         self,
@@ -87,12 +88,17 @@ class SuperMobileResnetGenerator(ResnetLayout):
         bias: bool = True,
         residual: bool = False,
         choice_set: ChoiceSet | None = None,
+        largest: ChannelConfig | None = None,
     ) -> None:
         check_n_blocks(n_blocks)
         norm_layer = norm_layer or super_norm_layer("instance")
-        largest = ChannelConfig.uniform(ngf)
-        if choice_set is not None and max(choice_set.largest.channels) > ngf:
-            raise ChannelConfigError(f"choice set {choice_set.name!r} has widths above the supernet's ngf {ngf}")
+        largest = largest or ChannelConfig.uniform(ngf)
+        if choice_set is not None:
+            too_wide = [i for i, (c, m) in enumerate(zip(choice_set.largest.channels, largest.channels)) if c > m]
+            if too_wide:
+                raise ChannelConfigError(
+                    f"choice set {choice_set.name!r} has widths above the supernet's at c{too_wide[0]} ({largest})"
+                )
         super().__init__(
             widths=config_widths(largest, n_blocks),
             make_block=lambda trunk, inner: MobileResnetBlock(
@@ -184,13 +190,13 @@ def super_mobile_resnet_generator(
 ) -> SuperMobileResnetGenerator:
     norm_layer = super_norm_layer(norm)
     choice_set = get_choice_set(choices) if choices else None
-    if ngf is None:
-        if choice_set is None:
-            raise ValueError("a supernet needs ngf or a choice set")
-        ngf = max(choice_set.largest.channels)
-    check_positive(ngf=ngf, input_nc=input_nc, output_nc=output_nc)
+    if ngf is None and choice_set is None:
+        raise ValueError("a supernet needs ngf or a choice set")
+    if ngf is not None:
+        check_positive(ngf=ngf)
+    check_positive(input_nc=input_nc, output_nc=output_nc)
     return SuperMobileResnetGenerator(
-        ngf=ngf,
+        largest=ChannelConfig.uniform(ngf) if ngf is not None else choice_set.largest,
         input_nc=input_nc,
         output_nc=output_nc,
         n_blocks=n_blocks,

@@ -60,7 +60,7 @@ SANDWICH_RANDOM = 2  # random sub-networks per sandwich step besides the largest
 class DistillRun(BaseModel):
     """One distillation run: where it writes, what it reads, the teacher, the student and how it trains.
 
-    The student is a mobile ResNet of width `ngf`, a supernet of the choice set `choices` (started
+    The student is a mobile ResNet of width `ngf` (or of the widths of channel config `config`), a supernet of the choice set `choices` (started
     from a `mobile` run's student, `init_from`, on the original path), or the sub-network `config`
     extracted from the supernet run `init_from` (fine-tuning).
     """
@@ -90,9 +90,9 @@ class DistillRun(BaseModel):
 
     @model_validator(mode="after")
     def _student_is_described(self) -> "DistillRun":
-        needs = {"mobile": "ngf", "supernet": "choices", "subnet": "config"}[self.student]
-        if getattr(self, needs) is None:
-            raise ValueError(f"a {self.student} student needs `{needs}`")
+        needs = {"mobile": ("ngf", "config"), "supernet": ("choices",), "subnet": ("config",)}[self.student]
+        if all(getattr(self, field) is None for field in needs):
+            raise ValueError(f"a {self.student} student needs `{'` or `'.join(needs)}`")
         if self.student == "supernet":
             get_choice_set(self.choices)
         if self.student == "subnet" and self.init_from is None:
@@ -210,8 +210,10 @@ class DistillTrainer(Trainer):
         """The student and its 1x1 mapping layers: fresh, or from an earlier run (`init`, config.init_from's)."""
         teacher_trunk = self.teacher.generator.widths.trunk
         taps = len(self.teacher.generator.blocks) + 1
-        if config.student == "mobile":
+        if config.student == "mobile" and config.ngf is not None:
             self.student_spec = ModelSpec("mobile_resnet", {"ngf": config.ngf, **shared})
+        elif config.student == "mobile":
+            self.student_spec = ModelSpec("sub_mobile_resnet", {"config": config.config, **shared})
         else:
             self.student_spec = ModelSpec("super_mobile_resnet", {"choices": config.choices, **shared})
         if config.student == "subnet":
@@ -246,7 +248,7 @@ class DistillTrainer(Trainer):
             except RuntimeError:
                 raise CheckpointError(
                     f"{config.init_from}'s student does not match the supernet: "
-                    "its ngf must equal the choice set's largest width"
+                    "its widths must be the choice set's largest config"
                 ) from None
         return student, mappings
 

@@ -188,3 +188,19 @@ def test_every_shipped_card_still_describes_its_model():
         card = entry.card
         counts = count_macs(ModelSpec(card.architecture, card.architecture_options).build(), 256, card.channels_in)
         assert (counts.macs, counts.macs_real, counts.params) == (card.macs, card.macs_real, card.params), card.variant
+
+
+@pytest.mark.parametrize("arch", ["resnet", "sub_mobile_resnet"])
+def test_a_generator_normalised_after_its_stem_is_blind_to_brightness_and_contrast(arch):
+    # Why plain students suit such a teacher: its answer to a x + b is its answer to x, which a residual student
+    # (output = x + correction) cannot be.
+    torch.manual_seed(0)
+    options = {"ngf": 8, "n_blocks": 3} if arch == "resnet" else {"config": "8_8_8_8_8_8_8_8", "n_blocks": 3}
+    model, residual = (build_model(arch, norm="instance_affine", residual=r, **options).eval() for r in (False, True))
+    for layer in [*model.modules(), *residual.modules()]:  # weights of a trained scale: features well above eps
+        if isinstance(layer, (torch.nn.Conv2d, torch.nn.ConvTranspose2d)):
+            torch.nn.init.normal_(layer.weight, 0, 0.5)
+    x = torch.rand(1, 3, 32, 32) * 0.8 - 0.4
+    with torch.no_grad():
+        assert torch.allclose(model(0.5 * x + 0.2), model(x), atol=1e-3)
+        assert not torch.allclose(residual(0.5 * x + 0.2), residual(x), atol=1e-2)
