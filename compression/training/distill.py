@@ -60,9 +60,9 @@ SANDWICH_RANDOM = 2  # random sub-networks per sandwich step besides the largest
 class DistillRun(BaseModel):
     """One distillation run: where it writes, what it reads, the teacher, the student and how it trains.
 
-    The student is a mobile ResNet of width `ngf` (or of the widths of channel config `config`), a supernet of the choice set `choices` (started
-    from a `mobile` run's student, `init_from`, on the original path), or the sub-network `config`
-    extracted from the supernet run `init_from` (fine-tuning).
+    The student is a mobile ResNet of width `ngf` or of the widths of channel config `config`, a supernet of
+    the choice set `choices` (started from a `mobile` run's student, `init_from`, on the original path), or the
+    sub-network `config` extracted from the supernet run `init_from` (fine-tuning).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
