@@ -40,12 +40,13 @@ from compression.data.folders import list_images
 from compression.data.made import MadeInputs, MixSettings
 from compression.metrics import psnr
 from compression.metrics.quality import generate
+from compression.precision import autocast
 from compression.training import DistillRun, load_teacher
 from compression.training.data import DataConfig, open_splits
 from compression.training.distill import DistillTrainer
 from ganc.spec import TrainingSpec
 
-RECIPE = {"lr": 1e-3, "beta1": 0.9, "precision": "bf16"}  # deploy/specs/vintage.yaml's training settings
+RECIPE = {"lr": 1e-3, "beta1": 0.9, "precision": "auto"}  # deploy/specs/vintage.yaml's training settings
 BEFORE = {
     "in_photo": True,
     "reference_taps": True,
@@ -188,7 +189,7 @@ def train_arm(name: str, arm: dict, args, outside, own) -> dict[str, Any]:
     elapsed = 0.0
     for step in range(args.steps):
         start = time.perf_counter()
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=trainer.training.precision == "bf16"):
+        with autocast(trainer.training.precision):
             trainer.train_step(step)
         for scheduler in trainer.schedulers.values():
             scheduler.step()

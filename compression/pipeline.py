@@ -42,6 +42,7 @@ from .foreign import as_ganc_checkpoint
 from .metrics import evaluate_generator
 from .metrics.quality import teacher_outputs
 from .models import ChannelConfig, ModelSpec, extract_subnet, get_choice_set
+from .precision import check_runnable
 from .progress import Progress, no_progress
 from .search import Judge, check_budgets_reachable, latency_target, measure_model_ms, run_search
 from .training import DataConfig, DistillRun, Teacher, TeacherRun, load_teacher, train_distill, train_teacher
@@ -101,6 +102,11 @@ class Pipeline:
     def check(self) -> None:
         self.check_publishing()
         spec = self.spec
+        stages = {"supernet": spec.supernet, "finetune": spec.finetune, "search": spec.search}
+        if spec.teacher.checkpoint is None:
+            stages["teacher"] = spec.teacher
+        for name, stage in stages.items():
+            check_runnable(stage.precision, name)
         dataset = spec.dataset
         if dataset.path is not None:
             find_split(dataset.path, "train")

@@ -65,7 +65,7 @@ class DatasetSpec(_Strict):
         return self.photos is not None and self.sample is None
 
 
-Precision = Literal["fp32", "bf16"]
+Precision = Literal["auto", "fp32", "bf16"]
 
 
 class TrainingSpec(_Strict):
@@ -79,7 +79,8 @@ class TrainingSpec(_Strict):
     precision: Precision = Field(
         "fp32",
         description="bf16: the steps' convolutions run under bfloat16 autocast (weights, optimiser state, "
-        "losses and evaluation stay fp32); pays on CPUs with AMX or AVX512-BF16",
+        "losses and evaluation stay fp32), for CPUs with AMX or AVX512-BF16; auto: bf16 where the CPU has it, "
+        "else fp32",
     )
 
     def training(self) -> "TrainingSpec":
@@ -177,7 +178,9 @@ class SearchSpec(_Strict):
         "of them, and the ladder chosen among those (default: every candidate on all)",
     )
     precision: Precision = Field(
-        "fp32", description="bf16: candidates are run under bfloat16 autocast (scored against fp32 references)"
+        "fp32",
+        description="bf16: candidates are run under bfloat16 autocast (scored against fp32 references), for CPUs "
+        "with AMX or AVX512-BF16; auto: bf16 where the CPU has it, else fp32",
     )
 
     @model_validator(mode="after")

@@ -24,6 +24,7 @@ from ganc.spec import Precision, SearchSpec
 from ..metrics import count_macs, psnr
 from ..metrics.quality import generate, teacher_outputs
 from ..models import ChannelConfig, ChoiceSet, SuperMobileResnetGenerator
+from ..precision import autocast
 from ..progress import Progress, no_progress
 from .candidates import Candidate, SearchError, choose_ladder, pareto_front
 from .cost import subnet_cost
@@ -86,7 +87,7 @@ class Judge:
         return Judge(self.pairs[:count], self.teacher, self.paired, self.precision, self.references[:count])
 
     def quality(self, model: nn.Module) -> dict[str, float]:
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.precision == "bf16"):
+        with autocast(self.precision):
             outputs = [output.float() for output in generate(model, [a for _name, a, _b in self.pairs])]
         against = {"psnr_teacher": self.references}
         if self.paired:

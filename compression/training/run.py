@@ -27,6 +27,7 @@ from ganc.validation import describe
 from ..checkpoint import CheckpointError, load_checkpoint, resolve_checkpoint, save_checkpoint
 from ..data import to_image
 from ..models import ModelSpec
+from ..precision import autocast
 from ..progress import Progress, no_progress
 
 _CHECKPOINT = re.compile(r"step_(\d+)\.pt")
@@ -205,7 +206,7 @@ def run_training(
     metrics: dict[str, float] = {}
     progress(trainer.stage, start, steps, "resumed" if start else "started")
     for step in range(start, steps):
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=trainer.training.precision == "bf16"):
+        with autocast(trainer.training.precision):
             losses = trainer.train_step(step)
         for scheduler in trainer.schedulers.values():
             scheduler.step()

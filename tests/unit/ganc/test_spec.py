@@ -40,7 +40,7 @@ def test_bad_specs_name_the_field(change, field):
         parse_spec({**GOOD, **change})
 
 
-@pytest.mark.parametrize("name", ["sr4x", "edges2photo"])
+@pytest.mark.parametrize("name", ["sr4x", "edges2photo", "vintage"])
 def test_committed_specs_are_valid(name):
     from pathlib import Path
 

@@ -1,0 +1,38 @@
+"""bfloat16 where the CPU has it: `auto` resolves by the hardware, and a job insisting on bf16 elsewhere is refused."""
+
+import pytest
+import torch
+
+from compression import precision
+from compression.pipeline import run_pipeline
+from compression.precision import PrecisionError, autocast, check_runnable, resolve
+from ganc.spec import parse_spec
+from tests.unit.compression.test_pipeline_checks import BASE
+
+
+@pytest.mark.parametrize("native, expected", [(True, "bf16"), (False, "fp32")])
+def test_auto_is_bf16_only_where_the_cpu_computes_it(monkeypatch, native, expected):
+    monkeypatch.setattr(precision, "native_bf16", lambda: native)
+    assert resolve("auto") == expected
+    assert resolve("fp32") == "fp32" and resolve("bf16") == "bf16"
+    with autocast("auto"):
+        out = torch.nn.functional.conv2d(torch.ones(1, 1, 3, 3), torch.ones(1, 1, 1, 1))
+    assert out.dtype == (torch.bfloat16 if native else torch.float32)
+
+
+def test_bf16_is_refused_on_a_cpu_that_would_emulate_it(monkeypatch):
+    monkeypatch.setattr(precision, "native_bf16", lambda: False)
+    with pytest.raises(PrecisionError, match="supernet.precision: bf16 needs a CPU with AVX512-BF16 or AMX"):
+        check_runnable("bf16", "supernet")
+    check_runnable("auto", "supernet")
+    monkeypatch.setattr(precision, "native_bf16", lambda: True)
+    check_runnable("bf16", "supernet")
+
+
+def test_a_job_asking_bf16_where_it_is_emulated_fails_before_training(tmp_path, monkeypatch):
+    monkeypatch.setattr(precision, "native_bf16", lambda: False)
+    spec = parse_spec({**BASE, "finetune": {"steps": 2, "precision": "bf16"}})
+    with pytest.raises(PrecisionError, match="finetune.precision: bf16"):
+        run_pipeline(spec, tmp_path / "work", tmp_path / "repo", "job")
+    assert not (tmp_path / "repo").exists()
+    assert sorted(p.name for p in (tmp_path / "work").iterdir()) == ["spec.json"]
