@@ -114,10 +114,11 @@ class Pipeline:
             check_photo_folder(dataset.photos, dataset.size)
         elif dataset.photos is not None and not dataset.photos.is_dir():
             raise DataError(f"dataset.photos: folder {dataset.photos} does not exist")
-        n_blocks, residual = spec.teacher.n_blocks, spec.teacher.residual
+        n_blocks, residual, ngf = spec.teacher.n_blocks, spec.teacher.residual, spec.teacher.ngf
         if spec.teacher.checkpoint is not None:
             options = load_teacher(spec.teacher.checkpoint).spec.options
             n_blocks, residual = options.get("n_blocks", 9), options.get("residual", False) or spec.teacher.residual
+            ngf = options.get("ngf", 64)
             channels = options.get("input_nc", 3), options.get("output_nc", 3)
             if spec.teacher.residual and channels[0] != channels[1]:
                 raise ValueError(
@@ -125,6 +126,12 @@ class Pipeline:
                     f"maps {channels[0]} channels to {channels[1]}"
                 )
         choice_set = get_choice_set(spec.supernet.choices)
+        if spec.supernet.part_inputs == "teacher" and set(choice_set.choices[2]) != {ngf}:
+            raise SpecError(
+                f"supernet.part_inputs: teacher feeds the teacher's trunk ({4 * ngf} channels) to the students' "
+                f"blocks, but {choice_set.name!r} lets c2 be {list(choice_set.choices[2])}; use "
+                f"`{choice_set.name}-trunk-{ngf}`"
+            )
         target = latency_target(spec.search)
         target.check_available()
         # A resumed job whose budgets were found reachable is not measured again: on a busy machine the
@@ -186,7 +193,7 @@ class Pipeline:
             # A given teacher is what it is; `teacher.residual` then asks for residual students.
             residual=True if t.checkpoint is not None and t.residual else None,
             seed=self.spec.seed,
-            **student,
+            **{"part_inputs": self.spec.supernet.part_inputs, **student},
         )
 
     # -- stages --------------------------------------------------------------------------------
@@ -260,7 +267,14 @@ class Pipeline:
         for config in ladder:
             out = self.work / "finetune" / config
             run = self.distill_run(
-                out, dataset, teacher, finetune.training(), student="subnet", config=config, init_from=supernet_run
+                out,
+                dataset,
+                teacher,
+                finetune.training(),
+                student="subnet",
+                config=config,
+                init_from=supernet_run,
+                part_inputs="own",  # end to end: what joins parts that learnt apart
             )
             runs[config] = self._train_student(run)["run"]
         return {"runs": runs}

@@ -123,6 +123,7 @@ class TeacherSpec(TrainingSpec):
 
 Sampling = Literal["uniform", "sandwich"]
 StudentInit = Literal["fresh", "teacher"]
+PartInputs = Literal["own", "teacher"]
 
 
 class SupernetSpec(TrainingSpec):
@@ -132,11 +133,17 @@ class SupernetSpec(TrainingSpec):
     the smallest and two at random with their gradients accumulated (`sandwich`, as BigNAS and OFA).
     `student_init` (original path): the mobile student starts from the channels of largest L1 norm of the
     teacher's layers (`teacher`, as the reference starts it from a wider mobile generator; a ResNet teacher's
-    blocks, which are not separable, leave the student's blocks fresh), or from N(0, 0.02) weights (`fresh`)."""
+    blocks, which are not separable, leave the student's blocks fresh), or from N(0, 0.02) weights (`fresh`).
+    `part_inputs`: what each part of a student (its encoder, every block, its decoder) is given while it learns:
+    the output of its own previous part (`own`: the student runs end to end, its trunk matched to the teacher's
+    after every block), or the teacher's own input to that part (`teacher`: every part learns its piece of the
+    teacher's function alone, all of them at once; needs a choice set that keeps the teacher's trunk width,
+    `<set>-trunk-<c2>`). Fine-tuning always runs end to end, which joins the parts."""
 
     path: Literal["fast", "original"] = "fast"
     sampling: Sampling = "uniform"
     student_init: StudentInit = "teacher"
+    part_inputs: PartInputs = "own"
     choices: str = "channels-48"
     distill_steps: int = Field(1000, gt=0)
     lambda_recon: float | None = Field(

@@ -162,9 +162,23 @@ CHOICE_SETS: dict[str, ChoiceSet] = {
 }
 
 
+TRUNK_SUFFIX = "-trunk-"  # `<set>-trunk-<c2>`: the set with its trunk entry fixed (a teacher's own trunk width)
+
+
 def get_choice_set(name: str) -> ChoiceSet:
+    """A registered choice set, or one with its trunk fixed: `channels-32-8-trunk-64` is channels-32-8 whose
+    sub-networks all keep c2 = 64, the trunk of an ngf-64 teacher, so that its blocks can take the teacher's
+    own trunk features (`part_inputs: teacher`)."""
+    base, fixed, trunk = name.partition(TRUNK_SUFFIX)
+    if fixed:
+        if not trunk.isdigit() or int(trunk) <= 0:
+            raise ChannelConfigError(f"bad choice set {name!r}: {trunk!r} after {TRUNK_SUFFIX!r} is not a width")
+        choices = get_choice_set(base).choices
+        return ChoiceSet(name, (*choices[:2], (int(trunk),), *choices[3:]))
     try:
         return CHOICE_SETS[name]
     except KeyError:
         known = ", ".join(sorted(CHOICE_SETS))
-        raise ChannelConfigError(f"unknown choice set {name!r}; known: {known}") from None
+        raise ChannelConfigError(
+            f"unknown choice set {name!r}; known: {known}, each also as <name>{TRUNK_SUFFIX}<c2>"
+        ) from None

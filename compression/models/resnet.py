@@ -110,7 +110,11 @@ class ResnetLayout(nn.Module):
             zero_init(head)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.decoder(self.blocks(self.encoder(x)))
+        return self.decode(x, self.blocks(self.encoder(x)))
+
+    def decode(self, x: torch.Tensor, trunk: torch.Tensor) -> torch.Tensor:
+        """The output for input `x` whose trunk features after the last block are `trunk`."""
+        y = self.decoder(trunk)
         return (x + y).clamp(-1, 1) if self.residual else y
 
     def forward_with_taps(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
@@ -121,8 +125,7 @@ class ResnetLayout(nn.Module):
         for block in self.blocks:
             h = block(h)
             taps.append(h)
-        y = self.decoder(h)
-        return ((x + y).clamp(-1, 1) if self.residual else y), taps
+        return self.decode(x, h), taps
 
 
 class ResnetBlock(nn.Module):

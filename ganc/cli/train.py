@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import typer
 from pydantic import BaseModel
 
-from ..spec import StudentInit, SupernetSpec, TeacherSpec, TrainingSpec
+from ..spec import PartInputs, StudentInit, SupernetSpec, TeacherSpec, TrainingSpec
 from .errors import friendly_errors
 from .options import given
 from .progress import ProgressBars
@@ -45,6 +45,10 @@ Every = Annotated[int, typer.Option(help="steps between checkpoints, evaluations
 CropSize = Annotated[int | None, typer.Option(help="training crop (default: the sample set's size, else 256)")]
 LoadSize = Annotated[int | None, typer.Option(help="resize to this before cropping (default: no resize)")]
 ValLimit = Annotated[int | None, typer.Option(help="validation images per evaluation (default 16)")]
+PartInputsOption = Annotated[
+    PartInputs,
+    typer.Option(help="own: the student runs end to end; teacher: each part learns from the teacher's input to it"),
+]
 BATCH_SIZE, LR, EVERY = (default(TrainingSpec, name) for name in ("batch_size", "lr", "every"))
 
 
@@ -111,6 +115,7 @@ def train_distill_command(
     student_init: Annotated[
         StudentInit, typer.Option(help="teacher: start from its channels of largest L1 norm; fresh: N(0, 0.02)")
     ] = default(SupernetSpec, "student_init"),
+    part_inputs: PartInputsOption = default(SupernetSpec, "part_inputs"),
     dataset: Annotated[Path | None, typer.Option(help="dataset folder (default: the teacher's)")] = None,
     steps: Steps = None,
     batch_size: BatchSize = BATCH_SIZE,
@@ -135,6 +140,7 @@ def train_distill_command(
             student="mobile",
             ngf=ngf,
             student_init=student_init,
+            part_inputs=part_inputs,
             training=training,
             seed=seed,
         )
@@ -151,6 +157,7 @@ def train_supernet_command(
         default(SupernetSpec, "choices")
     ),
     init_from: Annotated[Path | None, typer.Option(help="start from a `ganc train distill` run")] = None,
+    part_inputs: PartInputsOption = default(SupernetSpec, "part_inputs"),
     dataset: Annotated[Path | None, typer.Option(help="dataset folder (default: the teacher's)")] = None,
     steps: Steps = None,
     batch_size: BatchSize = BATCH_SIZE,
@@ -175,6 +182,7 @@ def train_supernet_command(
             student="supernet",
             choices=choices,
             init_from=init_from,
+            part_inputs=part_inputs,
             training=training,
             seed=seed,
         )

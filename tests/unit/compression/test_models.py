@@ -14,6 +14,7 @@ from compression.models import (
     UnknownModelError,
     build_model,
     extract_subnet,
+    get_choice_set,
     list_models,
 )
 from ganc.repository import read_index
@@ -155,6 +156,17 @@ def test_supernet_refuses_widths_outside_its_choice_set():
 def test_reference_choice_sets_are_present():
     assert {"channels-48", "channels-32", "channels-64-pix2pix", "channels-64-cyclegan"} <= set(CHOICE_SETS)
     assert CHOICE_SETS["channels-48"].largest == ChannelConfig.uniform(48)
+
+
+def test_a_choice_set_with_its_trunk_fixed_keeps_every_sub_network_at_that_trunk():
+    fixed = get_choice_set("channels-32-8-trunk-64")
+    base = get_choice_set("channels-32-8")
+    assert fixed.choices[2] == (64,) and fixed.choices[:2] + fixed.choices[3:] == base.choices[:2] + base.choices[3:]
+    assert fixed.largest.trunk == fixed.smallest.trunk == 256 and fixed.size == base.size // 4
+    with pytest.raises(ChannelConfigError, match="'x' after '-trunk-' is not a width"):
+        get_choice_set("channels-32-8-trunk-x")
+    with pytest.raises(ChannelConfigError, match="unknown choice set 'nope'"):
+        get_choice_set("nope-trunk-8")
 
 
 def test_unet_needs_inputs_of_its_size_multiple():

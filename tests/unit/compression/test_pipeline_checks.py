@@ -27,6 +27,7 @@ BASE = {
         ({"dataset": {"sample": "sr4x", "photos": "/nonexistent/photos"}}, "dataset.photos"),
         ({"teacher": {"checkpoint": "/nonexistent/teacher.pt"}}, "does not exist"),
         ({"supernet": {"choices": "channels-7"}}, "unknown choice set"),
+        ({"supernet": {"choices": "channels-16", "part_inputs": "teacher"}}, "use `channels-16-trunk-16`"),
         ({"search": {"macs_budgets": [1e6]}}, "no sub-network of 'channels-16' can meet the budget"),
         ({"search": {"latency_budgets_ms": [0.001]}}, "can meet the budget of 0.001 ms"),
         ({"search": {"macs_budgets": [1e12] * 300}}, "budgets but the choice set has only 256"),

@@ -160,6 +160,25 @@ def test_a_foreign_teacher_is_compressed_on_unlabelled_photos(photos, foreign_te
     assert run["data"]["dataset"].endswith("data/dataset")
 
 
+def test_a_supernet_whose_parts_learn_from_the_teachers_inputs_is_joined_by_fine_tuning(
+    photos, foreign_teacher, tmp_path
+):
+    supernet = {"choices": "channels-16-trunk-8", "part_inputs": "teacher", "steps": 4, "batch_size": 2, "every": 2}
+    result = run_pipeline(
+        parse_spec(spec(photos, foreign_teacher, supernet=supernet)), tmp_path / "work", tmp_path / "repo", "job"
+    )
+    student = next(name for name in result["published"] if name != "teacher")
+    assert student.split("_")[2] == "8"  # the teacher's trunk: c2 = its ngf
+    configs = {
+        stage: json.loads(path.read_text())["part_inputs"]
+        for stage, path in (
+            ("supernet", tmp_path / "work" / "supernet" / "run" / "config.json"),
+            ("finetune", next((tmp_path / "work" / "finetune").glob("*/config.json"))),
+        )
+    }
+    assert configs == {"supernet": "teacher", "finetune": "own"}
+
+
 def test_students_no_closer_to_the_teacher_than_the_photo_are_not_published(photos, foreign_teacher, tmp_path):
     # Residual students start as the unchanged photo and, after a few steps, are no closer to this random teacher.
     residual_students = {"checkpoint": str(foreign_teacher), "residual": True}

@@ -316,3 +316,55 @@ def test_sandwich_sampling_accumulates_the_largest_the_smallest_and_two_random_s
     trainer.train_step(0)
     for got, want in zip(captured["grads"], expected):
         assert torch.allclose(got, want, atol=1e-6)
+
+
+def test_parts_given_the_teachers_inputs_each_learn_their_piece_of_the_teacher(teacher_run, tmp_path):
+    teacher = load_teacher(teacher_run)
+    train, val = open_splits(DataConfig(dataset=teacher.dataset), 4)
+    run = _distill_run(tmp_path / "s", teacher_run, steps=30, lr=2e-3, part_inputs="teacher", lambda_gan=0)
+    trainer = DistillTrainer(run, teacher, train, val)
+    student = trainer.modules["G"]
+    # Its blocks need not start as the identity: they learn from the teacher's trunk, not from their own.
+    assert all(block.project_norm.weight is None or block.project_norm.weight.eq(1).all() for block in student.blocks)
+    a, b, _teacher_out, taps = trainer.training_batch(0)
+    before = copy.deepcopy(student)
+    with torch.no_grad():
+        parts = [before.encoder(a), *(block(tap) for block, tap in zip(before.blocks, taps))]
+        expected_distill = sum(torch.nn.functional.mse_loss(p, t).item() for p, t in zip(parts, taps))
+        expected_recon = torch.nn.functional.l1_loss(before.decode(a, taps[-1]), b).item()
+    losses = trainer.train_step(0)
+    assert losses["distill"] == pytest.approx(expected_distill, rel=1e-5)
+    assert losses["recon"] == pytest.approx(expected_recon, rel=1e-5)
+    train_distill(run)
+    distill = _column(tmp_path / "s" / "train_log.csv", "distill")
+    assert sum(distill[-6:]) < 0.8 * sum(distill[:6])
+
+
+def test_parts_given_the_teachers_inputs_need_the_teachers_trunk(teacher_run, tmp_path):
+    with pytest.raises(ValueError, match=r"take the teacher's trunk of 32 channels, but its trunk has \[16\]"):
+        train_distill(_distill_run(tmp_path / "m", teacher_run, ngf=4, part_inputs="teacher"))
+    with pytest.raises(ValueError, match=r"trunk of 32 channels, but its trunk has \[32, 64\].*channels-16-trunk-8"):
+        train_distill(
+            _distill_run(tmp_path / "s", teacher_run, student="supernet", choices="channels-16", part_inputs="teacher")
+        )
+    train_distill(
+        _distill_run(
+            tmp_path / "ok",
+            teacher_run,
+            student="supernet",
+            choices="channels-16-trunk-8",
+            part_inputs="teacher",
+            steps=2,
+        )
+    )
+    with pytest.raises(ValueError, match="fine-tuning runs the sub-network end to end"):
+        _distill_run(
+            tmp_path / "f",
+            teacher_run,
+            student="subnet",
+            config="8_8_8_8_8_8_8_8",
+            init_from=tmp_path / "ok",
+            part_inputs="teacher",
+        )
+    with pytest.raises(ValueError, match="lambda_distill > 0"):
+        _distill_run(tmp_path / "z", teacher_run, part_inputs="teacher", lambda_distill=0)
