@@ -5,7 +5,8 @@
 
 Every arm trains a mobile student with ganc's own distillation trainer (compression/training/distill.py) for
 --steps steps of batch 4 at the dataset's size, changing one thing of the shipped recipe (ARMS): the inputs it is
-made to learn from, how it starts, its normalisation, its losses or its optimiser. Every --every steps it is
+made to learn from, how it starts, its normalisation, its losses, its optimiser, its widths, or what its parts
+learn from (their own inputs, end to end, or the teacher's: `part_inputs`). Every --every steps it is
 scored against the teacher on the photos of DIR (none of the dataset's; whole, short side `size`) and on its
 own training photos (whole, short side `size`), beside the unchanged photos' score (the floor). "before" is the
 recipe that shipped the previous vintage family: 128-px crops of photos at a short side of 256-512 px labelled
@@ -54,6 +55,7 @@ BEFORE = {
     "run": {"lambda_recon": 100.0, "lambda_distill": 0.01},
     "training": {"lr": 2e-4, "beta1": 0.5},
 }
+TRUNK_256 = "32_32_64_16_16_16_32_32"  # the recipe's ngf-32 student with the teacher's trunk width: 6.5G MACs
 ARMS: dict[str, dict[str, Any]] = {
     "recipe": {},
     "inputs: single photos, not mixed": {"mix": MixSettings(blended=0, pasted=0)},
@@ -68,6 +70,10 @@ ARMS: dict[str, dict[str, Any]] = {
     "losses: + GAN": {"run": {"lambda_gan": 1.0}},
     "optimiser: Adam 2e-4, beta1 0.5": {"training": {"lr": 2e-4, "beta1": 0.5}},
     "capacity: ngf 64": {"run": {"ngf": 64}},
+    "capacity: the teacher's trunk (256)": {"run": {"ngf": None, "config": TRUNK_256}},
+    "parts: the teacher's inputs, its trunk (256)": {
+        "run": {"ngf": None, "config": TRUNK_256, "part_inputs": "teacher"}
+    },
     "before": BEFORE,
 }
 REFERENCE_TAPS = (0, 3, 6, 9)  # after down-sampling and after blocks 3, 6 and 9 of 9
