@@ -6,7 +6,8 @@
 Every arm trains a mobile student with ganc's own distillation trainer (compression/training/distill.py) for
 --steps steps of batch 4 at the dataset's size, changing one thing of the shipped recipe (ARMS): the inputs it is
 made to learn from, how it starts, its normalisation, its losses, its optimiser, its widths, or what its parts
-learn from (their own inputs, end to end, or the teacher's: `part_inputs`). Every --every steps it is
+learn from (their own inputs, end to end, or the teacher's: `part_inputs`; an arm's `then_own` steps follow its
+--steps end to end). Every --every steps it is
 scored against the teacher on the photos of DIR (none of the dataset's; whole, short side `size`) and on its
 own training photos (whole, short side `size`), beside the unchanged photos' score (the floor). "before" is the
 recipe that shipped the previous vintage family: 128-px crops of photos at a short side of 256-512 px labelled
@@ -74,6 +75,10 @@ ARMS: dict[str, dict[str, Any]] = {
     "parts: the teacher's inputs, its trunk (256)": {
         "run": {"ngf": None, "config": TRUNK_256, "part_inputs": "teacher"}
     },
+    "parts: the teacher's inputs, then joined end to end": {
+        "run": {"ngf": None, "config": TRUNK_256, "part_inputs": "teacher"},
+        "then_own": 150,
+    },
     "before": BEFORE,
 }
 REFERENCE_TAPS = (0, 3, 6, 9)  # after down-sampling and after blocks 3, 6 and 9 of 9
@@ -134,7 +139,8 @@ def agreement(model: nn.Module, photos: list[torch.Tensor], references: list[tor
 
 
 def make_trainer(arm: dict, args: argparse.Namespace) -> DistillTrainer:
-    training = TrainingSpec(steps=args.steps, batch_size=4, every=args.steps, **{**RECIPE, **arm.get("training", {})})
+    steps = args.steps + arm.get("then_own", 0)
+    training = TrainingSpec(steps=steps, batch_size=4, every=steps, **{**RECIPE, **arm.get("training", {})})
     run = DistillRun(
         out=args.out / "recipe-run",
         data=DataConfig(dataset=args.dataset),
@@ -193,7 +199,9 @@ def train_arm(name: str, arm: dict, args, outside, own) -> dict[str, Any]:
     student = trainer.modules["G"]
     curve = [{"step": 0, "seconds": 0.0, "outside": agreement(student, *outside), "own": agreement(student, *own)}]
     elapsed = 0.0
-    for step in range(args.steps):
+    for step in range(trainer.training.steps):
+        if step == args.steps:  # parts that learnt apart are joined end to end, as the pipeline's fine-tuning does
+            trainer.config = trainer.config.model_copy(update={"part_inputs": "own"})
         start = time.perf_counter()
         with autocast(trainer.training.precision):
             trainer.train_step(step)
