@@ -160,6 +160,28 @@ def test_a_foreign_teacher_is_compressed_on_unlabelled_photos(photos, foreign_te
     assert run["data"]["dataset"].endswith("data/dataset")
 
 
+def test_blocks_that_learn_from_the_teachers_inputs_do_not_start_as_the_identity(photos, foreign_teacher, tmp_path):
+    build_photo_dataset(photos, tmp_path / "d", size=32)
+    teacher = load_teacher(foreign_teacher)  # affine instance norms: students' blocks end in a norm with a scale
+    train, val = open_splits(DataConfig(dataset=tmp_path / "d"), 4)
+    scales = {}
+    for part_inputs in ("own", "teacher"):
+        run = DistillRun(
+            out=tmp_path / part_inputs,
+            data=DataConfig(dataset=tmp_path / "d"),
+            teacher=foreign_teacher,
+            student="mobile",
+            config="8_8_8_8_8_8_8_8",
+            training=TrainingSpec(steps=1, batch_size=2),
+            part_inputs=part_inputs,
+        )
+        student = DistillTrainer(run, teacher, train, val).modules["G"]
+        scales[part_inputs] = {float(v) for block in student.blocks for v in block.project_norm.weight}
+    # End to end a block starts as the identity, passing the teacher's trunk on; learning from the teacher's trunk
+    # it need not, and at zero none of its other weights would learn.
+    assert scales == {"own": {0.0}, "teacher": {1.0}}
+
+
 def test_a_supernet_whose_parts_learn_from_the_teachers_inputs_is_joined_by_fine_tuning(
     photos, foreign_teacher, tmp_path
 ):
