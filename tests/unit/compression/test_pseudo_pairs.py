@@ -176,7 +176,7 @@ def test_blocks_that_learn_from_the_teachers_inputs_do_not_start_as_the_identity
             part_inputs=part_inputs,
         )
         student = DistillTrainer(run, teacher, train, val).modules["G"]
-        scales[part_inputs] = {float(v) for block in student.blocks for v in block.project_norm.weight}
+        scales[part_inputs] = {float(v) for block in student.blocks for v in block.project_norm.weight.detach()}
     # End to end a block starts as the identity, passing the teacher's trunk on; learning from the teacher's trunk
     # it need not, and at zero none of its other weights would learn.
     assert scales == {"own": {0.0}, "teacher": {1.0}}
