@@ -41,7 +41,7 @@ from .export.quantize import OnnxGenerator, export_int8, int8_variant
 from .foreign import as_ganc_checkpoint
 from .metrics import evaluate_generator
 from .metrics.quality import teacher_outputs
-from .models import ChannelConfig, ModelSpec, extract_subnet, get_choice_set
+from .models import TRUNK_SUFFIX, ChannelConfig, ModelSpec, extract_subnet, get_choice_set
 from .precision import check_runnable
 from .progress import Progress, no_progress
 from .search import Judge, check_budgets_reachable, latency_target, measure_model_ms, run_search
@@ -130,7 +130,7 @@ class Pipeline:
             raise SpecError(
                 f"supernet.part_inputs: teacher feeds the teacher's trunk ({4 * ngf} channels) to the students' "
                 f"blocks, but {choice_set.name!r} lets c2 be {list(choice_set.choices[2])}; use "
-                f"`{choice_set.name}-trunk-{ngf}`"
+                f"`{choice_set.name.partition(TRUNK_SUFFIX)[0]}{TRUNK_SUFFIX}{ngf}`, or `part_inputs: own`"
             )
         target = latency_target(spec.search)
         target.check_available()

@@ -233,6 +233,11 @@ PSEUDO_PAIR_TRAINING = {
     "supernet": {"lr": 1e-3, "beta1": 0.9, "lambda_gan": 0.0},
     "finetune": {"lr": 5e-4, "beta1": 0.9},
 }
+# ... and, where the spec names neither a choice set nor what the parts learn from, students whose parts learn
+# the teacher's function piece by piece from its own inputs, keeping the trunk of an ngf-64 teacher (the width
+# of pytorch-CycleGAN-and-pix2pix's generators; another teacher's trunk is refused before any work, naming the
+# set to use). docs/method.md: the first students of a real teacher that beat the unchanged photo.
+PSEUDO_PAIR_PARTS = {"part_inputs": "teacher", "choices": "channels-32-8-trunk-64", "lr": 2e-3}
 
 
 class CompressionSpec(_Strict):
@@ -271,6 +276,8 @@ class CompressionSpec(_Strict):
         for section, defaults in PSEUDO_PAIR_TRAINING.items():
             given = values.get(section, {})
             if isinstance(given, dict):
+                if section == "supernet" and not {"part_inputs", "choices"} & set(given):
+                    defaults = {**defaults, **PSEUDO_PAIR_PARTS}
                 filled[section] = {**defaults, **given}
         return filled
 

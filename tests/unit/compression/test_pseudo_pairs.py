@@ -286,3 +286,25 @@ def test_a_pseudo_pair_spec_trains_by_the_recipe_unless_it_says_otherwise(photos
     assert (parse_spec(told).supernet.lr, parse_spec(told).supernet.lambda_gan) == (3e-4, 1.0)
     paired = parse_spec({**spec(photos, foreign_teacher), "dataset": {"sample": "sr4x", "size": 32}})
     assert (paired.supernet.lr, paired.supernet.beta1, paired.supernet.lambda_gan) == (2e-4, 0.5, 1.0)
+    unnamed = parse_spec({**spec(photos, foreign_teacher), "dataset": {"sample": "sr4x", "size": 32}, "supernet": {}})
+    assert (unnamed.supernet.part_inputs, unnamed.supernet.choices) == ("own", "channels-48")
+
+
+def test_a_pseudo_pair_spec_naming_no_choice_set_learns_part_by_part_on_the_trunk_of_an_ngf_64_teacher(
+    photos, foreign_teacher, tmp_path
+):
+    unnamed = spec(photos, foreign_teacher, supernet={"steps": 4})
+    recipe = parse_spec(unnamed).supernet
+    assert (recipe.part_inputs, recipe.choices, recipe.lr) == ("teacher", "channels-32-8-trunk-64", 2e-3)
+    for named in ({"choices": "channels-16"}, {"part_inputs": "own"}):
+        told = parse_spec(spec(photos, foreign_teacher, supernet={"steps": 4, **named})).supernet
+        assert (told.part_inputs, told.lr) == ("own", 1e-3)
+    # This teacher is ngf 8: its trunk is not the default's, which is refused in one line, naming the set to use.
+    (tmp_path / "spec.json").write_text(json.dumps(unnamed))
+    result = CliRunner().invoke(
+        app,
+        ["compress", str(tmp_path / "spec.json"), "--work-dir", str(tmp_path / "w"), "--repo", str(tmp_path / "repo")],
+    )
+    assert result.exit_code == 1 and len(result.stderr.strip().splitlines()) == 1
+    assert "use `channels-32-8-trunk-8`, or `part_inputs: own`" in result.stderr
+    assert not (tmp_path / "repo").exists() and not (tmp_path / "w" / "supernet").exists()
