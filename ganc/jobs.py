@@ -43,6 +43,9 @@ class JobRecord(BaseModel):
         default_factory=dict, description="student -> its figures and why the quality gate did not publish it"
     )
     error: str | None = None
+    traceback: str | None = Field(
+        None, description="the file holding the traceback of a failure that was not a refusal of the job's input"
+    )
     attempts: int = 0
     worker: str | None = Field(None, description="host:pid of the process running it")
     resumed: dict[str, int] = Field(default_factory=dict, description="stage -> checkpoint step it resumed from")

@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     worker_metrics_port: int = Field(9101, ge=0, description="the worker's Prometheus port (0: none)")
     api_token: str | None = Field(None, description="bearer token of the job endpoints (unset: they refuse everything)")
     data_roots: PathList = Field(default_factory=lambda: [Path("data")], description="folders job specs may read")
+    debug: bool = Field(
+        False, description="the command line prints the traceback of a failure that is not a refusal (`--debug`)"
+    )
 
     # gateway: CPU backend (onnxruntime in process)
     cpu_backend: bool = Field(True, description="serve in process on the CPU (off: a Triton-only gateway)")

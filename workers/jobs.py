@@ -17,6 +17,7 @@ from pathlib import Path
 from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 
 from compression.pipeline import run_pipeline
+from ganc.errors import first_line, is_refusal, keep_traceback, traceback_file
 from ganc.jobs import FINAL_STATES, JobRecord, JobStore
 from ganc.repository import read_card
 from ganc.settings import Settings
@@ -84,6 +85,7 @@ def run_job(store: JobStore, job_id: str, settings: Settings, progress: JobProgr
         attempts=record.attempts + 1,
         worker=worker_id(),
         error=None,
+        traceback=None,
     )
     try:
         spec = confine_to_roots(store.spec(job_id), settings.data_roots)
@@ -102,7 +104,7 @@ def run_job(store: JobStore, job_id: str, settings: Settings, progress: JobProgr
     except SoftTimeLimitExceeded:
         return fail(store, job_id, "the job ran past its soft time limit")
     except (SpecError, ValueError, OSError, RuntimeError) as error:
-        return fail(store, job_id, str(error).strip().splitlines()[0])
+        return fail(store, job_id, first_line(error), error)
     return succeed(store, job_id, result["published"], result.get("held_back", {}))
 
 
@@ -147,9 +149,16 @@ def cancel(store: JobStore, job_id: str) -> JobRecord:
     return store.update(job_id, state="cancelled", finished_at=datetime.now(UTC), message="cancelled")
 
 
-def fail(store: JobStore, job_id: str, error: str) -> JobRecord:
-    log.warning("job %s failed: %s", job_id, error)
-    return store.update(job_id, state="failed", finished_at=datetime.now(UTC), error=error)
+def fail(store: JobStore, job_id: str, message: str, error: BaseException | None = None) -> JobRecord:
+    """End the job as failed with `message`; a failure that is not a refusal (`error`) keeps its traceback in the
+    job's folder, and the record names the file."""
+    kept = None
+    if error is not None and not is_refusal(error):
+        kept = traceback_file(error) or str(keep_traceback(error, store.folder(job_id)))
+        log.error("job %s failed: %s", job_id, message, exc_info=error)
+    else:
+        log.warning("job %s failed: %s", job_id, message)
+    return store.update(job_id, state="failed", finished_at=datetime.now(UTC), error=message, traceback=kept)
 
 
 def record_failure(store: JobStore, job_id: str, error: BaseException) -> None:
@@ -163,7 +172,7 @@ def record_failure(store: JobStore, job_id: str, error: BaseException) -> None:
     if isinstance(error, TimeLimitExceeded):  # the pool killed the job's child process
         fail(store, job_id, "the job ran past its hard time limit and was stopped")
     else:
-        fail(store, job_id, f"{type(error).__name__}: {error}".strip().splitlines()[0])
+        fail(store, job_id, f"{type(error).__name__}: {first_line(error)}", error)
 
 
 def worker_id() -> str:

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from ..errors import tracebacks_kept_in
 from ..settings import get_settings
 from ..spec import CompressionSpec, SpecError, parse_spec
 from .errors import friendly_errors
@@ -44,9 +45,10 @@ def compress(
     work = work_dir or Path("var") / "jobs" / spec.family
     bars = ProgressBars()
     keep = get_settings().keep_versions
-    result = run_pipeline(
-        spec, work, repository(repo), job or work.name, resume=resume, progress=bars, keep_versions=keep
-    )
+    with tracebacks_kept_in(work):
+        result = run_pipeline(
+            spec, work, repository(repo), job or work.name, resume=resume, progress=bars, keep_versions=keep
+        )
     bars.close()
     typer.echo(json.dumps(result))
 
@@ -65,8 +67,8 @@ def quantize(
     from compression.pipeline import quantize_family
 
     bars = ProgressBars()
-    result = quantize_family(
-        spec, work_dir or Path("var") / "jobs" / f"{spec.family}-int8", repository(repo), progress=bars
-    )
+    work = work_dir or Path("var") / "jobs" / f"{spec.family}-int8"
+    with tracebacks_kept_in(work):
+        result = quantize_family(spec, work, repository(repo), progress=bars)
     bars.close()
     typer.echo(json.dumps(result))

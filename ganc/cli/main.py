@@ -10,11 +10,28 @@ ganc serve / ganc worker / ganc submit deploy/specs/sr4x.yaml --wait
 ganc repo list
 """
 
+import os
+from typing import Annotated
+
 import typer
 
+from ..settings import ENV_PREFIX
 from . import compress, data, imports, models, repo, serve, submit, train, worker
 
 app = typer.Typer(help="ganc: compress image-to-image GAN generators and serve them.", no_args_is_help=True)
+
+
+@app.callback()
+def main(
+    debug: Annotated[
+        bool, typer.Option("--debug", help="print the traceback of a failure that is not a refusal of input")
+    ] = False,
+) -> None:
+    """Options of every command."""
+    if debug:
+        os.environ[f"{ENV_PREFIX}DEBUG"] = "1"  # a setting, read where a failure is reported
+
+
 app.command()(models.macs)
 app.command()(models.export)
 app.command("import")(imports.import_checkpoint)

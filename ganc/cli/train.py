@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import typer
 from pydantic import BaseModel
 
+from ..errors import tracebacks_kept_in
 from ..spec import PartInputs, StudentInit, SupernetSpec, TeacherSpec, TrainingSpec
 from .errors import friendly_errors
 from .options import given
@@ -214,6 +215,7 @@ def _run(kind: type[Run], out: Path, resume: bool, steps: int | None, new_run: C
 
 def _train(train: Callable[..., dict[str, float]], run: BaseModel, resume: bool) -> None:
     bars = ProgressBars()
-    metrics = train(run, resume, bars)
+    with tracebacks_kept_in(run.out):
+        metrics = train(run, resume, bars)
     bars.close()
     typer.echo(json.dumps({"out": str(run.out), "metrics": {k: round(v, 4) for k, v in metrics.items()}}))

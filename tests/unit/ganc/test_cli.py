@@ -139,3 +139,37 @@ def test_repo_list_shows_published_variants(tmp_path):
     result = run("repo", "list", "--repo", str(tmp_path), "--json")
     assert result.exit_code == 0
     assert [row["model"] for row in json.loads(result.stdout)["versions"]] == ["f--t"]
+
+
+def _a_stage_that_fails_inside_torch(self):
+    return {"dataset": str(torch.ones(2, 3) @ torch.ones(2, 3))}
+
+
+@pytest.mark.parametrize("debug", [False, True])
+def test_a_failure_inside_torch_says_its_line_and_where_its_traceback_is(tmp_path, monkeypatch, debug):
+    from compression.pipeline import Pipeline
+
+    monkeypatch.setattr(Pipeline, "data", _a_stage_that_fails_inside_torch)
+    spec = {
+        "family": "tiny",
+        "task": "sr4x",
+        "dataset": {"sample": "sr4x", "size": 32},
+        "search": {"macs_budgets": [1e12]},
+    }
+    (tmp_path / "spec.json").write_text(json.dumps(spec))
+    work = tmp_path / "work"
+    args = ["compress", str(tmp_path / "spec.json"), "--work-dir", str(work), "--repo", str(tmp_path / "repo")]
+    # --debug sets GANC_DEBUG for the command; the runner restores the variable afterwards
+    result = runner.invoke(app, ["--debug", *args] if debug else args, env={"GANC_DEBUG": None})
+    assert result.exit_code == 1
+    lines = result.stderr.strip().splitlines()
+    assert lines[0] == "error: mat1 and mat2 shapes cannot be multiplied (2x3 and 2x3)"
+    kept = (work / "traceback.log").read_text()
+    assert "_a_stage_that_fails_inside_torch" in kept
+    if debug:
+        assert (
+            "Traceback (most recent call last)" in result.stderr and "_a_stage_that_fails_inside_torch" in result.stderr
+        )
+    else:
+        assert lines[1:] == [f"RuntimeError, not a refusal of input: its traceback is in {work / 'traceback.log'}"]
+    assert not (tmp_path / "repo").exists()

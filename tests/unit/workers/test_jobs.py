@@ -4,9 +4,12 @@ import os
 import socket
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
+import torch
 
+from compression.pipeline import Pipeline
 from ganc.jobs import JobStore
 from ganc.settings import Settings
 from ganc.spec import parse_spec
@@ -75,3 +78,27 @@ def test_finished_work_is_removed_after_its_retention_and_failed_work_is_kept(st
     store.update(fresh.id, state="succeeded", finished_at=datetime.now(UTC))
     assert sorted(remove_old_work(store, 7)) == sorted([ids["succeeded"], ids["cancelled"]])
     assert (store.folder(ids["failed"]) / "work").exists() and (store.folder(fresh.id) / "work").exists()
+
+
+def _a_stage_that_fails_inside_torch(self):
+    return {"dataset": str(torch.ones(2, 3) @ torch.ones(2, 3))}
+
+
+def test_a_job_that_fails_inside_torch_keeps_its_traceback_and_its_record_names_the_file(
+    store, tmp_path, monkeypatch, caplog
+):
+    monkeypatch.setattr(Pipeline, "data", _a_stage_that_fails_inside_torch)
+    job = store.create(parse_spec(SPEC))
+    ended = deliver(store, job.id, tmp_path)
+    assert ended.state == "failed" and ended.error == "mat1 and mat2 shapes cannot be multiplied (2x3 and 2x3)"
+    assert ended.traceback == str(store.folder(job.id) / "traceback.log")
+    assert "_a_stage_that_fails_inside_torch" in Path(ended.traceback).read_text()
+    logged = [r for r in caplog.records if r.name == "ganc.worker"]
+    assert [r.exc_info is not None for r in logged] == [True]  # logged with its stack
+
+
+def test_a_job_whose_input_is_refused_fails_with_its_line_and_no_traceback(store, tmp_path):
+    job = store.create(parse_spec({**SPEC, "dataset": {"path": str(tmp_path / "absent")}}))
+    ended = deliver(store, job.id, tmp_path)
+    assert ended.state == "failed" and "absent" in ended.error and ended.traceback is None
+    assert not (store.folder(job.id) / "traceback.log").exists()
