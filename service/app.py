@@ -57,6 +57,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         watcher = asyncio.create_task(catalog.watch(settings.catalog_poll_s))
         yield
         watcher.cancel()
+        await asyncio.gather(watcher, return_exceptions=True)
+        await app.state.gateway.close()
         app.state.jobs.close()
         for backend in backends.values():
             await backend.close()

@@ -49,6 +49,7 @@ class Gateway:
         self.in_flight = 0
         self.decoded_bytes = 0
         self.recent_budgets: dict[str, deque[tuple[float, float]]] = {}
+        self.probes: set[asyncio.Task] = set()  # the loop holds tasks weakly: these are kept until done
         for backend in backends.values():
             metrics.BACKEND_UP.labels(backend.name, backend.hardware).set(1)
 
@@ -263,13 +264,21 @@ class Gateway:
         for name, health in self.health.items():
             if health.due():
                 health.next_probe = float("inf")  # one probe at a time
-                asyncio.get_running_loop().create_task(self._probe(name))
+                probe = asyncio.get_running_loop().create_task(self._probe(name))
+                self.probes.add(probe)
+                probe.add_done_callback(self.probes.discard)
 
     async def check_backends(self) -> None:
         """At start-up: a backend that does not answer is listed as down from the start, and probed."""
         for name, backend in self.backends.items():
             if not await backend.healthy():
                 self._mark_down(name)
+
+    async def close(self) -> None:
+        """Cancel the probes still running, and wait for them to end."""
+        for probe in list(self.probes):
+            probe.cancel()
+        await asyncio.gather(*self.probes, return_exceptions=True)
 
     async def _probe(self, name: str) -> None:
         recovered = False

@@ -1,10 +1,15 @@
-"""Compression jobs: submit a spec, follow it, list recent jobs, cancel. Every endpoint needs the bearer token."""
+"""Compression jobs: submit a spec, follow it, list recent jobs, cancel. Every endpoint needs the bearer token.
+
+The broker's send and the job folders' reads block, so none runs on the event loop that serves translations:
+the plain `def` handlers run in FastAPI's thread pool, and the submission sends from it.
+"""
 
 import hmac
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from ganc.jobs import JobRecord
 
@@ -49,23 +54,23 @@ async def submit_job(request: Request, jobs: JobsDep) -> JSONResponse:
         spec: Any = await request.json()
     except ValueError:
         raise JobError(400, "the body must be the job's spec as JSON") from None
-    record = jobs.submit(spec)
+    record = await run_in_threadpool(jobs.submit, spec)  # the broker's send (and its retries) blocks
     return JSONResponse(record.model_dump(mode="json"), status_code=202, headers={"Location": f"/v1/jobs/{record.id}"})
 
 
 @router.get("/v1/jobs", response_model=list[JobRecord])
-async def list_jobs(jobs: JobsDep, limit: Annotated[int, Query(gt=0, le=500)] = 50) -> list[JobRecord]:
+def list_jobs(jobs: JobsDep, limit: Annotated[int, Query(gt=0, le=500)] = 50) -> list[JobRecord]:
     """Recent jobs, newest first."""
     return jobs.recent(limit)
 
 
 @router.get("/v1/jobs/{job_id}", response_model=JobRecord, responses=error_responses(404))
-async def get_job(job_id: str, jobs: JobsDep) -> JobRecord:
+def get_job(job_id: str, jobs: JobsDep) -> JobRecord:
     """A job's state, stage and progress, timestamps, published variants with their cards, or its error."""
     return jobs.get(job_id)
 
 
 @router.delete("/v1/jobs/{job_id}", status_code=202, response_model=JobRecord, responses=error_responses(404, 409))
-async def cancel_job(job_id: str, jobs: JobsDep) -> JobRecord:
+def cancel_job(job_id: str, jobs: JobsDep) -> JobRecord:
     """Cancel a job: at once when queued, at the next step when running; nothing of it is published."""
     return jobs.cancel(job_id)

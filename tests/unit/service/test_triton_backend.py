@@ -11,6 +11,9 @@ from fastapi.testclient import TestClient
 from ganc.settings import Settings
 from service.app import create_app
 from service.backends import BackendError, TritonBackend
+from service.catalog import Catalog
+from service.estimates import LatencyEstimates
+from service.gateway import Gateway
 from tests.support import png
 
 
@@ -63,3 +66,29 @@ def test_the_gateway_starts_on_the_cpu_when_triton_hangs_up(repo, hangs_up):
         assert response.status_code == 200 and response.headers["x-ganc-backend"] == "cpu"
         assert 'ganc_backend_up{backend="triton",hardware="triton"} 0.0' in client.get("/metrics").text
         assert any(" on triton: " in problem for problem in client.get("/v1/models").json()["problems"])
+
+
+def test_probes_of_a_triton_that_never_answers_are_kept_and_cancelled_when_the_gateway_closes(tmp_path):
+    silent = socket.socket()  # accepts connections (the kernel's backlog) and never answers
+    silent.bind(("127.0.0.1", 0))
+    silent.listen()
+    settings = Settings(model_repository=tmp_path, triton_timeout_s=60, probe_backoff_s=0.001)
+
+    async def scenario() -> tuple[int, list[bool], set]:
+        triton = TritonBackend(f"127.0.0.1:{silent.getsockname()[1]}", 1, 60, "triton", manage_models=False)
+        estimates = LatencyEstimates()
+        catalog = Catalog(tmp_path, {"triton": triton}, estimates, 1, 32)
+        gateway = Gateway(settings, catalog, {"triton": triton}, estimates)
+        gateway._mark_down("triton")
+        await asyncio.sleep(0.01)
+        gateway._probe_due_backends()
+        await asyncio.sleep(0.1)
+        probes = list(gateway.probes)  # the probe waits on the silent port, held by the gateway
+        await gateway.close()
+        await triton.close()
+        return len(probes), [probe.cancelled() for probe in probes], gateway.probes
+
+    try:
+        assert asyncio.run(scenario()) == (1, [True], set())
+    finally:
+        silent.close()
