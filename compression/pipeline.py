@@ -4,7 +4,8 @@
 
 Each stage works in its own folder under the job's work folder and writes `done.json` there when it
 has finished; a resumed pipeline skips finished stages and resumes a training stage from its last
-checkpoint. Everything that can be checked cheaply (paths, choice set, target, budgets) is checked
+checkpoint; a stage whose inputs changed since it ran (compression/stage_inputs.py) is refused, or run again
+with every stage after it. Everything that can be checked cheaply (paths, choice set, target, budgets) is checked
 before the first expensive step, and publishing comes last, so a failed job publishes nothing.
 """
 
@@ -45,6 +46,7 @@ from .models import TRUNK_SUFFIX, ChannelConfig, ModelSpec, extract_subnet, get_
 from .precision import check_runnable
 from .progress import Progress, no_progress
 from .search import Judge, check_budgets_reachable, latency_target, measure_model_ms, run_search
+from .stage_inputs import INPUTS_FILE, changed_fields, read_inputs, stage_inputs
 from .training import DataConfig, DistillRun, Teacher, TeacherRun, load_teacher, train_distill, train_teacher
 
 MARKER = "done.json"
@@ -71,6 +73,10 @@ class Variant:
         return self.name == TEACHER_VARIANT
 
 
+class ResumeError(ValueError):
+    """A resumed job whose finished or started stages ran with other inputs than the spec's."""
+
+
 class Pipeline:
     def __init__(
         self,
@@ -81,16 +87,37 @@ class Pipeline:
         *,
         progress: Progress = no_progress,
         keep_versions: int | None = None,
+        rerun_changed: bool = False,
     ) -> None:
         self.spec, self.work, self.repo, self.job, self.progress = spec, work_dir, repo, job, progress
-        self.keep_versions = keep_versions
+        self.keep_versions, self.rerun_changed = keep_versions, rerun_changed
+
+    @functools.cached_property
+    def inputs(self) -> dict[str, dict[str, Any]]:
+        """What each stage reads (compression/stage_inputs.py), worked out once: it reads the teacher's file."""
+        return stage_inputs(self.spec)
 
     # -- bookkeeping ---------------------------------------------------------------------------
     def stage(self, name: str, run: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-        """The outputs of stage `name`: recorded when it finished before, else from running it now."""
-        marker = self.work / name / MARKER
+        """The outputs of stage `name`: recorded when it finished before with the same inputs, else from running it
+        now (from scratch when its inputs changed, resumed from its checkpoints when they did not)."""
+        folder = self.work / name
+        marker = folder / MARKER
+        inputs, recorded = self.inputs[name], read_inputs(folder)
+        if folder.exists() and recorded != inputs:
+            # Inputs that changed, or a stage that a ganc which did not record them began.
+            changed = changed_fields(recorded, inputs) if recorded is not None else ["format"]
+            if not self.rerun_changed:
+                raise ResumeError(
+                    f"stage {name} was run with other inputs ({', '.join(changed)}); pass --rerun-changed to run it "
+                    "and every stage after it again, or start the job in a new work folder"
+                )
+            self.progress(name, 0, 1, f"runs again: {', '.join(changed)} changed")
+            shutil.rmtree(folder)
         if marker.is_file():
             return json.loads(marker.read_text())
+        folder.mkdir(parents=True, exist_ok=True)
+        write_text_atomically(folder / INPUTS_FILE, json.dumps(inputs, indent=2) + "\n")
         start = time.monotonic()
         outputs = {**run(), "seconds": round(time.monotonic() - start, 1)}
         marker.parent.mkdir(parents=True, exist_ok=True)
@@ -496,16 +523,22 @@ def run_pipeline(
     job: str,
     *,
     resume: bool = False,
+    rerun_changed: bool = False,
     progress: Progress = no_progress,
     keep_versions: int | None = None,
 ) -> dict[str, Any]:
     """Run (or resume) every stage of `spec` in `work_dir`, publishing into `repo` under job id `job` (and
-    keeping the newest `keep_versions` versions of each model it publishes; None: all of them)."""
+    keeping the newest `keep_versions` versions of each model it publishes; None: all of them). A resumed stage
+    whose inputs changed since it ran is refused (ResumeError), or with `rerun_changed` run again with every
+    stage after it."""
     if not resume and work_dir.exists() and any(work_dir.iterdir()):
         raise ValueError(f"work folder {work_dir} is not empty; pass --resume to continue that job")
     work_dir.mkdir(parents=True, exist_ok=True)
     (work_dir / "spec.json").write_text(spec.model_dump_json(indent=2) + "\n")
-    return Pipeline(spec, work_dir, repo, job, progress=progress, keep_versions=keep_versions).run()
+    pipeline = Pipeline(
+        spec, work_dir, repo, job, progress=progress, keep_versions=keep_versions, rerun_changed=rerun_changed
+    )
+    return pipeline.run()
 
 
 def quantize_family(

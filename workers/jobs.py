@@ -96,6 +96,7 @@ def run_job(store: JobStore, job_id: str, settings: Settings, progress: JobProgr
                 settings.model_repository,
                 job_id,
                 resume=True,
+                rerun_changed=True,  # a job's spec is fixed: only a newer ganc's stage format differs
                 progress=progress,
                 keep_versions=settings.keep_versions,
             )

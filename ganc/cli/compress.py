@@ -34,6 +34,9 @@ def load_spec_file(path: Path) -> CompressionSpec:
 def compress(
     spec_path: Annotated[Path, typer.Argument(metavar="SPEC.yaml", help="the compression spec")],
     resume: Annotated[bool, typer.Option(help="skip finished stages and resume the running one")] = False,
+    rerun_changed: Annotated[
+        bool, typer.Option(help="with --resume: run again the stages whose inputs changed, and every stage after")
+    ] = False,
     work_dir: Annotated[Path | None, typer.Option(help="the job's work folder (default: var/jobs/<family>)")] = None,
     job: Annotated[str | None, typer.Option(help="job id for the cards (default: the work folder name)")] = None,
     repo: Repo = None,
@@ -47,7 +50,14 @@ def compress(
     keep = get_settings().keep_versions
     with tracebacks_kept_in(work):
         result = run_pipeline(
-            spec, work, repository(repo), job or work.name, resume=resume, progress=bars, keep_versions=keep
+            spec,
+            work,
+            repository(repo),
+            job or work.name,
+            resume=resume,
+            rerun_changed=rerun_changed,
+            progress=bars,
+            keep_versions=keep,
         )
     bars.close()
     typer.echo(json.dumps(result))

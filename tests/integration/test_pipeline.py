@@ -10,7 +10,7 @@ import pytest
 import tritonclient.http as httpclient
 
 import compression.export.quantize as quantize_module
-from compression.pipeline import MARKER, quantize_family, run_pipeline
+from compression.pipeline import MARKER, ResumeError, quantize_family, run_pipeline
 from ganc.card import INPUT_NAME, OUTPUT_NAME
 from ganc.repository import derive_python_flavour, read_index
 from ganc.spec import parse_spec
@@ -165,3 +165,24 @@ def test_quantize_adds_int8_variants_to_a_published_family_once(pipeline_run, tm
     assert index.problems == [] and len(index.versions) == 2 * len(result["published"])
     teacher = next(e.card for e in index.versions if e.card.variant == "teacher-int8")
     assert teacher.quantized_from == "tiny--teacher" and "psnr_teacher" not in teacher.quality  # paired: vs targets
+
+
+def test_a_resume_runs_again_only_the_stages_whose_inputs_changed(pipeline_run, tmp_path):
+    root, *_ = pipeline_run
+    work, repo = tmp_path / "work", tmp_path / "repo"
+    shutil.copytree(root / "work", work)
+    shutil.copytree(root / "repo", repo)
+    events = []
+    run_pipeline(parse_spec(TINY), work, repo, "job-1", resume=True, progress=lambda *e: events.append(e))
+    assert events == []  # the same spec: nothing runs again
+    longer = {**TINY, "finetune": {**TINY["finetune"], "steps": 4}}
+    with pytest.raises(ResumeError, match=r"stage finetune was run with other inputs \(finetune\.steps\)"):
+        run_pipeline(parse_spec(longer), work, repo, "job-1", resume=True)
+    assert events == [] and len(read_index(repo).versions) == 2  # refused before any work
+    run_pipeline(
+        parse_spec(longer), work, repo, "job-1", resume=True, rerun_changed=True, progress=lambda *e: events.append(e)
+    )
+    assert ("finetune", 0, 1, "runs again: finetune.steps changed") in events
+    assert [e[0] for e in events if e[3] == "done"] == ["finetune", "export", "publish"]
+    finetuned = next(p for p in (work / "finetune").iterdir() if p.is_dir())
+    assert json.loads((finetuned / "config.json").read_text())["training"]["steps"] == 4
