@@ -60,7 +60,7 @@ def student_variant(config: str) -> str:
 
 
 @dataclass
-class Variant:
+class ExportVariant:
     """A generator to export and publish: the teacher, or a student of the ladder."""
 
     name: str
@@ -377,21 +377,23 @@ class Pipeline:
 
     def _variants(
         self, teacher: Teacher, supernet_run: str, finetuned: dict[str, str | None], latency: dict[str, float]
-    ) -> list[Variant]:
+    ) -> list[ExportVariant]:
         """The teacher (unless the spec keeps it back) and each student: fine-tuned, or as the supernet holds it."""
         variants = []
         if self.spec.publish_teacher:
-            variants.append(Variant(TEACHER_VARIANT, teacher.spec, teacher.generator, latency.get(TEACHER_VARIANT)))
+            variants.append(
+                ExportVariant(TEACHER_VARIANT, teacher.spec, teacher.generator, latency.get(TEACHER_VARIANT))
+            )
         supernet_spec, supernet = load_generator(Path(supernet_run))
         for config, run in finetuned.items():
             if run:
                 spec, model = load_generator(Path(run))
             else:
                 spec, model = extract_subnet(supernet_spec, supernet, ChannelConfig.parse(config))
-            variants.append(Variant(student_variant(config), spec, model, latency.get(config)))
+            variants.append(ExportVariant(student_variant(config), spec, model, latency.get(config)))
         return variants
 
-    def _export_variant(self, variant: Variant, teacher: Teacher, val: list, references: list) -> Path:
+    def _export_variant(self, variant: ExportVariant, teacher: Teacher, val: list, references: list) -> Path:
         """Export, verify against PyTorch, evaluate on `val` and measure; write model.onnx and card.json."""
         folder = self.work / "export" / variant.name
         folder.mkdir(parents=True, exist_ok=True)
@@ -423,7 +425,7 @@ class Pipeline:
         return folder
 
     def _export_int8(
-        self, float_folder: Path, variant: Variant, teacher: Teacher, dataset: str, val: list, references: list
+        self, float_folder: Path, variant: ExportVariant, teacher: Teacher, dataset: str, val: list, references: list
     ) -> tuple[Path | None, dict[str, Any]]:
         """The INT8 model of an exported variant in its own folder when it passes, and the figures that decided."""
         folder = self.work / "export" / int8_variant(variant.name)

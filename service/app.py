@@ -19,7 +19,7 @@ from .catalog import Catalog
 from .estimates import LatencyEstimates
 from .gateway import Gateway, GatewayError
 from .images import ImageError
-from .jobs import JobError, JobQueue, token_problem
+from .job_queue import JobError, JobQueue, token_problem
 
 log = logging.getLogger("ganc.gateway")
 

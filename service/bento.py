@@ -1,4 +1,4 @@
-"""The BentoML service: a thin lifecycle shell around the FastAPI app (`bentoml serve service.bento:Gateway`).
+"""The BentoML service: a thin lifecycle shell around the FastAPI app (`bentoml serve service.bento:GatewayService`).
 
 BentoML answers /livez, /readyz and /metrics itself; readiness is delegated to the app's catalog, and
 the gateway's metrics reach BentoML's /metrics through prometheus_client's multiprocess files.
@@ -16,7 +16,7 @@ app = create_app(settings)
 
 @bentoml.service(name="ganc-gateway", workers=settings.gateway_workers, traffic={"timeout": 60})
 @bentoml.asgi_app(app, path="/")
-class Gateway:
+class GatewayService:
     """Routes live in FastAPI (service/app.py); BentoML runs the workers and the HTTP server."""
 
     def __is_ready__(self) -> bool:

@@ -24,7 +24,7 @@ log = logging.getLogger("ganc.catalog")
 
 
 @dataclass
-class Variant:
+class ServedVariant:
     card: VariantCard
     version: int
     onnx_path: Path
@@ -52,12 +52,12 @@ class Catalog:
     ) -> None:
         self.repository, self.backends, self.estimates = repository, backends, estimates
         self.warmup_runs, self.warmup_size = warmup_runs, warmup_size
-        self.families: dict[str, dict[str, Variant]] = {}
+        self.families: dict[str, dict[str, ServedVariant]] = {}
         self.problems: dict[str, str] = {}
         self.index_problems: list[str] = []
         self.cards = CardCache()
 
-    def variants(self, family: str) -> dict[str, Variant]:
+    def variants(self, family: str) -> dict[str, ServedVariant]:
         return self.families.get(family, {})
 
     def ready(self) -> bool:
@@ -72,7 +72,7 @@ class Catalog:
             current = self.families.get(family, {}).get(name)
             if current is not None and current.version >= entry.version and self._complete(current):
                 continue
-            variant = Variant(entry.card, entry.version, entry.onnx_path)
+            variant = ServedVariant(entry.card, entry.version, entry.onnx_path)
             if current is not None and current.version == entry.version:
                 variant.backends = set(current.backends)
             await self._load(variant)
@@ -83,10 +83,10 @@ class Catalog:
             metrics.MACS_REAL.labels(family, name).set(entry.card.macs_real)
             metrics.PARAMS.labels(family, name).set(entry.card.params)
 
-    def _complete(self, variant: Variant) -> bool:
+    def _complete(self, variant: ServedVariant) -> bool:
         return variant.backends >= set(self.backends)
 
-    async def _load(self, variant: Variant) -> None:
+    async def _load(self, variant: ServedVariant) -> None:
         for name, backend in self.backends.items():
             if name in variant.backends:
                 continue
@@ -105,7 +105,7 @@ class Catalog:
             variant.backends.add(name)
             log.info("serving %s v%d on %s", variant.model, variant.version, name)
 
-    async def _warm_up(self, variant: Variant, backend: Backend) -> None:
+    async def _warm_up(self, variant: ServedVariant, backend: Backend) -> None:
         """Seed the latency estimates at two sizes (overhead and slope), and let the backend allocate."""
         for side in (
             padded_side(self.warmup_size // 4, variant.card.size_multiple),

@@ -17,7 +17,7 @@ from .backends import Backend, BackendError, InputError
 from .catalog import Catalog
 from .estimates import ALONE, POST, PRE, LatencyEstimates, Work
 from .health import BackendHealth
-from .routing import Candidate, Decision, ranked
+from .routing import Decision, RouteCandidate, ranked
 from .tiling import Blender, Tile, plan_tiles
 
 UNMEASURED_MS = 1e9  # a candidate never measured is tried last
@@ -53,7 +53,7 @@ class Gateway:
         for backend in backends.values():
             metrics.BACKEND_UP.labels(backend.name, backend.hardware).set(1)
 
-    def candidates(self, family: str, work: Work, variant: str | None) -> list[Candidate]:
+    def candidates(self, family: str, work: Work, variant: str | None) -> list[RouteCandidate]:
         variants = self.catalog.variants(family)
         if not variants:
             raise GatewayError(404, f"no family {family!r}; GET /v1/models lists them")
@@ -71,7 +71,7 @@ class Gateway:
                 service = self.estimates.service_ms(v.model, backend_name, work.pixels_per_call)
                 alone = self.estimates.service_ms(v.model, backend_name, work.pixels_per_call, ALONE)
                 out.append(
-                    Candidate(
+                    RouteCandidate(
                         name,
                         backend_name,
                         v.quality,
@@ -186,7 +186,7 @@ class Gateway:
         return Translation(body, images.MEDIA_TYPES[fmt], headers)
 
     def _protect_tight_budgets(
-        self, family: str, budget_ms: float | None, pixels: int, candidates: list[Candidate]
+        self, family: str, budget_ms: float | None, pixels: int, candidates: list[RouteCandidate]
     ) -> float | None:
         """The longest service time that still lets the tightest budget asked for lately (`budget_ms` among them)
         be met behind it; None when no budget needs protecting."""

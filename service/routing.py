@@ -17,7 +17,7 @@ Reason = Literal["best_quality", "fits_budget", "fastest_miss", "fastest_over_ca
 
 
 @dataclass(frozen=True)
-class Candidate:
+class RouteCandidate:
     variant: str
     backend: str
     quality: float
@@ -29,7 +29,7 @@ class Candidate:
 
 @dataclass(frozen=True)
 class Decision:
-    candidate: Candidate
+    candidate: RouteCandidate
     reason: Reason
     budget_met: bool | None  # None when there was no budget
 
@@ -42,12 +42,12 @@ class Decision:
         return self.candidate.backend
 
 
-def _quality_then_speed(c: Candidate) -> tuple[float, float]:
+def _quality_then_speed(c: RouteCandidate) -> tuple[float, float]:
     return (c.quality, -c.predicted_ms)
 
 
 def choose(
-    candidates: list[Candidate],
+    candidates: list[RouteCandidate],
     budget_ms: float | None,
     max_service_ms: float | None = None,
     cap_ms: float | None = None,
@@ -72,7 +72,7 @@ def choose(
 
 
 def ranked(
-    candidates: list[Candidate],
+    candidates: list[RouteCandidate],
     budget_ms: float | None,
     max_service_ms: float | None = None,
     cap_ms: float | None = None,

@@ -8,7 +8,7 @@ Celery enforce the spec's soft and hard time limits.
 
 from celery import Celery
 
-from ganc.jobs import broker_transport_options, make_local_broker_dirs
+from ganc.job_store import broker_transport_options, make_local_broker_dirs
 from ganc.settings import Settings, settings_or_exit
 
 

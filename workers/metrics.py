@@ -14,7 +14,7 @@ from celery import Celery
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from ganc.jobs import JobState, JobStore
+from ganc.job_store import JobState, JobStore
 
 STAGE_BUCKETS = (1, 5, 15, 60, 300, 900, 1800, 3600, 7200, 14400, 43200)
 

@@ -1,6 +1,6 @@
 """The Celery task that runs a compression job, and the worker's signal handlers.
 
-Like web views: the task handles delivery, retries and Triton; the job's life lives in workers/jobs.py
+Like web views: the task handles delivery, retries and Triton; the job's life lives in workers/job_runner.py
 and the work itself in compression/.
 """
 
@@ -13,11 +13,11 @@ from celery.signals import task_failure, worker_init, worker_ready
 from kombu.exceptions import OperationalError
 from prometheus_client import REGISTRY, start_http_server
 
-from ganc.jobs import COMPRESS_TASK, JobStore, uses_redis
+from ganc.job_store import COMPRESS_TASK, JobStore, uses_redis
 from ganc.repository import remove_stale_staging
 from ganc.settings import get_settings
 
-from . import jobs
+from . import job_runner
 from .celery_app import app
 from .metrics import JobsCollector, queue_depth
 from .triton_control import TritonControlError, load_model
@@ -34,8 +34,8 @@ def compress_generator(self: Task, job_id: str) -> dict:
     store = JobStore(settings.jobs_root)
     record = store.get(job_id)
     if record.state in ("queued", "running"):
-        report = jobs.JobProgress(store, job_id, lambda state: publish_progress(self, state))
-        record = jobs.run_job(store, job_id, settings, report)
+        report = job_runner.JobProgress(store, job_id, lambda state: publish_progress(self, state))
+        record = job_runner.run_job(store, job_id, settings, report)
     if record.state == "succeeded" and settings.triton_url:
         for entry in record.published.values():
             load_model(settings.triton_url, entry["model"])  # transient failures retry the task (idempotent)
@@ -58,7 +58,7 @@ def resend_orphans() -> list[str]:
     Redis redelivers it by itself after the visibility timeout.
     """
     store = JobStore(get_settings().jobs_root)
-    ids = [record.id for record in store.all() if jobs.orphaned(record)]
+    ids = [record.id for record in store.all() if job_runner.orphaned(record)]
     for job_id in ids:
         store.update(job_id, state="queued", worker=None, message="requeued after its worker died")
         compress_generator.apply_async(args=[job_id], task_id=job_id, **store.spec(job_id).time_limits())
@@ -85,10 +85,12 @@ def tidy_up(**_: object) -> None:
     if not uses_redis(settings.broker_url):
         resend_orphans()
     remove_stale_staging(settings.model_repository, STALE_STAGING_S)
-    jobs.remove_old_work(JobStore(settings.jobs_root), settings.job_work_retention_days)
+    job_runner.remove_old_work(JobStore(settings.jobs_root), settings.job_work_retention_days)
 
 
 @task_failure.connect
 def record_failure(sender=None, task_id: str | None = None, exception: BaseException | None = None, **_: object):
     if sender is not None and sender.name == COMPRESS_TASK and task_id:
-        jobs.record_failure(JobStore(get_settings().jobs_root), task_id, exception or RuntimeError("unknown failure"))
+        job_runner.record_failure(
+            JobStore(get_settings().jobs_root), task_id, exception or RuntimeError("unknown failure")
+        )

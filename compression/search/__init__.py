@@ -1,6 +1,6 @@
 """Search a supernet for sub-networks under MACs or measured-latency budgets."""
 
-from .candidates import Candidate, SearchError, choose_ladder, pareto_front
+from .candidates import SearchCandidate, SearchError, choose_ladder, pareto_front
 from .cost import SubnetCost, subnet_cost
 from .latency import (
     LatencyTarget,
@@ -13,10 +13,10 @@ from .latency_table import LatencyModel
 from .search import Judge, SearchResult, check_budgets_reachable, run_search
 
 __all__ = [
-    "Candidate",
     "Judge",
     "LatencyModel",
     "LatencyTarget",
+    "SearchCandidate",
     "SearchError",
     "SearchResult",
     "SubnetCost",

@@ -11,7 +11,7 @@ class SearchError(ValueError):
 
 
 @dataclass
-class Candidate:
+class SearchCandidate:
     config: str
     macs: int
     macs_real: int
@@ -24,7 +24,7 @@ class Candidate:
         return self.macs if kind == "macs" else self.latency_predicted_ms
 
 
-def pareto_front(candidates: list[Candidate], kind: BudgetKind) -> list[Candidate]:
+def pareto_front(candidates: list[SearchCandidate], kind: BudgetKind) -> list[SearchCandidate]:
     """Candidates that no other beats on both cost (lower) and score (higher), cheapest first."""
     front, best = [], float("-inf")
     for candidate in sorted(candidates, key=lambda c: (c.cost(kind), -c.score)):
@@ -34,11 +34,11 @@ def pareto_front(candidates: list[Candidate], kind: BudgetKind) -> list[Candidat
     return front
 
 
-def choose_ladder(candidates: list[Candidate], budgets: list[float], kind: BudgetKind) -> list[Candidate]:
+def choose_ladder(candidates: list[SearchCandidate], budgets: list[float], kind: BudgetKind) -> list[SearchCandidate]:
     """For each budget, the best-scoring candidate within it. Where that is already a smaller budget's variant,
     the budget takes the best candidate that needs more than the next smaller budget, a variant of its own (on a
     flat front such scores are within the noise of judging a few images); refuse when there is none."""
-    ladder: list[Candidate] = []
+    ladder: list[SearchCandidate] = []
     for lower, budget in zip([float("-inf"), *budgets], budgets):
         fitting = [c for c in candidates if c.cost(kind) <= budget]
         if not fitting:

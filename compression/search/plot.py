@@ -5,12 +5,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .candidates import BudgetKind, Candidate, pareto_front
+from .candidates import BudgetKind, SearchCandidate, pareto_front
 
 
 def plot_search(
-    candidates: list[Candidate],
-    ladder: list[Candidate],
+    candidates: list[SearchCandidate],
+    ladder: list[SearchCandidate],
     teacher: dict[str, float],
     path: Path,
     *,
@@ -45,7 +45,11 @@ def plot_search(
 
 
 def _draw_panel(
-    ax: Any, kind: BudgetKind, x: Callable[[Candidate], float], candidates: list[Candidate], ladder: list[Candidate]
+    ax: Any,
+    kind: BudgetKind,
+    x: Callable[[SearchCandidate], float],
+    candidates: list[SearchCandidate],
+    ladder: list[SearchCandidate],
 ) -> None:
     """Every evaluated candidate, the Pareto front on `kind`, and the chosen ladder with its configs."""
     scores = [c.score for c in candidates]

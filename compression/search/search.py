@@ -26,7 +26,7 @@ from ..metrics.quality import generate, teacher_outputs
 from ..models import ChannelConfig, ChoiceSet, SuperMobileResnetGenerator
 from ..precision import autocast
 from ..progress import Progress, no_progress
-from .candidates import Candidate, SearchError, choose_ladder, pareto_front
+from .candidates import SearchCandidate, SearchError, choose_ladder, pareto_front
 from .cost import subnet_cost
 from .evolution import Evolution
 from .latency import LatencyTarget, latency_target, measure_model_ms, measure_models_ms
@@ -40,9 +40,9 @@ FINALISTS = 5  # each budget's best screened candidates, scored on every image b
 
 @dataclass
 class SearchResult:
-    ladder: list[Candidate]
-    front: list[Candidate]
-    candidates: list[Candidate]
+    ladder: list[SearchCandidate]
+    front: list[SearchCandidate]
+    candidates: list[SearchCandidate]
     latency_model: LatencyModel
     teacher: dict[str, float]
 
@@ -140,7 +140,7 @@ class Evaluator:
     ) -> None:
         self.supernet, self.judge, self.latency_model, self.path = supernet, judge, latency_model, path
         self.n_blocks = len(supernet.blocks)
-        self.cache: dict[str, Candidate] = _load_candidates(path)
+        self.cache: dict[str, SearchCandidate] = _load_candidates(path)
 
     def predicted_ms(self, config: ChannelConfig) -> float:
         return self.latency_model.predict(config)
@@ -153,12 +153,12 @@ class Evaluator:
     def fits(self, kind: str, budget: float, config: ChannelConfig) -> bool:
         return self.cost(config, kind) <= budget
 
-    def evaluate(self, config: ChannelConfig) -> Candidate:
+    def evaluate(self, config: ChannelConfig) -> SearchCandidate:
         key = str(config)
         if key not in self.cache:
             quality = self.quality(config, self.judge)
             macs = subnet_cost(config, self.n_blocks, MACS_SIZE)
-            self.cache[key] = Candidate(
+            self.cache[key] = SearchCandidate(
                 config=key,
                 macs=macs.macs_paper,
                 macs_real=macs.macs_real,
@@ -177,12 +177,12 @@ class Evaluator:
         self.supernet.set_config(config)
         return judge.quality(self.supernet)
 
-    def finalists(self, spec: SearchSpec, judge: Judge) -> list[Candidate]:
+    def finalists(self, spec: SearchSpec, judge: Judge) -> list[SearchCandidate]:
         """Each budget's FINALISTS best candidates, and its FINALISTS best of those that need more than the next
         smaller budget (where choose_ladder looks when the best is a smaller budget's), scored again by `judge`
         (on every image, where the candidates were screened on the first few)."""
         kind = spec.budget_kind
-        rescored: dict[str, Candidate] = {}
+        rescored: dict[str, SearchCandidate] = {}
         for lower, budget in zip([0.0, *spec.budgets], spec.budgets):
             fitting = sorted((c for c in self.cache.values() if c.cost(kind) <= budget), key=lambda c: -c.score)
             using_the_room = [c for c in fitting if c.cost(kind) > lower]
@@ -193,7 +193,7 @@ class Evaluator:
                     rescored[candidate.config] = replace(candidate, quality=rounded, score=quality[judge.metric])
         return list(rescored.values())
 
-    def save(self) -> list[Candidate]:
+    def save(self) -> list[SearchCandidate]:
         candidates = list(self.cache.values())
         _save(self.path, candidates)
         return candidates
@@ -305,12 +305,12 @@ def _search_by_evolution(
             evaluator.evaluate(config)
 
 
-def _save(path: Path, candidates: list[Candidate]) -> None:
+def _save(path: Path, candidates: list[SearchCandidate]) -> None:
     path.write_text(json.dumps([asdict(c) for c in candidates], indent=2) + "\n")
 
 
-def _load_candidates(path: Path) -> dict[str, Candidate]:
+def _load_candidates(path: Path) -> dict[str, SearchCandidate]:
     """Candidates a previous, interrupted search already evaluated (a resumed search skips them)."""
     if not path.is_file():
         return {}
-    return {c["config"]: Candidate(**c) for c in json.loads(path.read_text())}
+    return {c["config"]: SearchCandidate(**c) for c in json.loads(path.read_text())}

@@ -1,13 +1,12 @@
 """Losses of pix2pix, CycleGAN and GAN Compression's distillation, and CycleGAN's image pool."""
 
 import random
-from typing import Literal
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-GanMode = Literal["lsgan", "hinge", "vanilla"]
+from ganc.spec import GanMode
 
 
 class GANLoss(nn.Module):

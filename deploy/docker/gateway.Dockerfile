@@ -11,4 +11,4 @@ COPY bentofile.yaml ./
 ENV GANC_MODEL_REPOSITORY=/models GANC_JOBS_ROOT=/jobs BENTOML_HOME=/home/ganc/bentoml BENTOML_DO_NOT_TRACK=true
 USER ganc
 EXPOSE 3000
-CMD ["bentoml", "serve", "service.bento:Gateway", "--host", "0.0.0.0", "--port", "3000"]
+CMD ["bentoml", "serve", "service.bento:GatewayService", "--host", "0.0.0.0", "--port", "3000"]

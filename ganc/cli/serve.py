@@ -30,6 +30,6 @@ def serve(
     env = {**os.environ, "GANC_MODEL_REPOSITORY": str(root), "BENTOML_DO_NOT_TRACK": "true"}
     env["GANC_GATEWAY_WORKERS"] = str(settings.gateway_workers)
     bentoml = Path(sys.executable).parent / "bentoml"
-    command = [str(bentoml), "serve", "service.bento:Gateway", "--host", host, "--port", str(port)]
+    command = [str(bentoml), "serve", "service.bento:GatewayService", "--host", host, "--port", str(port)]
     command += ["--working-dir", str(Path(__file__).resolve().parents[2])]
     os.execve(command[0], command, env)

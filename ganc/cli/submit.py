@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from ..jobs import FINAL_STATES
+from ..job_store import FINAL_STATES
 from .compress import read_spec_file
 from .errors import friendly_errors
 from .progress import ProgressBars

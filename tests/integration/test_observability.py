@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from ganc.card import VariantCard
-from ganc.jobs import JobStore
+from ganc.job_store import JobStore
 from ganc.repository import publish_variant
 from tests.support import (
     GANC,

@@ -12,10 +12,10 @@ import pytest
 import redis
 from celery import Celery
 
-from ganc.jobs import COMPRESS_TASK, JobStore
+from ganc.job_store import COMPRESS_TASK, JobStore
 from ganc.repository import read_index
 from ganc.settings import Settings
-from service.jobs import JobQueue
+from service.job_queue import JobQueue
 from tests.support import (
     GANC,
     TINY,

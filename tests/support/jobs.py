@@ -9,9 +9,9 @@ from pathlib import Path
 
 import redis
 
-from ganc.jobs import JobRecord, JobStore
+from ganc.job_store import JobRecord, JobStore
 from ganc.settings import Settings
-from service.jobs import JobQueue
+from service.job_queue import JobQueue
 from tests.support.processes import GANC, spawn
 
 TOKEN = "4f1b0c9e7a2d4e6f8a1b3c5d7e9f0a2b4c6d8e"

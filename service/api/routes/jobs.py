@@ -11,9 +11,9 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from ganc.jobs import JobRecord
+from ganc.job_store import JobRecord
 
-from ...jobs import JobError, JobQueue, token_problem
+from ...job_queue import JobError, JobQueue, token_problem
 from ..errors import error_responses
 
 

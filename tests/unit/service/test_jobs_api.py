@@ -7,7 +7,7 @@ import pytest
 from celery import Celery
 from fastapi.testclient import TestClient
 
-from ganc.jobs import COMPRESS_TASK
+from ganc.job_store import COMPRESS_TASK
 from ganc.settings import Settings
 from service.app import create_app
 

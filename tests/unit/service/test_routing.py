@@ -1,10 +1,10 @@
 from service.estimates import POST, LatencyEstimates, Work, size_bucket
-from service.routing import Candidate, choose, ranked
+from service.routing import RouteCandidate, choose, ranked
 
-TEACHER = Candidate("teacher", "cpu", quality=30.0, predicted_ms=700, service_ms=690)
-MEDIUM = Candidate("student-32", "cpu", quality=29.6, predicted_ms=90, service_ms=80)
-SMALL = Candidate("student-8", "cpu", quality=29.0, predicted_ms=25, service_ms=20)
-GPU_TEACHER = Candidate("teacher", "triton", quality=30.0, predicted_ms=40, service_ms=30)
+TEACHER = RouteCandidate("teacher", "cpu", quality=30.0, predicted_ms=700, service_ms=690)
+MEDIUM = RouteCandidate("student-32", "cpu", quality=29.6, predicted_ms=90, service_ms=80)
+SMALL = RouteCandidate("student-8", "cpu", quality=29.0, predicted_ms=25, service_ms=20)
+GPU_TEACHER = RouteCandidate("teacher", "triton", quality=30.0, predicted_ms=40, service_ms=30)
 WHOLE_256 = Work(pixels_per_call=256 * 256, calls=1, image_pixels=256 * 256)
 
 
@@ -29,7 +29,7 @@ def test_router_picks_fastest_when_nothing_fits():
 
 
 def test_router_ignores_unhealthy_candidates_and_gives_up_when_none_is_left():
-    down = Candidate("teacher", "triton", 30.0, 40, healthy=False)
+    down = RouteCandidate("teacher", "triton", 30.0, 40, healthy=False)
     assert choose([down, MEDIUM], 50).variant == "student-32"
     assert choose([down], None) is None
 

@@ -9,9 +9,9 @@ from compression.metrics import count_macs, evaluate_generator
 from compression.models import ChannelConfig, SuperMobileResnetGenerator, build_model, get_choice_set
 from compression.progress import no_progress
 from compression.search import (
-    Candidate,
     Judge,
     LatencyTarget,
+    SearchCandidate,
     SearchError,
     TargetUnavailableError,
     check_budgets_reachable,
@@ -32,7 +32,7 @@ def test_closed_form_cost_equals_the_counters(config):
 
 
 def _candidate(config, macs, score, latency=1.0):
-    return Candidate(config, macs, macs, latency, {"psnr": score}, score)
+    return SearchCandidate(config, macs, macs, latency, {"psnr": score}, score)
 
 
 def test_pareto_front_keeps_only_undominated_candidates():
@@ -114,7 +114,9 @@ def test_finalists_are_each_budgets_best_and_its_best_that_need_more_than_the_bu
     configs = list(choice_set.all_configs())[:14]
     for i, config in enumerate(configs):  # the screening ranks every cheap candidate above every costly one
         cost = i + 1 if i < 7 else i + 4
-        evaluator.cache[str(config)] = Candidate(str(config), cost, cost, float(cost), {"psnr": 50.0 - i}, 50.0 - i)
+        evaluator.cache[str(config)] = SearchCandidate(
+            str(config), cost, cost, float(cost), {"psnr": 50.0 - i}, 50.0 - i
+        )
     spec = SearchSpec(macs_budgets=[8, 20], eval_images=3, screen_images=1)
     finalists = {c.config: c for c in evaluator.finalists(spec, judge)}
     assert set(finalists) == {str(configs[i]) for i in (0, 1, 2, 3, 4, 7, 8, 9, 10, 11)}

@@ -10,10 +10,10 @@ import pytest
 import torch
 
 from compression.pipeline import Pipeline
-from ganc.jobs import JobStore
+from ganc.job_store import JobStore
 from ganc.settings import Settings
 from ganc.spec import parse_spec
-from workers.jobs import HEARTBEAT_FILE, HEARTBEAT_STALE_S, JobProgress, heartbeat, remove_old_work, run_job
+from workers.job_runner import HEARTBEAT_FILE, HEARTBEAT_STALE_S, JobProgress, heartbeat, remove_old_work, run_job
 
 SPEC = {"family": "tiny", "task": "sr4x", "dataset": {"sample": "sr4x", "size": 32}, "search": {"macs_budgets": [1e12]}}
 

@@ -18,7 +18,7 @@ from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 
 from compression.pipeline import run_pipeline
 from ganc.errors import first_line, is_refusal, keep_traceback, traceback_file
-from ganc.jobs import FINAL_STATES, JobRecord, JobStore
+from ganc.job_store import FINAL_STATES, JobRecord, JobStore
 from ganc.repository import read_card
 from ganc.settings import Settings
 from ganc.spec import SpecError, confine_to_roots

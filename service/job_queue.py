@@ -8,7 +8,7 @@ from typing import Any
 
 from celery import Celery
 
-from ganc.jobs import (
+from ganc.job_store import (
     COMPRESS_TASK,
     FINAL_STATES,
     JobRecord,

@@ -1,6 +1,6 @@
 import pytest
 
-from ganc.jobs import JobStore
+from ganc.job_store import JobStore
 from ganc.spec import parse_spec
 
 SPEC = parse_spec({"family": "sr4x", "task": "sr4x", "dataset": {"sample": "sr4x"}, "search": {"macs_budgets": [2e9]}})
