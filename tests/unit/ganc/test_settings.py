@@ -1,4 +1,3 @@
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -53,19 +52,3 @@ def test_entry_points_outside_the_command_line_refuse_bad_settings_with_one_line
     assert result.stderr.strip().splitlines() == [
         "error: GANC_VISIBILITY_TIMEOUT_S: Input should be a valid integer, unable to parse string as an integer"
     ]
-
-
-@pytest.mark.parametrize("args, env", [(["--workers", "2"], {}), ([], {"GANC_GATEWAY_WORKERS": "4"})])
-def test_a_gateway_of_several_processes_is_refused_with_the_reason(tmp_path, args, env):
-    result = CliRunner().invoke(app, ["serve", "--repo", str(tmp_path), *args], env=env)
-    assert result.exit_code == 1 and len(result.stderr.strip().splitlines()) == 1
-    assert "a gateway is one process" in result.stderr and "route blind to the others' queues" in result.stderr
-
-
-def test_a_jobs_root_from_the_environment_is_where_compress_works(tmp_path):
-    spec = {"family": "tiny", "task": "sr4x", "dataset": {"path": str(tmp_path / "absent")}}
-    (tmp_path / "spec.json").write_text(json.dumps({**spec, "search": {"macs_budgets": [1e12]}}))
-    args = ["compress", str(tmp_path / "spec.json"), "--repo", str(tmp_path / "repo")]
-    result = CliRunner().invoke(app, args, env={"GANC_JOBS_ROOT": str(tmp_path / "jobs")})
-    assert result.exit_code == 1 and "absent" in result.stderr  # refused before any work ...
-    assert (tmp_path / "jobs" / "tiny" / "spec.json").is_file()  # ... in the jobs root's folder for the family
