@@ -108,14 +108,13 @@ def test_the_published_family_serves_in_triton(pipeline_run, triton_factory, tmp
 
 
 def int8_rerun(pipeline_run, tmp_path, min_agreement_db: float) -> tuple[dict, dict, object]:
-    """The finished job's export and publishing run again with `int8:` in its spec, into a fresh repository."""
+    """The finished job resumed with `int8:` in its spec, into a fresh repository: its export and publishing run
+    again, the stages whose inputs changed."""
     root, *_ = pipeline_run
     work = tmp_path / "work"
     shutil.copytree(root / "work", work)
-    for stage in ("export", "publish"):
-        (work / stage / MARKER).unlink()
     spec = parse_spec({**TINY, "int8": {"min_agreement_db": min_agreement_db, "calibration_images": 4}})
-    result = run_pipeline(spec, work, tmp_path / "repo", "job-1", resume=True)
+    result = run_pipeline(spec, work, tmp_path / "repo", "job-1", resume=True, rerun_changed=True)
     return result, json.loads((work / "export" / MARKER).read_text()), read_index(tmp_path / "repo")
 
 
