@@ -143,8 +143,9 @@ def test_a_queued_job_is_cancelled_at_once_and_only_once(env):
     assert client.get("/v1/jobs/..%2Fetc", headers=AUTH).status_code == 404
 
 
-def test_an_unreachable_broker_gets_503_and_leaves_no_job(tmp_path):
-    settings = Settings(
+def unreachable_broker(tmp_path) -> Settings:
+    """A gateway whose broker's port refuses every connection (the send is retried, then given up)."""
+    return Settings(
         model_repository=tmp_path,
         jobs_root=tmp_path / "jobs",
         api_token=TOKEN,
@@ -152,6 +153,10 @@ def test_an_unreachable_broker_gets_503_and_leaves_no_job(tmp_path):
         warmup_runs=1,
         warmup_size=32,
     )
+
+
+def test_an_unreachable_broker_gets_503_and_leaves_no_job(tmp_path):
+    settings = unreachable_broker(tmp_path)
     with TestClient(create_app(settings)) as client:
         response = client.post("/v1/jobs", json=SPEC, headers=AUTH)
     assert response.status_code == 503 and "unreachable" in response.json()["error"]
@@ -177,14 +182,7 @@ def test_a_weak_token_leaves_the_job_endpoints_off(tmp_path, token, why):
 def test_a_submission_that_waits_on_the_broker_does_not_hold_up_the_event_loop(tmp_path):
     """The loop's lag, measured by a task that sleeps 5 ms at a time, stays far below the submission's own time
     while the broker is retried (the port refuses, and the retry policy waits between tries)."""
-    settings = Settings(
-        model_repository=tmp_path,
-        jobs_root=tmp_path / "jobs",
-        api_token=TOKEN,
-        broker_url="redis://127.0.0.1:1/0",
-        warmup_runs=1,
-        warmup_size=32,
-    )
+    settings = unreachable_broker(tmp_path)
 
     async def scenario() -> tuple[int, float, float]:
         app = create_app(settings)
