@@ -120,7 +120,6 @@ class Pipeline:
         write_text_atomically(folder / INPUTS_FILE, json.dumps(inputs, indent=2) + "\n")
         start = time.monotonic()
         outputs = {**run(), "seconds": round(time.monotonic() - start, 1)}
-        marker.parent.mkdir(parents=True, exist_ok=True)
         write_text_atomically(marker, json.dumps(outputs, indent=2, default=str) + "\n")
         self.progress(name, 1, 1, "done")
         return outputs

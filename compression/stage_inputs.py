@@ -94,9 +94,9 @@ def _files(spec: CompressionSpec) -> str | None:
     folder = spec.dataset.path or spec.dataset.photos
     if folder is None or not folder.is_dir():
         return None
-    listing = [
-        (str(p.relative_to(folder)), p.stat().st_size, p.stat().st_mtime_ns)
-        for p in sorted(folder.rglob("*"))
-        if p.is_file()
-    ]
+    listing = []
+    for path in sorted(folder.rglob("*")):
+        if path.is_file():
+            status = path.stat()
+            listing.append((str(path.relative_to(folder)), status.st_size, status.st_mtime_ns))
     return _digest(listing)
