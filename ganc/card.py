@@ -12,6 +12,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 INPUT_NAME = "input"
 OUTPUT_NAME = "output"
+# Tiles that share the whole image's normalisation statistics (ganc/repository/python_backend/image_statistics.py).
+STATISTICS_INPUT = "statistics"
+STATISTICS_OUTPUT = "image_statistics"
 NORMALIZATION = "[-1, 1]"
 MACS_SIZE = 256
 
@@ -66,6 +69,11 @@ class VariantCard(BaseModel):
     )
     latency_ms: dict[str, float] = Field(default_factory=dict, description="target -> measured latency")
     size_multiple: int = Field(gt=0, description="input height and width must be multiples of this")
+    tile_statistics: Literal["tile", "image"] = Field(
+        "tile",
+        description="in tiles, what the normalisation layers normalise with: each tile's own statistics, or the "
+        "whole image's (taken from a downscaled copy, so that tiles answer as the whole image does)",
+    )
     normalization: Literal["[-1, 1]"] = NORMALIZATION
     input_name: Literal["input"] = INPUT_NAME
     output_name: Literal["output"] = OUTPUT_NAME

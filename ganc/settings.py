@@ -70,6 +70,12 @@ class Settings(BaseSettings):
     )
     tile_size: int = Field(512, ge=64, description="larger images run in tiles of this side, blended")
     tile_overlap: int = Field(64, ge=0, description="pixels that neighbouring tiles share, blended across")
+    statistics_size: int = Field(
+        768,
+        ge=64,
+        description="tiles of a variant whose card says so share the normalisation statistics of one copy of the "
+        "image, downscaled to at most this side squared in pixels",
+    )
     catalog_poll_s: float = Field(2.0, gt=0, description="how often the gateway looks for new versions")
     warmup_runs: int = Field(3, ge=1)
     warmup_size: int = Field(256, ge=16)

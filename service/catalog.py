@@ -91,7 +91,8 @@ class Catalog:
             if name in variant.backends:
                 continue
             try:
-                await backend.load(variant.model, variant.version, variant.onnx_path)
+                image_statistics = variant.card.tile_statistics == "image"
+                await backend.load(variant.model, variant.version, variant.onnx_path, image_statistics)
                 if not backend.ready(variant.model):
                     continue
                 await self._warm_up(variant, backend)

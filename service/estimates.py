@@ -40,11 +40,13 @@ def percentile(values: list[float], q: float, presorted: bool = False) -> float:
 @dataclass(frozen=True)
 class Work:
     """What a request asks of a backend: `calls` inferences of `pixels_per_call` each (tiles), for an image
-    of `image_pixels` (what decoding and encoding cost)."""
+    of `image_pixels` (what decoding and encoding cost), after one inference of `statistics_pixels` (the copy
+    whose statistics the tiles share; 0 for none)."""
 
     pixels_per_call: int
     calls: int
     image_pixels: int
+    statistics_pixels: int = 0
 
 
 @dataclass
@@ -121,12 +123,21 @@ class LatencyEstimates:
         queued = sum(w.expected_ms for w in ahead[concurrency:])
         return (running + queued) / concurrency
 
+    def work_ms(self, variant: str, backend: str, work: Work, q: float = TAIL) -> float | None:
+        """The q-quantile service time of all of `work`'s inferences, or None when nothing was ever measured."""
+        per_call = self.service_ms(variant, backend, work.pixels_per_call, q)
+        if per_call is None:
+            return None
+        # The statistics form is the generator up to its last norm: timed as the whole one at the copy's size.
+        first = self.service_ms(variant, backend, work.statistics_pixels, q) if work.statistics_pixels else 0.0
+        return first + work.calls * per_call
+
     def predict_ms(self, variant: str, backend: str, work: Work, concurrency: int) -> float | None:
         """From now until the answer is encoded: the wait, the tail service time of every call, and the encoding."""
-        tail = self.service_ms(variant, backend, work.pixels_per_call)
-        if tail is None:
+        service = self.work_ms(variant, backend, work)
+        if service is None:
             return None
-        return self.wait_ms(backend, concurrency) + work.calls * tail + self.overhead_ms(POST, work.image_pixels)
+        return self.wait_ms(backend, concurrency) + service + self.overhead_ms(POST, work.image_pixels)
 
     def percentiles(self, variant: str, backend: str) -> dict[str, float]:
         values = [ms for window in self.samples.get((variant, backend), {}).values() for ms in window]

@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import dataclasses
 import time
 from collections import deque
 from collections.abc import Iterator
@@ -18,12 +19,13 @@ from .catalog import Catalog
 from .estimates import ALONE, POST, PRE, LatencyEstimates, Work
 from .health import BackendHealth
 from .routing import Decision, RouteCandidate, ranked
-from .tiling import Blender, Tile, plan_tiles
+from .tiling import Blender, Tile, plan_tiles, statistics_copy, statistics_shape
 
 UNMEASURED_MS = 1e9  # a candidate never measured is tried last
 # What a request holds per pixel at its peak: the RGB image (3 bytes), its float tensor (12, and a padded copy),
 # the model's float output (12), the answer's RGB and its encoding.
 DECODED_BYTES_PER_PIXEL = 40
+FLOAT_BYTES_PER_PIXEL = 12  # an RGB float32 tensor: the statistics pass's copy of a tiled image
 TIGHT_BUDGET_MEMORY_S = 30.0  # how long a tight budget keeps long requests off the shared backends
 
 
@@ -65,11 +67,15 @@ class Gateway:
         for name, v in variants.items():
             if variant is not None and name != variant:
                 continue
+            shared = work.calls > 1 and v.card.tile_statistics == "image"
+            its_work = work if shared else dataclasses.replace(work, statistics_pixels=0)
             for backend_name in v.backends:
                 backend = self.backends[backend_name]
-                predicted = self.estimates.predict_ms(v.model, backend_name, work, backend.concurrency)
-                service = self.estimates.service_ms(v.model, backend_name, work.pixels_per_call)
-                alone = self.estimates.service_ms(v.model, backend_name, work.pixels_per_call, ALONE)
+                if shared and not backend.shares_statistics(v.model):
+                    continue  # its tiles would not answer as the whole image does
+                predicted = self.estimates.predict_ms(v.model, backend_name, its_work, backend.concurrency)
+                service = self.estimates.work_ms(v.model, backend_name, its_work)
+                alone = self.estimates.work_ms(v.model, backend_name, its_work, ALONE)
                 out.append(
                     RouteCandidate(
                         name,
@@ -77,8 +83,8 @@ class Gateway:
                         v.quality,
                         predicted if predicted is not None else UNMEASURED_MS,
                         self.health[backend_name].healthy,
-                        work.calls * service if service is not None else UNMEASURED_MS,
-                        work.calls * alone if alone is not None else UNMEASURED_MS,
+                        service if service is not None else UNMEASURED_MS,
+                        alone if alone is not None else UNMEASURED_MS,
                     )
                 )
         return out
@@ -102,8 +108,12 @@ class Gateway:
     @contextlib.contextmanager
     def holding_decoded(self, pixels: int) -> Iterator[None]:
         """Admission by memory, once the image's header is read: the images in flight together stay within
-        GANC_MAX_DECODED_MB once decoded (a lone image is always let in: GANC_MAX_PIXELS bounds it)."""
-        need = min(pixels, self.settings.max_pixels) * DECODED_BYTES_PER_PIXEL
+        GANC_MAX_DECODED_MB once decoded, with the copy whose statistics their tiles share (a lone image is always
+        let in: GANC_MAX_PIXELS bounds it)."""
+        pixels = min(pixels, self.settings.max_pixels)
+        need = pixels * DECODED_BYTES_PER_PIXEL
+        if pixels > self.settings.tile_size**2:
+            need += min(pixels, self.settings.statistics_size**2) * FLOAT_BYTES_PER_PIXEL
         limit = self.settings.max_decoded_mb * 2**20
         if self.decoded_bytes and self.decoded_bytes + need > limit:
             raise GatewayError(
@@ -140,7 +150,8 @@ class Gateway:
         self._probe_due_backends()
         tile = max(multiple, self.settings.tile_size // multiple * multiple)
         tiles = plan_tiles(height, width, tile, self.settings.tile_overlap)
-        work = Work(tiles[0].pixels, len(tiles), pixels)
+        copy_shape = statistics_shape(height, width, self.settings.statistics_size**2, multiple)
+        work = Work(tiles[0].pixels, len(tiles), pixels, copy_shape[0] * copy_shape[1] if len(tiles) > 1 else 0)
         candidates = self.candidates(family, work, variant)
         cap_ms = self.settings.max_latency_ms - pre_ms
         max_service_ms = self._protect_tight_budgets(family, budget_ms, pixels, candidates)
@@ -163,7 +174,9 @@ class Gateway:
             # An inference longer than the tight budgets' slack keeps to one core, leaving the others to them.
             spread = max_service_ms is None or decision.candidate.service_ms <= max_service_ms
             try:
-                output, model_ms, service_ms = await self._infer(family, decision, prepared.tensor, tiles, spread)
+                output, model_ms, service_ms = await self._infer(
+                    family, decision, prepared.tensor, tiles, work, copy_shape, spread
+                )
                 break
             except InputError as error:  # this request's doing: the backend stays up
                 raise GatewayError(422, f"{decision.variant} cannot translate this image: {error}") from None
@@ -206,23 +219,42 @@ class Gateway:
         meetable = [b for _, b in recent if b > floor]  # a budget nothing can meet is not worth protecting
         return min(meetable) - floor if meetable else None
 
-    async def _infer(self, family: str, decision: Decision, x, tiles: list[Tile], spread: bool) -> tuple:
+    async def _infer(
+        self,
+        family: str,
+        decision: Decision,
+        x: np.ndarray,
+        tiles: list[Tile],
+        work: Work,
+        copy_shape: tuple[int, int],
+        spread: bool,
+    ) -> tuple:
         """The output, the time from submission to answer, and the model's own service time (ms): one inference
-        of the whole image, or one per tile, blended; `spread`: it may use every core when it runs alone."""
+        of the whole image, or one per tile, blended (after one of the copy whose statistics they share, where
+        the variant's card says so); `spread`: it may use every core when it runs alone."""
         backend = self.backends[decision.backend]
-        model = self.catalog.variants(family)[decision.variant].model
-        expected = len(tiles) * (self.estimates.service_ms(model, decision.backend, tiles[0].pixels, 0.5) or 0.0)
-        ticket = self.estimates.begin(decision.backend, expected)
+        served = self.catalog.variants(family)[decision.variant]
+        model = served.model
+        if served.card.tile_statistics != "image":
+            work = dataclasses.replace(work, statistics_pixels=0)
+        ticket = self.estimates.begin(decision.backend, self.estimates.work_ms(model, decision.backend, work, 0.5) or 0)
         start, service_ms = time.perf_counter(), 0.0
         try:
             if len(tiles) == 1:
                 output, service_ms = await backend.infer(model, x, spread)
                 self.estimates.record(model, decision.backend, tiles[0].pixels, service_ms)
             else:
+                statistics = None
+                if work.statistics_pixels:
+                    copy = await run_in_threadpool(statistics_copy, x, *copy_shape)
+                    statistics, service_ms = await backend.statistics(model, copy, spread)
+                    self.estimates.record(model, decision.backend, work.statistics_pixels, service_ms)
                 blender = Blender(x.shape[1], x.shape[2], x.shape[3], self.settings.tile_overlap)
                 for tile in tiles:
                     rows, cols = tile.region()
-                    part, part_ms = await backend.infer(model, np.ascontiguousarray(x[:, :, rows, cols]), spread)
+                    part, part_ms = await backend.infer(
+                        model, np.ascontiguousarray(x[:, :, rows, cols]), spread, statistics
+                    )
                     self.estimates.record(model, decision.backend, tile.pixels, part_ms)
                     blender.add(tile, part)
                     service_ms += part_ms

@@ -5,11 +5,18 @@ image larger than a tile is cut into `tile` x `tile` tiles that overlap by `over
 its own, and each output pixel is the weighted mean of the tiles that cover it: the weight falls linearly to
 almost nothing across the overlap, so no seam is a hard edge. Memory per inference is then that of one tile,
 whatever the image's size, and the warm sessions and latency estimates at the tile's size apply.
+
+A generator with InstanceNorm normalises each tile with that tile's statistics, and answers a tile differently
+from the image it came from (a style family's colours change from tile to tile). So the tiles of a variant whose
+card says `tile_statistics: image` share one set of statistics, taken by the model from a downscaled copy of the
+whole image in a first pass (`statistics_copy`); the copy is kept to `GANC_STATISTICS_SIZE` squared pixels, so
+memory stays bounded whatever the image's size. docs/tiling.md has the measurements behind the choice.
 """
 
 from dataclasses import dataclass
 
 import numpy as np
+from PIL import Image
 
 
 @dataclass(frozen=True)
@@ -69,3 +76,22 @@ class Blender:
 
     def result(self) -> np.ndarray:
         return self.total / self.weight
+
+
+def statistics_shape(height: int, width: int, max_pixels: int, multiple: int) -> tuple[int, int]:
+    """The copy's height and width: the image's aspect within `max_pixels`, multiples of `multiple`; the image's
+    own size when it fits."""
+    if height * width <= max_pixels:
+        return height, width
+    scale = (max_pixels / (height * width)) ** 0.5
+    short, long = sorted(max(multiple, int(side * scale) // multiple * multiple) for side in (height, width))
+    long = min(long, max_pixels // short // multiple * multiple)  # a side kept at `multiple` leaves less to the other
+    return (short, long) if height <= width else (long, short)
+
+
+def statistics_copy(x: np.ndarray, height: int, width: int) -> np.ndarray:
+    """[1, C, H, W] downscaled to `height` x `width` (each output pixel the mean of the pixels it covers)."""
+    if (height, width) == x.shape[2:]:
+        return x
+    channels = [np.asarray(Image.fromarray(c).resize((width, height), Image.BOX)) for c in x[0]]
+    return np.stack(channels)[None]

@@ -3,10 +3,12 @@
 from datetime import UTC, datetime
 from pathlib import Path
 
+import onnx
 from torch import nn
 
 from ganc.card import MACS_SIZE, VariantCard
 from ganc.repository import sha256_file
+from ganc.repository.python_backend.image_statistics import normalisation_layers
 
 from ..metrics import count_macs
 from ..models import ModelSpec
@@ -47,6 +49,9 @@ def make_card(
         quality_against=quality_against,
         latency_ms=latency_ms or {},
         size_multiple=size_multiple(model),
+        # Measured on vintage and sr4x (docs/tiling.md): tiles that share a copy's statistics answer closer to the
+        # whole image than tiles that normalise on their own, for a style and for a restoration family alike.
+        tile_statistics="image" if normalisation_layers(onnx.load(onnx_path)) else "tile",
         precision="fp16" if fp16 else "fp32",
         opset=OPSET,
         teacher=teacher,

@@ -1,6 +1,7 @@
 """Derive the Python-backend flavour of a model repository from its canonical layout.
 
-Same model names, versions and tensors; each version gets the generic `model.py` and links to the
+Same model names, versions and tensors; each version gets the generic `model.py` (and the graph surgery it
+imports) and links to the
 canonical `model.onnx` and `card.json`, and each model a Python-backend `config.pbtxt`.
 """
 
@@ -12,7 +13,8 @@ from ..atomic import staging_folder, write_text_atomically
 from .layout import CARD_FILE, CONFIG_FILE, MODEL_FILE, RepositoryIndex, read_index
 from .triton_config import render_config
 
-PYTHON_MODEL = Path(__file__).with_name("python_backend") / "model.py"
+PYTHON_BACKEND = Path(__file__).with_name("python_backend")
+PYTHON_MODEL_FILES = ("model.py", "image_statistics.py")
 
 
 def derive_python_flavour(canonical: Path, target: Path) -> RepositoryIndex:
@@ -30,7 +32,8 @@ def derive_python_flavour(canonical: Path, target: Path) -> RepositoryIndex:
         if version_dir.exists():
             continue
         with staging_folder(model_dir) as staging:
-            shutil.copyfile(PYTHON_MODEL, staging / "model.py")
+            for name in PYTHON_MODEL_FILES:
+                shutil.copyfile(PYTHON_BACKEND / name, staging / name)
             for name in (MODEL_FILE, CARD_FILE):
                 os.symlink((entry.path / name).resolve(), staging / name)
             os.rename(staging, version_dir)

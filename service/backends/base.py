@@ -26,16 +26,30 @@ class Backend(ABC):
     concurrency: int  # requests it runs at once; more wait in its queue
 
     @abstractmethod
-    async def load(self, model: str, version: int, onnx_path: Path) -> None:
-        """Make `model` at `version` servable; in-flight requests on an older version finish on it."""
+    async def load(self, model: str, version: int, onnx_path: Path, image_statistics: bool) -> None:
+        """Make `model` at `version` servable; in-flight requests on an older version finish on it.
+        `image_statistics`: also its two forms for tiles that share the whole image's statistics, where the
+        backend can run them (see `shares_statistics`)."""
 
     @abstractmethod
     def ready(self, model: str) -> bool: ...
 
     @abstractmethod
-    async def infer(self, model: str, x: np.ndarray, spread: bool = True) -> Inference:
+    def shares_statistics(self, model: str) -> bool:
+        """Whether `statistics` and `infer(..., statistics=...)` work for `model` here."""
+
+    @abstractmethod
+    async def infer(
+        self, model: str, x: np.ndarray, spread: bool = True, statistics: np.ndarray | None = None
+    ) -> Inference:
         """Run [1, 3, H, W] float32 through `model`; raise BackendError on failure. `spread`: it may use every
-        core it finds idle (False keeps it to one, for backends that choose)."""
+        core it finds idle (False keeps it to one, for backends that choose). `statistics`: normalise with these
+        (from `statistics`) instead of the input's own."""
+
+    @abstractmethod
+    async def statistics(self, model: str, x: np.ndarray, spread: bool = True) -> Inference:
+        """The normalisation statistics [1, S] of `model` run on `x` (ganc/repository/python_backend/
+        image_statistics.py)."""
 
     async def healthy(self) -> bool:
         return True

@@ -16,10 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import onnx
 import onnxruntime as ort
 from onnxruntime.capi.onnxruntime_pybind11_state import InvalidArgument
 
-from ganc.card import INPUT_NAME, OUTPUT_NAME
+from ganc.card import INPUT_NAME, OUTPUT_NAME, STATISTICS_INPUT, STATISTICS_OUTPUT
+from ganc.repository.python_backend.image_statistics import statistics_form, tile_form
 
 from .base import Backend, BackendError, Inference, InputError
 
@@ -35,19 +37,29 @@ def cpu_model() -> str:
 
 
 @dataclass(frozen=True)
-class _Sessions:
-    version: int
+class _Pair:
     wide: ort.InferenceSession
     narrow: ort.InferenceSession
 
+    def pick(self, spread: bool) -> ort.InferenceSession:
+        return self.wide if spread else self.narrow
 
-def _session(onnx_path: Path, threads: int) -> ort.InferenceSession:
+
+@dataclass(frozen=True)
+class _Sessions:
+    version: int
+    whole: _Pair
+    tiles: _Pair | None  # the forms for tiles that share the image's statistics
+    statistics: _Pair | None
+
+
+def _session(model: bytes, threads: int) -> ort.InferenceSession:
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     # Idle intra-op threads spin (onnxruntime's default): waking sleeping threads on every operator
     # costs a lone inference more than the spinning costs the rest (a wide session runs only alone).
-    return ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
 
 
 class OnnxCpuBackend(Backend):
@@ -60,17 +72,26 @@ class OnnxCpuBackend(Backend):
         self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="onnx-cpu")
         self.running = 0  # inferences submitted and not finished (event loop only)
 
-    def _load(self, onnx_path: Path, version: int) -> _Sessions:
-        wide = _session(onnx_path, self.threads)
-        return _Sessions(version, wide, _session(onnx_path, 1) if self.threads > 1 else wide)
+    def _pair(self, model: bytes) -> _Pair:
+        wide = _session(model, self.threads)
+        return _Pair(wide, _session(model, 1) if self.threads > 1 else wide)
 
-    async def load(self, model: str, version: int, onnx_path: Path) -> None:
+    def _load(self, onnx_path: Path, version: int, image_statistics: bool) -> _Sessions:
+        whole = self._pair(onnx_path.read_bytes())
+        if not image_statistics:
+            return _Sessions(version, whole, None, None)
+        graph = onnx.load(onnx_path)
+        tiles = self._pair(tile_form(graph, STATISTICS_INPUT).SerializeToString())
+        statistics = self._pair(statistics_form(graph, STATISTICS_OUTPUT).SerializeToString())
+        return _Sessions(version, whole, tiles, statistics)
+
+    async def load(self, model: str, version: int, onnx_path: Path, image_statistics: bool) -> None:
         current = self.sessions.get(model)
         if current is not None and current.version >= version:
             return
         loop = asyncio.get_running_loop()
         try:
-            sessions = await loop.run_in_executor(self.pool, self._load, onnx_path, version)
+            sessions = await loop.run_in_executor(self.pool, self._load, onnx_path, version, image_statistics)
         except Exception as error:  # onnxruntime raises its own types for unreadable graphs
             raise BackendError(f"onnxruntime cannot load {onnx_path}: {str(error).splitlines()[0]}") from error
         self.sessions[model] = sessions  # requests already running keep the old sessions
@@ -78,16 +99,38 @@ class OnnxCpuBackend(Backend):
     def ready(self, model: str) -> bool:
         return model in self.sessions
 
-    async def infer(self, model: str, x: np.ndarray, spread: bool = True) -> Inference:
+    def shares_statistics(self, model: str) -> bool:
+        sessions = self.sessions.get(model)
+        return sessions is not None and sessions.statistics is not None
+
+    def _loaded(self, model: str) -> _Sessions:
         try:
-            sessions = self.sessions[model]
+            return self.sessions[model]
         except KeyError:
             raise BackendError(f"{model} is not loaded on the CPU backend") from None
-        session = sessions.wide if spread and self.running == 0 else sessions.narrow
 
+    async def infer(
+        self, model: str, x: np.ndarray, spread: bool = True, statistics: np.ndarray | None = None
+    ) -> Inference:
+        sessions, wide = self._loaded(model), spread and self.running == 0
+        if statistics is None:
+            return await self._run(model, sessions.whole.pick(wide), OUTPUT_NAME, {INPUT_NAME: x})
+        if sessions.tiles is None:
+            raise BackendError(f"{model} was not loaded with its forms for shared statistics")
+        feeds = {INPUT_NAME: x, STATISTICS_INPUT: statistics}
+        return await self._run(model, sessions.tiles.pick(wide), OUTPUT_NAME, feeds)
+
+    async def statistics(self, model: str, x: np.ndarray, spread: bool = True) -> Inference:
+        sessions = self._loaded(model)
+        if sessions.statistics is None:
+            raise BackendError(f"{model} was not loaded with its forms for shared statistics")
+        session = sessions.statistics.pick(spread and self.running == 0)
+        return await self._run(model, session, STATISTICS_OUTPUT, {INPUT_NAME: x})
+
+    async def _run(self, model: str, session: ort.InferenceSession, output_name: str, feeds: dict) -> Inference:
         def run() -> Inference:
             start = time.perf_counter()
-            output = session.run([OUTPUT_NAME], {INPUT_NAME: x})[0]
+            output = session.run([output_name], feeds)[0]
             return Inference(output, (time.perf_counter() - start) * 1e3)
 
         self.running += 1

@@ -13,7 +13,7 @@ import numpy as np
 import tritonclient.http.aio as httpclient
 from tritonclient.utils import InferenceServerException
 
-from ganc.card import INPUT_NAME, OUTPUT_NAME
+from ganc.card import INPUT_NAME, OUTPUT_NAME, STATISTICS_INPUT, STATISTICS_OUTPUT
 
 from .base import Backend, BackendError, Inference
 
@@ -30,13 +30,22 @@ class TritonBackend(Backend):
         self.manage_models = manage_models
         self.client = httpclient.InferenceServerClient(url, conn_limit=max(8, concurrency * 2))
         self.models: dict[str, int] = {}
+        self.with_statistics: set[str] = set()
 
-    async def load(self, model: str, version: int, onnx_path: Path) -> None:
-        """In explicit model-control mode, ask Triton to (re)load `model`; then wait until `version` is ready."""
+    async def load(self, model: str, version: int, onnx_path: Path, image_statistics: bool) -> None:
+        """In explicit model-control mode, ask Triton to (re)load `model`; then wait until `version` is ready.
+
+        The statistics forms run where the model declares their tensors (the Python-backend flavour); a Triton
+        that serves `model.onnx` as it is (the onnxruntime backend) runs only the whole-image form."""
         try:
             await self._load_if_forgotten(model, version)
             if await self.client.is_model_ready(model, str(version)):
                 self.models[model] = version
+                metadata = await self.client.get_model_metadata(model, str(version))
+                if image_statistics and STATISTICS_INPUT in {tensor["name"] for tensor in metadata["inputs"]}:
+                    self.with_statistics.add(model)
+                else:
+                    self.with_statistics.discard(model)
         except UNREACHABLE as error:
             raise BackendError(f"Triton cannot load {model}: {_describe(error)}") from None
 
@@ -48,17 +57,31 @@ class TritonBackend(Backend):
     def ready(self, model: str) -> bool:
         return model in self.models
 
-    async def infer(self, model: str, x: np.ndarray, spread: bool = True) -> Inference:  # Triton schedules its own
-        tensor = httpclient.InferInput(INPUT_NAME, list(x.shape), "FP32")
-        tensor.set_data_from_numpy(x, binary_data=True)
-        output = httpclient.InferRequestedOutput(OUTPUT_NAME, binary_data=True)
+    def shares_statistics(self, model: str) -> bool:
+        return model in self.with_statistics
+
+    async def infer(  # Triton schedules its own: `spread` is not ours to choose
+        self, model: str, x: np.ndarray, spread: bool = True, statistics: np.ndarray | None = None
+    ) -> Inference:
+        inputs = {INPUT_NAME: x} if statistics is None else {INPUT_NAME: x, STATISTICS_INPUT: statistics}
+        return await self._run(model, inputs, OUTPUT_NAME)
+
+    async def statistics(self, model: str, x: np.ndarray, spread: bool = True) -> Inference:
+        return await self._run(model, {INPUT_NAME: x}, STATISTICS_OUTPUT)
+
+    async def _run(self, model: str, inputs: dict[str, np.ndarray], output_name: str) -> Inference:
+        tensors = []
+        for name, array in inputs.items():
+            tensors.append(httpclient.InferInput(name, list(array.shape), "FP32"))
+            tensors[-1].set_data_from_numpy(array, binary_data=True)
+        output = httpclient.InferRequestedOutput(output_name, binary_data=True)
         start = time.perf_counter()
         try:
-            result = await asyncio.wait_for(self.client.infer(model, [tensor], outputs=[output]), self.timeout_s)
+            result = await asyncio.wait_for(self.client.infer(model, tensors, outputs=[output]), self.timeout_s)
         except UNREACHABLE as error:
             raise BackendError(f"Triton failed on {model}: {_describe(error)}") from None
         # Triton queues and batches on its side: the round trip is this backend's service time.
-        return Inference(result.as_numpy(OUTPUT_NAME), (time.perf_counter() - start) * 1e3)
+        return Inference(result.as_numpy(output_name), (time.perf_counter() - start) * 1e3)
 
     async def healthy(self) -> bool:
         """Ready, with the models this backend serves loaded: a Triton restarted in explicit model-control mode has

@@ -1,14 +1,20 @@
 """A published variant loads in the real Triton server (Python-backend flavour) and answers like onnxruntime."""
 
+import io
+
 import numpy as np
 import onnxruntime as ort
 import pytest
 import tritonclient.grpc as grpcclient
 import tritonclient.http as httpclient
+from fastapi.testclient import TestClient
+from PIL import Image
 
 from ganc.card import INPUT_NAME, OUTPUT_NAME, VariantCard
 from ganc.repository import derive_python_flavour, publish_variant
-from tests.support import card_fields
+from ganc.settings import Settings
+from service.app import create_app
+from tests.support import card_fields, png
 
 pytestmark = pytest.mark.integration
 
@@ -46,3 +52,24 @@ def test_published_variant_loads_through_the_repository_api_and_matches_onnxrunt
     tensor.set_data_from_numpy(x)
     actual = grpc.infer("tiny--s8", [tensor]).as_numpy(OUTPUT_NAME)
     np.testing.assert_allclose(actual, session.run([OUTPUT_NAME], {INPUT_NAME: x})[0], atol=1e-4)
+
+
+def test_tiles_that_share_the_image_statistics_answer_on_triton_as_on_the_cpu(tmp_path, tiny_onnx, triton_factory):
+    canonical, flavour = tmp_path / "canonical", tmp_path / "python"
+    publish_variant(canonical, tiny_onnx, VariantCard(**card_fields(tiny_onnx, tile_statistics="image")))
+    derive_python_flavour(canonical, flavour)
+    server = triton_factory(flavour)
+    common = dict(model_repository=canonical, warmup_runs=1, warmup_size=64, tile_size=128, tile_overlap=32)
+    # Larger than the copy too: the gateway downscales it before the statistics pass.
+    data, answers = png(400, 260, seed=3), {}
+    for backend, settings in (
+        ("cpu", Settings(**common, statistics_size=128)),
+        ("triton", Settings(**common, statistics_size=128, cpu_backend=False, triton_url=server.http_url)),
+    ):
+        with TestClient(create_app(settings)) as client:
+            response = client.post("/v1/translate/tiny", content=data, headers={"Content-Type": "image/png"})
+            assert response.status_code == 200, response.text
+            assert response.headers["x-ganc-backend"] == backend
+            assert client.app.state.gateway.backends[backend].shares_statistics("tiny--s8")
+        answers[backend] = np.asarray(Image.open(io.BytesIO(response.content)), int)
+    assert np.abs(answers["cpu"] - answers["triton"]).max() <= 1

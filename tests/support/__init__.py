@@ -4,7 +4,7 @@ fixtures, and no test module imports another."""
 
 from tests.support.jobs import TOKEN, broker_env, send, start_worker, wait_for
 from tests.support.processes import GANC, ProcessStat, in_session, process_table, running, spawn, stop, stop_all
-from tests.support.samples import TINY, card_fields, png
+from tests.support.samples import TINY, card_fields, identity_onnx, png
 from tests.support.servers import LocalTriton, free_port, free_ports, wait_for_http, wait_for_redis
 
 __all__ = [
@@ -17,6 +17,7 @@ __all__ = [
     "card_fields",
     "free_port",
     "free_ports",
+    "identity_onnx",
     "in_session",
     "png",
     "process_table",

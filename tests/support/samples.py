@@ -5,8 +5,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
+import onnx
+from onnx import TensorProto, helper
 from PIL import Image
 
+from ganc.card import INPUT_NAME, OUTPUT_NAME
 from ganc.repository import sha256_file
 
 # A whole compression job in seconds: a 16-channel teacher, a few steps per stage, 32-pixel images. Edges to
@@ -75,3 +78,16 @@ def png(width: int = 48, height: int = 32, seed: int = 0) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(rgb).save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+def identity_onnx(path):
+    """A real ONNX model that returns its input: what tiles blend into must be the image itself."""
+    shape = ["batch", 3, "height", "width"]
+    graph = helper.make_graph(
+        [helper.make_node("Identity", [INPUT_NAME], [OUTPUT_NAME])],
+        "identity",
+        [helper.make_tensor_value_info(INPUT_NAME, TensorProto.FLOAT, shape)],
+        [helper.make_tensor_value_info(OUTPUT_NAME, TensorProto.FLOAT, shape)],
+    )
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8), path)
+    return path

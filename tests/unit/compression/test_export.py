@@ -69,3 +69,12 @@ def test_card_carries_the_computed_figures(student, tmp_path):
     assert card.macs > card.macs_real > 0
     assert card.params == sum(p.numel() for p in student.parameters())
     assert card.teacher == "tiny--teacher" and card.job == "job-1"
+    assert card.tile_statistics == "image"  # it has InstanceNorm layers: its tiles share the image's statistics
+
+
+def test_a_generator_without_norm_layers_runs_its_tiles_on_their_own(tmp_path):
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 3, 3, padding=1), torch.nn.Tanh()).eval()
+    path = tmp_path / "plain.onnx"
+    export_onnx(model, path)
+    spec = ModelSpec("plain", {})
+    assert make_card(spec, model, path, family="tiny", variant="plain", task="sr4x").tile_statistics == "tile"

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from ganc.card import VariantCard
+from ganc.card import STATISTICS_INPUT, STATISTICS_OUTPUT, VariantCard
 from ganc.repository import (
     CardCache,
     RepositoryError,
@@ -18,6 +18,7 @@ from ganc.repository import (
     read_index,
     remove_stale_staging,
 )
+from ganc.repository.triton_config import render_config
 from tests.support import card_fields
 
 
@@ -95,7 +96,12 @@ def test_python_flavour_mirrors_every_version(tmp_path, tiny_onnx):
     model_dir = flavour / "tiny--s8"
     assert 'backend: "python"' in (model_dir / "config.pbtxt").read_text()
     for version in ("1", "2"):
-        assert sorted(p.name for p in (model_dir / version).iterdir()) == ["card.json", "model.onnx", "model.py"]
+        assert sorted(p.name for p in (model_dir / version).iterdir()) == [
+            "card.json",
+            "image_statistics.py",
+            "model.onnx",
+            "model.py",
+        ]
         assert (model_dir / version / "model.onnx").read_bytes() == tiny_onnx.read_bytes()
 
 
@@ -158,3 +164,12 @@ def test_a_publisher_killed_half_way_leaves_no_half_model(tmp_path, tiny_onnx, w
     assert len(remove_stale_staging(tmp_path, 0)) == 1
     assert [p.name for p in (tmp_path / card.model_name).iterdir()] == ["config.pbtxt"]
     assert publish_variant(tmp_path, tiny_onnx, card).version == 1
+
+
+def test_only_the_python_flavour_of_a_shared_statistics_variant_declares_the_statistics_tensors(tiny_onnx):
+    shared = VariantCard(**card_fields(tiny_onnx, tile_statistics="image"))
+    own = VariantCard(**card_fields(tiny_onnx))
+    assert STATISTICS_INPUT in render_config(shared, "python") and STATISTICS_OUTPUT in render_config(shared, "python")
+    assert "optional: true" in render_config(shared, "python")
+    for config in (render_config(shared, "onnxruntime"), render_config(own, "python")):
+        assert STATISTICS_INPUT not in config and STATISTICS_OUTPUT not in config

@@ -1,5 +1,6 @@
 """The gateway app in process (real onnxruntime, a real repository on disk), through FastAPI's test client."""
 
+import dataclasses
 import io
 import subprocess
 import sys
@@ -15,8 +16,9 @@ from ganc.card import INPUT_NAME, OUTPUT_NAME, VariantCard
 from ganc.repository import publish_variant
 from ganc.settings import Settings
 from service.app import create_app
-from service.images import prepare
-from tests.support import card_fields, png
+from service.estimates import size_bucket
+from service.images import finish, prepare
+from tests.support import card_fields, identity_onnx, png
 
 PNG = {"Content-Type": "image/png"}
 
@@ -116,9 +118,8 @@ def test_a_long_inference_keeps_to_one_core_while_tight_budgets_are_asked_for(cl
             return self.session.run(*args, **kwargs)
 
     sessions = backend.sessions["tiny--teacher"]
-    backend.sessions["tiny--teacher"] = type(sessions)(
-        sessions.version, Recording(sessions.wide, "wide"), Recording(sessions.narrow, "narrow")
-    )
+    whole = type(sessions.whole)(Recording(sessions.whole.wide, "wide"), Recording(sessions.whole.narrow, "narrow"))
+    backend.sessions["tiny--teacher"] = dataclasses.replace(sessions, whole=whole)
     for _ in range(64):
         gateway.estimates.record("tiny--teacher", "cpu", 40 * 24, 400.0)
     assert client.post("/v1/translate/tiny", content=png(40, 24), headers=PNG).headers["x-ganc-variant"] == "teacher"
@@ -241,22 +242,6 @@ def test_made_up_family_names_never_become_metric_labels(client):
     assert 'ganc_in_flight_requests{family="(unknown)"}' in text
 
 
-def identity_onnx(path):
-    """A real ONNX model that returns its input: what tiles blend into must be the image itself."""
-    import onnx
-    from onnx import TensorProto, helper
-
-    shape = ["batch", 3, "height", "width"]
-    graph = helper.make_graph(
-        [helper.make_node("Identity", [INPUT_NAME], [OUTPUT_NAME])],
-        "identity",
-        [helper.make_tensor_value_info(INPUT_NAME, TensorProto.FLOAT, shape)],
-        [helper.make_tensor_value_info(OUTPUT_NAME, TensorProto.FLOAT, shape)],
-    )
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8), path)
-    return path
-
-
 def test_large_images_run_in_tiles_that_blend_back_seamlessly(tmp_path):
     model = identity_onnx(tmp_path / "identity.onnx")
     publish_variant(tmp_path / "repo", model, VariantCard(**card_fields(model, family="same", variant="id")))
@@ -271,6 +256,31 @@ def test_large_images_run_in_tiles_that_blend_back_seamlessly(tmp_path):
         assert 2**14 in {2**b for b in gateway.estimates.samples[("same--id", "cpu")]}  # measured per 128-px tile
     out = np.asarray(Image.open(io.BytesIO(response.content)))
     assert np.abs(out.astype(int) - np.asarray(Image.open(io.BytesIO(data))).astype(int)).max() <= 1
+
+
+def test_tiles_of_a_variant_whose_card_says_so_share_the_image_statistics(tmp_path, tiny_onnx):
+    for variant, statistics in (("own", "tile"), ("shared", "image")):
+        card = card_fields(tiny_onnx, variant=variant, tile_statistics=statistics)
+        publish_variant(tmp_path / "repo", tiny_onnx, VariantCard(**card))
+    settings = Settings(
+        model_repository=tmp_path / "repo", warmup_runs=1, warmup_size=64, tile_size=128, tile_overlap=32
+    )
+    rgb = np.random.default_rng(0).integers(0, 256, (160, 288, 3), dtype=np.uint8)
+    rgb[:, 144:] = rgb[:, 144:] // 8 + 200  # a bright, flat half: tiles there have statistics of their own
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, "PNG")
+    prepared = prepare(rgb, 4)
+    expected = ort.InferenceSession(str(tiny_onnx)).run([OUTPUT_NAME], {INPUT_NAME: prepared.tensor})[0]
+    whole = np.asarray(Image.fromarray(finish(expected, prepared)), np.float64)
+    errors = {}
+    with TestClient(create_app(settings)) as client:
+        for variant in ("own", "shared"):
+            response = client.post(f"/v1/translate/tiny?variant={variant}", content=buffer.getvalue(), headers=PNG)
+            assert response.status_code == 200, response.text
+            errors[variant] = np.abs(np.asarray(Image.open(io.BytesIO(response.content)), np.float64) - whole).mean()
+        samples = client.app.state.gateway.estimates.samples[("tiny--shared", "cpu")]
+        assert size_bucket(160 * 288) in samples  # the statistics pass, on the image itself (it fits the copy)
+    assert errors["shared"] < 0.25 * errors["own"], errors
 
 
 def test_an_image_no_variant_can_translate_within_the_cap_is_refused_with_413(repo):

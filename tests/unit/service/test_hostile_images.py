@@ -61,13 +61,15 @@ CORPUS = {
     "a line": encoded(photo(1500, 1), "PNG"),
     "a column": encoded(photo(1, 1500), "PNG"),
     "a 12 MP photo": encoded(photo(4000, 3000), "JPEG", quality=80),
+    "one colour, in tiles": encoded(Image.new("RGB", (1100, 700), (90, 120, 200)), "PNG"),
 }
 
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory, tiny_onnx):
     repo = tmp_path_factory.mktemp("repo")
-    publish_variant(repo, tiny_onnx, VariantCard(**card_fields(tiny_onnx)))
+    # Tiles share the statistics of a copy of the image: that pass too must hold against every image.
+    publish_variant(repo, tiny_onnx, VariantCard(**card_fields(tiny_onnx, tile_statistics="image")))
     with TestClient(create_app(Settings(model_repository=repo, warmup_runs=1, warmup_size=64))) as test_client:
         yield test_client
 

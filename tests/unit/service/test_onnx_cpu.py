@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from service.backends import BackendError, InputError
-from service.backends.onnx_cpu import OnnxCpuBackend, _Sessions
+from service.backends.onnx_cpu import OnnxCpuBackend, _Pair, _Sessions
 
 
 class Counting:
@@ -21,10 +21,10 @@ class Counting:
 def test_a_lone_request_runs_wide_and_concurrent_ones_narrow_with_equal_outputs(tiny_onnx):
     async def scenario():
         backend = OnnxCpuBackend(threads=2)
-        await backend.load("tiny--s8", 1, tiny_onnx)
+        await backend.load("tiny--s8", 1, tiny_onnx, image_statistics=False)
         sessions = backend.sessions["tiny--s8"]
-        wide, narrow = Counting(sessions.wide), Counting(sessions.narrow)
-        backend.sessions["tiny--s8"] = _Sessions(1, wide, narrow)
+        wide, narrow = Counting(sessions.whole.wide), Counting(sessions.whole.narrow)
+        backend.sessions["tiny--s8"] = _Sessions(1, _Pair(wide, narrow), None, None)
         x = np.random.default_rng(0).uniform(-1, 1, (1, 3, 32, 32)).astype(np.float32)
         alone = await backend.infer("tiny--s8", x)
         assert (wide.runs, narrow.runs) == (1, 0) and alone.service_ms > 0
@@ -49,9 +49,29 @@ def test_a_lone_request_runs_wide_and_concurrent_ones_narrow_with_equal_outputs(
 def test_one_core_means_one_session(tiny_onnx):
     async def scenario():
         backend = OnnxCpuBackend(threads=1)
-        await backend.load("tiny--s8", 1, tiny_onnx)
+        await backend.load("tiny--s8", 1, tiny_onnx, image_statistics=True)
         sessions = backend.sessions["tiny--s8"]
-        assert sessions.wide is sessions.narrow and backend.concurrency == 1
+        for pair in (sessions.whole, sessions.tiles, sessions.statistics):
+            assert pair.wide is pair.narrow
+        assert backend.concurrency == 1
+        await backend.close()
+
+    asyncio.run(scenario())
+
+
+def test_the_statistics_forms_load_only_where_the_card_asks_for_them(tiny_onnx):
+    async def scenario():
+        backend = OnnxCpuBackend(threads=2)
+        await backend.load("tiny--own", 1, tiny_onnx, image_statistics=False)
+        await backend.load("tiny--shared", 1, tiny_onnx, image_statistics=True)
+        assert not backend.shares_statistics("tiny--own") and backend.shares_statistics("tiny--shared")
+        x = np.random.default_rng(0).uniform(-1, 1, (1, 3, 32, 32)).astype(np.float32)
+        with pytest.raises(BackendError, match="shared statistics"):
+            await backend.statistics("tiny--own", x)
+        statistics = await backend.statistics("tiny--shared", x)
+        given = await backend.infer("tiny--shared", x, statistics=statistics.output)
+        own = await backend.infer("tiny--shared", x)
+        np.testing.assert_allclose(given.output, own.output, atol=1e-4)
         await backend.close()
 
     asyncio.run(scenario())

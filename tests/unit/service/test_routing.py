@@ -89,6 +89,15 @@ def test_an_image_in_tiles_is_predicted_from_its_tiles():
     assert estimates.predict_ms("v", "cpu", twelve_tiles, concurrency=1) == 12 * 100.0 + 30.0
 
 
+def test_tiles_that_share_a_copys_statistics_are_predicted_with_the_copys_pass():
+    estimates = LatencyEstimates()
+    estimates.record("v", "cpu", 512 * 512, 100.0)
+    estimates.record("v", "cpu", 768 * 576, 220.0)
+    twelve_tiles = Work(512 * 512, calls=12, image_pixels=2048 * 1536, statistics_pixels=768 * 576)
+    assert estimates.work_ms("v", "cpu", twelve_tiles) == 220.0 + 12 * 100.0
+    assert estimates.predict_ms("v", "cpu", twelve_tiles, concurrency=1) == 220.0 + 12 * 100.0
+
+
 def test_estimates_interpolate_between_measured_sizes_keeping_the_overhead():
     estimates = LatencyEstimates()
     estimates.record("v", "triton", 2**10, 5.0)  # 5 ms of overhead at a tiny size

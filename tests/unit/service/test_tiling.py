@@ -3,7 +3,7 @@ import itertools
 import numpy as np
 import pytest
 
-from service.tiling import Blender, plan_tiles
+from service.tiling import Blender, plan_tiles, statistics_copy, statistics_shape
 
 
 @pytest.mark.parametrize("height, width", [(64, 64), (700, 1100), (256, 1500), (100, 40), (520, 512)])
@@ -32,3 +32,29 @@ def test_blending_tiles_of_the_same_picture_gives_it_back():
         rows, cols = tile.region()
         blender.add(tile, picture[:, :, rows, cols])
     assert np.abs(blender.result() - picture).max() < 1e-5
+
+
+@pytest.mark.parametrize(
+    "height, width, shape",
+    [
+        (600, 800, (600, 800)),
+        (1536, 2048, (664, 884)),
+        (4, 1_000_000, (4, 147456)),
+        (1_000_000, 4, (147456, 4)),
+        (3000, 4000, (664, 884)),
+    ],
+)
+def test_the_statistics_copy_keeps_the_aspect_within_its_pixels(height, width, shape):
+    assert statistics_shape(height, width, 768 * 768, 4) == shape
+    copy_height, copy_width = shape
+    assert shape == (height, width) or copy_height * copy_width <= 768 * 768
+    assert copy_height % 4 == copy_width % 4 == 0
+
+
+def test_the_statistics_copy_averages_what_each_pixel_covers():
+    picture = np.random.default_rng(0).uniform(-1, 1, (1, 3, 64, 96)).astype(np.float32)
+    copy = statistics_copy(picture, 32, 48)
+    assert copy.shape == (1, 3, 32, 48) and copy.dtype == np.float32
+    expected = picture.reshape(1, 3, 32, 2, 48, 2).mean(axis=(3, 5))
+    assert np.abs(copy - expected).max() < 1e-5
+    assert statistics_copy(picture, 64, 96) is picture

@@ -45,7 +45,10 @@ def test_a_triton_that_hangs_up_fails_requests_cleanly(hangs_up):
     async def exercise() -> tuple[bool, list[str]]:
         backend = TritonBackend(hangs_up, concurrency=1, timeout_s=5, hardware="gpu", manage_models=True)
         errors = []
-        for call in (backend.infer("tiny--s8", np.zeros((1, 3, 8, 8), np.float32)), backend.load("tiny--s8", 1, None)):
+        for call in (
+            backend.infer("tiny--s8", np.zeros((1, 3, 8, 8), np.float32)),
+            backend.load("tiny--s8", 1, None, False),
+        ):
             try:
                 await call
             except BackendError as error:

@@ -1,0 +1,133 @@
+"""Tiles that share the whole image's normalisation statistics: two forms of one generator's ONNX graph.
+
+An InstanceNorm layer normalises with the mean and variance of the image it sees, so a tile run on its own
+is normalised differently from the same pixels inside the whole image, and a style family's colours change
+from tile to tile. Both forms are derived from `model.onnx` when a backend loads it (nothing more is stored):
+- the statistics form runs the generator on an image (a downscaled copy of the whole one) and returns the
+  mean and variance of every InstanceNorm layer's input, [N, S];
+- the tile form takes an image (a tile) and those statistics, and normalises every layer with them.
+Layers follow one another in the graph's order; each contributes its C means, then its C variances.
+
+Only onnx and numpy, and the tensor names are the caller's (ganc/card.py holds them): the gateway imports
+this, and the Triton Python backend's stub, which has no ganc, finds it beside `model.py`.
+"""
+
+import copy
+
+import numpy as np
+from onnx import ModelProto, NodeProto, TensorProto, helper, numpy_helper, shape_inference
+
+NORM = "InstanceNormalization"
+DEFAULT_EPSILON = 1e-5  # the ONNX operator's default
+
+
+def normalisation_layers(model: ModelProto) -> list[NodeProto]:
+    return [node for node in model.graph.node if node.op_type == NORM]
+
+
+def statistics_form(model: ModelProto, output_name: str) -> ModelProto:
+    """Image in, [N, S] statistics out as `output_name`; the image output is dropped, so the layers after the
+    last norm are too."""
+    form = copy.deepcopy(model)
+    graph = form.graph
+    parts = []
+    for i, layer in enumerate(normalisation_layers(form)):
+        p = f"_stats{i}_"
+        graph.node.extend(
+            [
+                helper.make_node("Cast", [layer.input[0]], [p + "x"], to=TensorProto.FLOAT),
+                helper.make_node("ReduceMean", [p + "x"], [p + "mean"], axes=[2, 3], keepdims=1),
+                helper.make_node("Sub", [p + "x", p + "mean"], [p + "centred"]),
+                helper.make_node("Mul", [p + "centred", p + "centred"], [p + "squares"]),
+                helper.make_node("ReduceMean", [p + "squares"], [p + "variance"], axes=[2, 3], keepdims=1),
+                helper.make_node("Flatten", [p + "mean"], [p + "means"], axis=1),
+                helper.make_node("Flatten", [p + "variance"], [p + "variances"], axis=1),
+            ]
+        )
+        parts += [p + "means", p + "variances"]
+    graph.node.append(helper.make_node("Concat", parts, [output_name], axis=1))
+    del graph.output[:]
+    graph.output.append(helper.make_tensor_value_info(output_name, TensorProto.FLOAT, ["N", "S"]))
+    return form
+
+
+def tile_form(model: ModelProto, input_name: str) -> ModelProto:
+    """Image and [N, S] statistics (`input_name`) in, the image out: every norm layer y = x * a + b, with a and b
+    from the given statistics and the layer's own scale and bias."""
+    form = copy.deepcopy(model)
+    graph = form.graph
+    types = _element_types(model)
+    channels = layer_channels(model)
+    graph.input.append(helper.make_tensor_value_info(input_name, TensorProto.FLOAT, ["N", "S"]))
+    nodes = [
+        _constant("_stats_axis", np.array([1], np.int64)),
+        _constant("_stats_spatial", np.array([2, 3], np.int64)),
+        _constant("_stats_per_channel", np.array([1, -1, 1, 1], np.int64)),
+    ]
+    offset, i = 0, 0
+    for node in graph.node:
+        if node.op_type != NORM:
+            nodes.append(node)
+            continue
+        x, scale, bias = node.input
+        epsilon = next((a.f for a in node.attribute if a.name == "epsilon"), DEFAULT_EPSILON)
+        c, p = channels[i], f"_stats{i}_"
+        nodes += [
+            _constant(p + "start", np.array([offset], np.int64)),
+            _constant(p + "middle", np.array([offset + c], np.int64)),
+            _constant(p + "end", np.array([offset + 2 * c], np.int64)),
+            _constant(p + "epsilon", np.array(epsilon, np.float32)),
+            helper.make_node("Slice", [input_name, p + "start", p + "middle", "_stats_axis"], [p + "means"]),
+            helper.make_node("Slice", [input_name, p + "middle", p + "end", "_stats_axis"], [p + "variances"]),
+            helper.make_node("Unsqueeze", [p + "means", "_stats_spatial"], [p + "mean"]),
+            helper.make_node("Unsqueeze", [p + "variances", "_stats_spatial"], [p + "variance"]),
+            helper.make_node("Add", [p + "variance", p + "epsilon"], [p + "padded"]),
+            helper.make_node("Sqrt", [p + "padded"], [p + "deviation"]),
+            helper.make_node("Cast", [scale], [p + "scale_float"], to=TensorProto.FLOAT),
+            helper.make_node("Cast", [bias], [p + "bias_float"], to=TensorProto.FLOAT),
+            helper.make_node("Reshape", [p + "scale_float", "_stats_per_channel"], [p + "scale"]),
+            helper.make_node("Reshape", [p + "bias_float", "_stats_per_channel"], [p + "bias"]),
+            helper.make_node("Div", [p + "scale", p + "deviation"], [p + "a_float"]),
+            helper.make_node("Mul", [p + "mean", p + "a_float"], [p + "shift"]),
+            helper.make_node("Sub", [p + "bias", p + "shift"], [p + "b_float"]),
+            helper.make_node("Cast", [p + "a_float"], [p + "a"], to=types.get(x, TensorProto.FLOAT)),
+            helper.make_node("Cast", [p + "b_float"], [p + "b"], to=types.get(x, TensorProto.FLOAT)),
+            helper.make_node("Mul", [x, p + "a"], [p + "scaled"]),
+            helper.make_node("Add", [p + "scaled", p + "b"], [node.output[0]]),
+        ]
+        offset, i = offset + 2 * c, i + 1
+    del graph.node[:]
+    graph.node.extend(nodes)
+    return form
+
+
+def layer_channels(model: ModelProto) -> list[int]:
+    """Each norm layer's channel count, from the length of its scale (an initializer, a constant, or a cast of
+    one, as fp16 exports have it)."""
+    graph = model.graph
+    arrays = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
+    for node in graph.node:
+        if node.op_type == "Constant" and node.attribute and node.attribute[0].name == "value":
+            arrays[node.output[0]] = numpy_helper.to_array(node.attribute[0].t)
+    producers = {output: node for node in graph.node for output in node.output}
+
+    def length(name: str) -> int:
+        while name not in arrays:
+            name = producers[name].input[0]
+        return int(arrays[name].shape[0])
+
+    return [length(layer.input[1]) for layer in normalisation_layers(model)]
+
+
+def statistics_length(model: ModelProto) -> int:
+    return 2 * sum(layer_channels(model))
+
+
+def _element_types(model: ModelProto) -> dict[str, int]:
+    """Every tensor's element type (fp16 exports normalise in half precision)."""
+    graph = shape_inference.infer_shapes(model).graph
+    return {v.name: v.type.tensor_type.elem_type for v in [*graph.value_info, *graph.input, *graph.output]}
+
+
+def _constant(name: str, value: np.ndarray) -> NodeProto:
+    return helper.make_node("Constant", [], [name], value=numpy_helper.from_array(value, name))
