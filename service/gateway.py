@@ -148,8 +148,7 @@ class Gateway:
         pre_ms = (time.perf_counter() - start) * 1e3
         self.estimates.record_overhead(PRE, pixels, pre_ms)
         self._probe_due_backends()
-        tile = max(multiple, self.settings.tile_size // multiple * multiple)
-        tiles = plan_tiles(height, width, tile, self.settings.tile_overlap)
+        tiles = self._plan(family, height, width, multiple)
         copy_shape = statistics_shape(height, width, self.settings.statistics_size**2, multiple)
         work = Work(tiles[0].pixels, len(tiles), pixels, copy_shape[0] * copy_shape[1] if len(tiles) > 1 else 0)
         candidates = self.candidates(family, work, variant)
@@ -197,6 +196,16 @@ class Gateway:
         timings = {"decode": pre_ms, "wait": max(0.0, model_ms - service_ms), "model": service_ms, "encode": post_ms}
         headers["Server-Timing"] = ", ".join(f"{name};dur={ms:.2f}" for name, ms in timings.items())
         return Translation(body, images.MEDIA_TYPES[fmt], headers)
+
+    def _plan(self, family: str, height: int, width: int, multiple: int) -> list[Tile]:
+        """The tiles of an image. Where the family's tiles would share a copy's statistics, an image no larger than
+        the copy runs whole: the same memory as the copy's pass, one inference instead of two and more, and
+        exactly the whole image's answer."""
+        shares = all(v.card.tile_statistics == "image" for v in self.catalog.variants(family).values())
+        if shares and height * width <= self.settings.statistics_size**2:
+            return [Tile(0, 0, height, width)]
+        tile = max(multiple, self.settings.tile_size // multiple * multiple)
+        return plan_tiles(height, width, tile, self.settings.tile_overlap)
 
     def _protect_tight_budgets(
         self, family: str, budget_ms: float | None, pixels: int, candidates: list[RouteCandidate]

@@ -53,10 +53,11 @@ class _Sessions:
     statistics: _Pair | None
 
 
-def _session(model: bytes, threads: int) -> ort.InferenceSession:
+def _session(model: bytes, threads: int, arena: bool) -> ort.InferenceSession:
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
+    options.enable_cpu_mem_arena = arena
     # Idle intra-op threads spin (onnxruntime's default): waking sleeping threads on every operator
     # costs a lone inference more than the spinning costs the rest (a wide session runs only alone).
     return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
@@ -72,9 +73,9 @@ class OnnxCpuBackend(Backend):
         self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="onnx-cpu")
         self.running = 0  # inferences submitted and not finished (event loop only)
 
-    def _pair(self, model: bytes) -> _Pair:
-        wide = _session(model, self.threads)
-        return _Pair(wide, _session(model, 1) if self.threads > 1 else wide)
+    def _pair(self, model: bytes, arena: bool = True) -> _Pair:
+        wide = _session(model, self.threads, arena)
+        return _Pair(wide, _session(model, 1, arena) if self.threads > 1 else wide)
 
     def _load(self, onnx_path: Path, version: int, image_statistics: bool) -> _Sessions:
         whole = self._pair(onnx_path.read_bytes())
@@ -82,7 +83,8 @@ class OnnxCpuBackend(Backend):
             return _Sessions(version, whole, None, None)
         graph = onnx.load(onnx_path)
         tiles = self._pair(tile_form(graph, STATISTICS_INPUT).SerializeToString())
-        statistics = self._pair(statistics_form(graph, STATISTICS_OUTPUT).SerializeToString())
+        # The copy is larger than a tile: an arena kept at its size would hold that memory between requests.
+        statistics = self._pair(statistics_form(graph, STATISTICS_OUTPUT).SerializeToString(), arena=False)
         return _Sessions(version, whole, tiles, statistics)
 
     async def load(self, model: str, version: int, onnx_path: Path, image_statistics: bool) -> None:

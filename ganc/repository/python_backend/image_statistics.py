@@ -27,24 +27,35 @@ def normalisation_layers(model: ModelProto) -> list[NodeProto]:
 
 def statistics_form(model: ModelProto, output_name: str) -> ModelProto:
     """Image in, [N, S] statistics out as `output_name`; the image output is dropped, so the layers after the
-    last norm are too."""
+    last norm are too. Lean on memory: the variance is the mean of squares less the square of the mean, with
+    the squares summed as they are read (ReduceSumSquare), not kept as a tensor of their own."""
     form = copy.deepcopy(model)
     graph = form.graph
+    types = _element_types(model)
     parts = []
     for i, layer in enumerate(normalisation_layers(form)):
-        p = f"_stats{i}_"
+        p, x = f"_stats{i}_", layer.input[0]
+        if types.get(x, TensorProto.FLOAT) != TensorProto.FLOAT:  # half precision would overflow the sums
+            graph.node.append(helper.make_node("Cast", [x], [p + "float"], to=TensorProto.FLOAT))
+            x = p + "float"
         graph.node.extend(
             [
-                helper.make_node("Cast", [layer.input[0]], [p + "x"], to=TensorProto.FLOAT),
-                helper.make_node("ReduceMean", [p + "x"], [p + "mean"], axes=[2, 3], keepdims=1),
-                helper.make_node("Sub", [p + "x", p + "mean"], [p + "centred"]),
-                helper.make_node("Mul", [p + "centred", p + "centred"], [p + "squares"]),
-                helper.make_node("ReduceMean", [p + "squares"], [p + "variance"], axes=[2, 3], keepdims=1),
-                helper.make_node("Flatten", [p + "mean"], [p + "means"], axis=1),
-                helper.make_node("Flatten", [p + "variance"], [p + "variances"], axis=1),
+                _constant(p + "spatial", np.array([2], np.int64)),
+                _constant(p + "end", np.array([4], np.int64)),
+                helper.make_node("Shape", [x], [p + "shape"]),
+                helper.make_node("Slice", [p + "shape", p + "spatial", p + "end"], [p + "sides"]),
+                helper.make_node("ReduceProd", [p + "sides"], [p + "count_int"], keepdims=0),
+                helper.make_node("Cast", [p + "count_int"], [p + "count"], to=TensorProto.FLOAT),
+                helper.make_node("ReduceMean", [x], [p + "mean"], axes=[2, 3], keepdims=0),
+                helper.make_node("ReduceSumSquare", [x], [p + "sum_squares"], axes=[2, 3], keepdims=0),
+                helper.make_node("Div", [p + "sum_squares", p + "count"], [p + "mean_square"]),
+                helper.make_node("Mul", [p + "mean", p + "mean"], [p + "square_mean"]),
+                helper.make_node("Sub", [p + "mean_square", p + "square_mean"], [p + "difference"]),
+                _constant(p + "zero", np.array(0.0, np.float32)),
+                helper.make_node("Max", [p + "difference", p + "zero"], [p + "variance"]),  # rounding can dip below
             ]
         )
-        parts += [p + "means", p + "variances"]
+        parts += [p + "mean", p + "variance"]
     graph.node.append(helper.make_node("Concat", parts, [output_name], axis=1))
     del graph.output[:]
     graph.output.append(helper.make_tensor_value_info(output_name, TensorProto.FLOAT, ["N", "S"]))

@@ -26,8 +26,10 @@ _spec.loader.exec_module(image_statistics)
 WHOLE, TILE, STATISTICS = "whole", "tile", "statistics"
 
 
-def _session(model: bytes) -> ort.InferenceSession:
-    return ort.InferenceSession(model, providers=["CPUExecutionProvider"])
+def _session(model: bytes, arena: bool = True) -> ort.InferenceSession:
+    options = ort.SessionOptions()
+    options.enable_cpu_mem_arena = arena
+    return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
 
 
 class TritonPythonModel:
@@ -46,7 +48,8 @@ class TritonPythonModel:
             tile = image_statistics.tile_form(graph, self.statistics_input)
             self.sessions[TILE] = _session(tile.SerializeToString())
             statistics = image_statistics.statistics_form(graph, self.statistics_output)
-            self.sessions[STATISTICS] = _session(statistics.SerializeToString())
+            # The copy is larger than a tile: an arena kept at its size would hold that memory between requests.
+            self.sessions[STATISTICS] = _session(statistics.SerializeToString(), arena=False)
 
     def _form(self, request) -> tuple[str, dict[str, np.ndarray]]:
         feeds = {self.input_name: pb_utils.get_input_tensor_by_name(request, self.input_name).as_numpy()}

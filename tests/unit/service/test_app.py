@@ -283,6 +283,30 @@ def test_tiles_of_a_variant_whose_card_says_so_share_the_image_statistics(tmp_pa
     assert errors["shared"] < 0.25 * errors["own"], errors
 
 
+def test_an_image_no_larger_than_the_statistics_copy_runs_whole(tmp_path, tiny_onnx):
+    publish_variant(tmp_path / "repo", tiny_onnx, VariantCard(**card_fields(tiny_onnx, tile_statistics="image")))
+    settings = Settings(
+        model_repository=tmp_path / "repo",
+        warmup_runs=1,
+        warmup_size=32,
+        tile_size=64,
+        tile_overlap=16,
+        statistics_size=256,
+    )
+    rgb = np.random.default_rng(0).integers(0, 256, (160, 200, 3), dtype=np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, "PNG")
+    prepared = prepare(rgb, 4)
+    expected = ort.InferenceSession(str(tiny_onnx)).run([OUTPUT_NAME], {INPUT_NAME: prepared.tensor})[0]
+    with TestClient(create_app(settings)) as client:
+        response = client.post("/v1/translate/tiny", content=buffer.getvalue(), headers=PNG)
+        assert response.status_code == 200, response.text
+        samples = client.app.state.gateway.estimates.samples[("tiny--s8", "cpu")]
+        assert size_bucket(64 * 64) not in samples  # no tile ran
+    answer = np.asarray(Image.open(io.BytesIO(response.content)), int)
+    assert np.abs(answer - finish(expected, prepared).astype(int)).max() <= 1
+
+
 def test_an_image_no_variant_can_translate_within_the_cap_is_refused_with_413(repo):
     settings = Settings(model_repository=repo, warmup_runs=1, warmup_size=32, max_latency_ms=0.001)
     with TestClient(create_app(settings)) as client:
