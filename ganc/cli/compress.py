@@ -37,7 +37,9 @@ def compress(
     rerun_changed: Annotated[
         bool, typer.Option(help="with --resume: run again the stages whose inputs changed, and every stage after")
     ] = False,
-    work_dir: Annotated[Path | None, typer.Option(help="the job's work folder (default: var/jobs/<family>)")] = None,
+    work_dir: Annotated[
+        Path | None, typer.Option(help="the job's work folder (default: GANC_JOBS_ROOT/<family>, var/jobs/<family>)")
+    ] = None,
     job: Annotated[str | None, typer.Option(help="job id for the cards (default: the work folder name)")] = None,
     repo: Repo = None,
 ) -> None:
@@ -45,7 +47,7 @@ def compress(
     spec = load_spec_file(spec_path)
     from compression.pipeline import run_pipeline
 
-    work = work_dir or Path("var") / "jobs" / spec.family
+    work = work_dir or get_settings().jobs_root / spec.family
     bars = ProgressBars()
     keep = get_settings().keep_versions
     with tracebacks_kept_in(work):
@@ -67,7 +69,8 @@ def compress(
 def quantize(
     spec_path: Annotated[Path, typer.Argument(metavar="SPEC.yaml", help="the spec that made the family")],
     work_dir: Annotated[
-        Path | None, typer.Option(help="where its dataset is built or found (default: var/jobs/<family>-int8)")
+        Path | None,
+        typer.Option(help="where its dataset is built or found (default: GANC_JOBS_ROOT/<family>-int8)"),
     ] = None,
     repo: Repo = None,
 ) -> None:
@@ -77,7 +80,7 @@ def quantize(
     from compression.pipeline import quantize_family
 
     bars = ProgressBars()
-    work = work_dir or Path("var") / "jobs" / f"{spec.family}-int8"
+    work = work_dir or get_settings().jobs_root / f"{spec.family}-int8"
     with tracebacks_kept_in(work):
         result = quantize_family(spec, work, repository(repo), progress=bars)
     bars.close()

@@ -17,16 +17,25 @@ def serve(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port to listen on")] = 3000,
     repo: Repo = None,
-    workers: Annotated[int, typer.Option(help="gateway worker processes")] = 1,
+    workers: Annotated[
+        int | None, typer.Option(help="gateway worker processes (default: GANC_GATEWAY_WORKERS, else 1)")
+    ] = None,
 ) -> None:
     """Serve the HTTP API (translation, models, health, metrics) with `bentoml serve`."""
     get_settings()  # refuse bad GANC_ settings here, in one line, rather than in every gateway worker
     root = repository(repo).resolve()
     if not root.is_dir():
         raise ValueError(f"model repository {root} does not exist")
-    env = {**os.environ, "GANC_MODEL_REPOSITORY": str(root), "BENTOML_DO_NOT_TRACK": "true"}
     bentoml = Path(sys.executable).parent / "bentoml"
     command = [str(bentoml), "serve", "service.bento:GatewayService", "--host", host, "--port", str(port)]
     command += ["--working-dir", str(Path(__file__).resolve().parents[2])]
-    env["GANC_GATEWAY_WORKERS"] = str(workers)
-    os.execve(command[0], command, env)
+    os.execve(command[0], command, gateway_environment(dict(os.environ), root, workers))
+
+
+def gateway_environment(env: dict[str, str], root: Path, workers: int | None) -> dict[str, str]:
+    """The gateway's environment: `env` with the repository, and the worker count where the flag gave one (a
+    GANC_GATEWAY_WORKERS already set stays, unless the flag says otherwise)."""
+    env = {**env, "GANC_MODEL_REPOSITORY": str(root), "BENTOML_DO_NOT_TRACK": "true"}
+    if workers is not None:
+        env["GANC_GATEWAY_WORKERS"] = str(workers)
+    return env

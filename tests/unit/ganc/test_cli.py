@@ -173,3 +173,30 @@ def test_a_failure_inside_torch_says_its_line_and_where_its_traceback_is(tmp_pat
     else:
         assert lines[1:] == [f"RuntimeError, not a refusal of input: its traceback is in {work / 'traceback.log'}"]
     assert not (tmp_path / "repo").exists()
+
+
+def test_compress_works_under_ganc_jobs_root_when_no_folder_is_given(tmp_path, monkeypatch):
+    from compression.pipeline import Pipeline
+
+    monkeypatch.setattr(Pipeline, "data", _a_stage_that_fails_inside_torch)
+    spec = {
+        "family": "tiny",
+        "task": "sr4x",
+        "dataset": {"sample": "sr4x", "size": 32},
+        "search": {"macs_budgets": [1e12]},
+    }
+    (tmp_path / "spec.json").write_text(json.dumps(spec))
+    args = ["compress", str(tmp_path / "spec.json"), "--repo", str(tmp_path / "repo")]
+    result = runner.invoke(app, args, env={"GANC_JOBS_ROOT": str(tmp_path / "jobs")})
+    assert result.exit_code == 1
+    assert (tmp_path / "jobs" / "tiny" / "traceback.log").is_file()
+
+
+def test_serve_keeps_the_gateway_workers_the_environment_gives_unless_the_flag_says_otherwise(tmp_path):
+    from ganc.cli.serve import gateway_environment
+
+    env = {"GANC_GATEWAY_WORKERS": "3", "PATH": "/bin"}
+    assert gateway_environment(env, tmp_path, None)["GANC_GATEWAY_WORKERS"] == "3"
+    assert gateway_environment(env, tmp_path, 2)["GANC_GATEWAY_WORKERS"] == "2"
+    assert "GANC_GATEWAY_WORKERS" not in gateway_environment({}, tmp_path, None)
+    assert gateway_environment(env, tmp_path, None)["GANC_MODEL_REPOSITORY"] == str(tmp_path)
