@@ -200,18 +200,14 @@ class Pipeline:
         return TeacherRun(out=out, data=self.data_config(dataset), teacher=self.spec.teacher, seed=self.spec.seed)
 
     def distill_run(self, out: Path, dataset: str, teacher: str, training: TrainingSpec, **student: Any) -> DistillRun:
-        """A distillation run of the student `student` describes (see DistillRun); unless the spec weighs their
-        reconstruction, students of a paired teacher keep its balance of reconstruction against the adversarial loss."""
+        """A distillation run of the student `student` describes (see DistillRun)."""
         t = self.spec.teacher
-        lambda_recon = self.spec.supernet.lambda_recon
-        if lambda_recon is None and t.checkpoint is None and t.model == "pix2pix":
-            lambda_recon = t.lambda_l1
         return DistillRun(
             out=out,
             data=self.data_config(dataset),
             teacher=Path(teacher),
             training=training,
-            lambda_recon=lambda_recon,
+            lambda_recon=self.spec.supernet.lambda_recon,
             lambda_distill=self.spec.supernet.lambda_distill,
             lambda_gan=self.spec.supernet.lambda_gan,
             sampling=self.spec.supernet.sampling,

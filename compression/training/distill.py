@@ -124,6 +124,9 @@ class Teacher:
     discriminator: tuple[ModelSpec, dict] | None
     checkpoint: Path
     dataset: Path | None
+    lambda_l1: float | None = (
+        None  # a pix2pix teacher's weight of L1 against its adversarial loss, where ganc trained it
+    )
 
     @property
     def paired(self) -> bool:
@@ -146,7 +149,8 @@ def load_teacher(path: Path) -> Teacher:
     model.load_state_dict(generator["state_dict"])
     saved = payload.get("discriminator")
     discriminator = (ModelSpec(saved["arch"], dict(saved["options"])), saved["state_dict"]) if saved else None
-    dataset = payload.get("config", {}).get("data", {}).get("dataset")
+    config = payload.get("config", {})
+    dataset = config.get("data", {}).get("dataset")
     return Teacher(
         kind=kind,
         spec=spec,
@@ -154,6 +158,7 @@ def load_teacher(path: Path) -> Teacher:
         discriminator=discriminator,
         checkpoint=checkpoint,
         dataset=Path(dataset) if dataset else None,
+        lambda_l1=config.get("teacher", {}).get("lambda_l1") if kind == "pix2pix" else None,
     )
 
 
@@ -172,6 +177,8 @@ class DistillTrainer(Trainer):
         self.stage = {"mobile": "distill", "supernet": "supernet", "subnet": "finetune"}[config.student]
         self.kind = self.stage
         recon, distill = PAIRED_WEIGHTS if self.paired else PSEUDO_PAIR_WEIGHTS
+        if teacher.lambda_l1 is not None:  # students keep their teacher's balance of reconstruction and GAN loss
+            recon = teacher.lambda_l1
         self.lambda_recon = config.lambda_recon if config.lambda_recon is not None else recon
         self.lambda_distill = config.lambda_distill if config.lambda_distill is not None else distill
         self.gan_loss = GANLoss(REFERENCE_GAN_MODE["pix2pix" if self.paired else "cyclegan"])

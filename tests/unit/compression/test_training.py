@@ -1,5 +1,6 @@
 import copy
 import csv
+import dataclasses
 import shutil
 
 import pytest
@@ -267,6 +268,16 @@ def test_paired_distillation_uses_hinge_and_pseudo_pairs_least_squares(teacher_r
     unpaired = load_teacher(cyclegan)
     train, val = open_splits(DataConfig(dataset=unpaired.dataset), 4)
     assert DistillTrainer(_distill_run(tmp_path / "u", cyclegan), unpaired, train, val).gan_loss.mode == "lsgan"
+
+
+def test_students_keep_their_pix2pix_teachers_weight_on_reconstruction_unless_given_one(teacher_run, tmp_path):
+    teacher = load_teacher(teacher_run)
+    assert teacher.lambda_l1 == TeacherSpec().lambda_l1
+    train, val = open_splits(DataConfig(dataset=teacher.dataset), 4)
+    heavier = dataclasses.replace(teacher, lambda_l1=250.0)
+    assert DistillTrainer(_distill_run(tmp_path / "a", teacher_run), heavier, train, val).lambda_recon == 250.0
+    given = _distill_run(tmp_path / "b", teacher_run).model_copy(update={"lambda_recon": 7.0})
+    assert DistillTrainer(given, heavier, train, val).lambda_recon == 7.0
 
 
 def test_the_students_adversarial_loss_is_judged_by_the_discriminator_before_its_step(teacher_run, tmp_path):
