@@ -19,10 +19,25 @@ class CheckpointError(ValueError):
     """A checkpoint that is missing, unreadable or does not fit its architecture."""
 
 
+def described(spec: ModelSpec, model: nn.Module) -> dict[str, Any]:
+    """A network as a checkpoint holds it (the generator, a discriminator): its factory, options and weights."""
+    return {"arch": spec.arch, "options": spec.options, "state_dict": model.state_dict()}
+
+
+def rebuilt(description: dict[str, Any], source: Path) -> tuple[ModelSpec, nn.Module]:
+    """The network a `described` entry of the checkpoint at `source` holds, with its weights."""
+    spec = ModelSpec(description["arch"], dict(description["options"]))
+    model = spec.build()
+    try:
+        model.load_state_dict(description["state_dict"])
+    except RuntimeError as error:
+        raise CheckpointError(f"checkpoint {source} does not fit {spec.arch}: {str(error).splitlines()[0]}") from None
+    return spec, model
+
+
 def checkpoint_payload(spec: ModelSpec, model: nn.Module, **extra: Any) -> dict[str, Any]:
     """The generator (spec and weights) plus any `extra` entries, as a checkpoint holds them."""
-    generator = {"arch": spec.arch, "options": spec.options, "state_dict": model.state_dict()}
-    return {"format": FORMAT, "generator": generator, **extra}
+    return {"format": FORMAT, "generator": described(spec, model), **extra}
 
 
 def save_checkpoint(path: Path, spec: ModelSpec, model: nn.Module, **extra: Any) -> None:
@@ -77,13 +92,7 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
 
 def generator_of(payload: dict[str, Any], source: Path) -> tuple[ModelSpec, nn.Module]:
     """Rebuild the generator a checkpoint holds, in eval mode."""
-    generator = payload["generator"]
-    spec = ModelSpec(generator["arch"], dict(generator["options"]))
-    model = spec.build()
-    try:
-        model.load_state_dict(generator["state_dict"])
-    except RuntimeError as error:
-        raise CheckpointError(f"checkpoint {source} does not fit {spec.arch}: {str(error).splitlines()[0]}") from None
+    spec, model = rebuilt(payload["generator"], source)
     return spec, model.eval()
 
 

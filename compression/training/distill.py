@@ -31,7 +31,15 @@ from torch.nn import functional as F
 
 from ganc.spec import REFERENCE_GAN_MODE, PartInputs, Sampling, StudentInit, SupernetSpec, TrainingSpec
 
-from ..checkpoint import IMPORTED, CheckpointError, load_checkpoint, resolve_checkpoint
+from ..checkpoint import (
+    IMPORTED,
+    CheckpointError,
+    described,
+    generator_of,
+    load_checkpoint,
+    rebuilt,
+    resolve_checkpoint,
+)
 from ..data import TranslationDataset
 from ..data.made import MadeInputs
 from ..foreign import read_checkpoint
@@ -121,7 +129,7 @@ class Teacher:
     kind: str  # pix2pix or cyclegan (trained by ganc), or imported (made elsewhere, without a discriminator)
     spec: ModelSpec
     generator: ResnetLayout
-    discriminator: tuple[ModelSpec, dict] | None
+    discriminator: dict | None  # as its checkpoint describes it (compression/checkpoint.py)
     checkpoint: Path
     dataset: Path | None
     lambda_l1: float | None = (
@@ -141,21 +149,16 @@ def load_teacher(path: Path) -> Teacher:
     kind = payload.get("kind")
     if kind not in TEACHER_KINDS or (kind != IMPORTED and "discriminator" not in payload):
         raise CheckpointError(f"{checkpoint} is not a teacher checkpoint (pix2pix, cyclegan or an imported generator)")
-    generator = payload["generator"]
-    spec = ModelSpec(generator["arch"], dict(generator["options"]))
+    spec, model = generator_of(payload, checkpoint)
     if spec.arch != "resnet":
         raise ValueError(f"distillation taps need a ResNet teacher, not {spec.arch!r}")
-    model = spec.build()
-    model.load_state_dict(generator["state_dict"])
-    saved = payload.get("discriminator")
-    discriminator = (ModelSpec(saved["arch"], dict(saved["options"])), saved["state_dict"]) if saved else None
     config = payload.get("config", {})
     dataset = config.get("data", {}).get("dataset")
     return Teacher(
         kind=kind,
         spec=spec,
-        generator=model.eval().requires_grad_(False),
-        discriminator=discriminator,
+        generator=model.requires_grad_(False),
+        discriminator=payload.get("discriminator"),
         checkpoint=checkpoint,
         dataset=Path(dataset) if dataset else None,
         lambda_l1=config.get("teacher", {}).get("lambda_l1") if kind == "pix2pix" else None,
@@ -228,15 +231,10 @@ class DistillTrainer(Trainer):
         saved = init.get("discriminator") if init is not None else None
         if saved is None and config.student == "mobile":
             saved = self.teacher.discriminator
-        elif saved is not None:
-            saved = ModelSpec(saved["arch"], dict(saved["options"])), saved["state_dict"]
         if saved is None:
             spec = ModelSpec("nlayer_discriminator", {"input_nc": 6 if self.paired else 3})
             return spec, spec.build()
-        spec, state = saved
-        discriminator = spec.build()
-        discriminator.load_state_dict(state)
-        return spec, discriminator
+        return rebuilt(saved, config.init_from or self.teacher.checkpoint)
 
     def _build_student(
         self, config: DistillRun, shared: dict[str, Any], init: dict | None
@@ -255,12 +253,8 @@ class DistillTrainer(Trainer):
                 raise CheckpointError(
                     f"fine-tuning extracts from a `ganc train supernet` run; {config.init_from} is not one"
                 )
-            generator = init["generator"]
-            supernet = ModelSpec(generator["arch"], dict(generator["options"])).build()
-            supernet.load_state_dict(generator["state_dict"])
-            self.student_spec, student = extract_subnet(
-                ModelSpec(generator["arch"], dict(generator["options"])), supernet, ChannelConfig.parse(config.config)
-            )
+            supernet_spec, supernet = generator_of(init, config.init_from)
+            self.student_spec, student = extract_subnet(supernet_spec, supernet, ChannelConfig.parse(config.config))
             student.train()
             trunk = supernet.widths.trunk
         else:
@@ -423,11 +417,10 @@ class DistillTrainer(Trainer):
         return self.student_spec, self.modules["G"]
 
     def checkpoint_extras(self) -> dict[str, Any]:
-        d = self.d_spec
         return {
             "teacher_kind": self.teacher.kind,
             "teacher_checkpoint": str(self.teacher.checkpoint),
-            "discriminator": {"arch": d.arch, "options": d.options, "state_dict": self.modules["D"].state_dict()},
+            "discriminator": described(self.d_spec, self.modules["D"]),
         }
 
 

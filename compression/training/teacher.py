@@ -14,6 +14,7 @@ from torch.nn import functional as F
 
 from ganc.spec import TeacherSpec, TrainingSpec
 
+from ..checkpoint import described
 from ..data import TranslationDataset
 from ..metrics import evaluate_generator
 from ..models import ModelSpec
@@ -83,10 +84,7 @@ class _TeacherTrainer(Trainer):
         return self.g_spec, self.modules["G"]
 
     def checkpoint_extras(self) -> dict[str, Any]:
-        d = self.modules["D"]
-        return {
-            "discriminator": {"arch": self.d_spec.arch, "options": self.d_spec.options, "state_dict": d.state_dict()}
-        }
+        return {"discriminator": described(self.d_spec, self.modules["D"])}
 
     def sample_rows(self) -> list[list[torch.Tensor]]:
         g = self.modules["G"]

@@ -226,7 +226,7 @@ def _same_weights(a: torch.nn.Module, b: dict) -> bool:
 def test_the_discriminator_starts_as_the_reference_starts_it_on_each_path(teacher_run, tmp_path):
     teacher = load_teacher(teacher_run)
     train, val = open_splits(DataConfig(dataset=teacher.dataset), 4)
-    _spec, teachers_d = teacher.discriminator
+    teachers_d = teacher.discriminator["state_dict"]
 
     def trainer(config):
         return DistillTrainer(config, teacher, train, val)
