@@ -13,7 +13,6 @@ import functools
 import json
 import shutil
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,10 +20,10 @@ from typing import Any
 
 from torch import nn
 
-from ganc.atomic import write_text_atomically
-from ganc.card import VariantCard, model_name
+from ganc.atomic import check_writable, write_text_atomically
+from ganc.card import model_name
 from ganc.repository import prune_versions, publish_variant, read_card, read_index
-from ganc.spec import CompressionSpec, Int8Spec, SpecError, TrainingSpec
+from ganc.spec import CompressionSpec, SpecError, TrainingSpec
 
 from .checkpoint import load_generator, resolve_checkpoint
 from .data import (
@@ -34,12 +33,13 @@ from .data import (
     build_sample_dataset,
     check_photo_folder,
     find_split,
-    judging_preprocess,
+    judged_split,
 )
 from .export import export_onnx, make_card, verify_onnx
 from .export.gate import judge_students, score_key
-from .export.quantize import OnnxGenerator, export_int8, int8_variant
+from .export.quantize import int8_variant
 from .foreign import as_ganc_checkpoint
+from .int8 import quantize_variant
 from .metrics import evaluate_generator
 from .metrics.quality import teacher_outputs
 from .models import TRUNK_SUFFIX, ChannelConfig, ModelSpec, extract_subnet, get_choice_set
@@ -189,7 +189,7 @@ class Pipeline:
                 "or set `replace: true` to publish into it"
             )
         for folder in (self.repo, self.work):
-            _check_writable(folder)
+            check_writable(folder)
 
     # -- each stage's configuration, from the spec ---------------------------------------------
     def data_config(self, dataset: str) -> DataConfig:
@@ -368,7 +368,7 @@ class Pipeline:
         return {"run": str(run.out)}
 
     def _held_out(self, dataset: str, split: str, teacher: Teacher) -> TranslationDataset:
-        return _judged(dataset, split, teacher.generator.size_multiple)
+        return judged_split(dataset, split, teacher.generator.size_multiple)
 
     def _variants(
         self, teacher: Teacher, supernet_run: str, finetuned: dict[str, str | None], latency: dict[str, float]
@@ -424,7 +424,8 @@ class Pipeline:
     ) -> tuple[Path | None, dict[str, Any]]:
         """The INT8 model of an exported variant in its own folder when it passes, and the figures that decided."""
         folder = self.work / "export" / int8_variant(variant.name)
-        card, report = self._quantize(
+        card, report = quantize_variant(
+            self.spec,
             float_folder / "model.onnx",
             read_card(float_folder / "card.json"),
             folder,
@@ -434,78 +435,9 @@ class Pipeline:
         )
         return (folder if card is not None else None), report
 
-    def _quantize(
-        self, float_path: Path, float_card: VariantCard, folder: Path, dataset: str, val: list, references: list | None
-    ) -> tuple[VariantCard | None, dict[str, Any]]:
-        """export_int8 with the spec's settings, calibrated on `train2` as the variants are judged."""
-        settings = self.spec.int8 or Int8Spec()
-        calibration = _judged(dataset, "train2", float_card.size_multiple).eval_pairs(settings.calibration_images)
-        return export_int8(
-            float_path,
-            float_card,
-            folder,
-            calibration=(a[None].numpy() for _name, a, _b in calibration),
-            val=val,
-            references=references,
-            target=latency_target(self.spec.search),
-            min_agreement_db=settings.min_agreement_db,
-        )
-
-    def quantize_published(self) -> dict[str, Any]:
-        """INT8 variants of the family's latest published float variants, published where they pass (their data
-        judged on the spec's dataset, built in the work folder or reused from it)."""
-        _check_writable(self.repo)
-        versions = [v for v in read_index(self.repo).latest() if v.card.family == self.spec.family]
-        floats = [v for v in versions if v.card.precision != "int8"]
-        teacher = next((v for v in floats if v.card.variant == TEACHER_VARIANT), None)
-        if teacher is None:
-            raise ValueError(
-                f"family {self.spec.family!r} has no published teacher in {self.repo}: its students are judged "
-                "against it"
-            )
-        dataset = self.stage("data", self.data)["dataset"]
-        multiple = teacher.card.size_multiple
-        val = list(_judged(dataset, "val", multiple).eval_pairs())
-        references = teacher_outputs(OnnxGenerator(teacher.onnx_path, multiple), val)
-        results = {}
-        for done, version in enumerate(floats, 1):
-            card = version.card
-            folder = self.work / "quantize" / int8_variant(card.variant)
-            int8_card, results[card.variant] = self._quantize(
-                version.onnx_path,
-                card,
-                folder,
-                dataset,
-                val,
-                None if version is teacher and card.quality_against == "target" else references,
-            )
-            if int8_card is not None:
-                published = publish_variant(self.repo, folder / "model.onnx", int8_card)
-                results[card.variant].update(model=published.model_name, version=published.version)
-            self.progress("quantize", done, len(floats), card.variant)
-        return {"int8": results}
-
-
-def _judged(dataset: str, split: str, size_multiple: int) -> TranslationDataset:
-    """A held-out split with the preprocessing every variant is judged with."""
-    return TranslationDataset(Path(dataset), split, judging_preprocess(Path(dataset), size_multiple))
-
 
 def _report_data(progress: Progress, what: str, done: int, total: int) -> None:
     progress("data", done, total, what)
-
-
-def _check_writable(folder: Path) -> None:
-    """Write and remove a file in `folder`, or in its nearest existing parent (which must be able to create it)."""
-    existing = folder
-    while not existing.exists():
-        existing = existing.parent
-    probe = existing / f".ganc-write-check-{uuid.uuid4().hex}"
-    try:
-        probe.write_text("")
-        probe.unlink()
-    except OSError as error:
-        raise OSError(f"{folder} is not writable ({error.strerror})") from None
 
 
 def _started(out: Path) -> bool:
@@ -536,11 +468,3 @@ def run_pipeline(
         spec, work_dir, repo, job, progress=progress, keep_versions=keep_versions, rerun_changed=rerun_changed
     )
     return pipeline.run()
-
-
-def quantize_family(
-    spec: CompressionSpec, work_dir: Path, repo: Path, *, progress: Progress = no_progress
-) -> dict[str, Any]:
-    """Add INT8 variants to the family `spec` made, from its latest published float variants (`ganc quantize`);
-    each INT8 card names the job of the variant it was quantised from."""
-    return Pipeline(spec, work_dir, repo, work_dir.name, progress=progress).quantize_published()

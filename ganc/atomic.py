@@ -39,3 +39,16 @@ def staging_folder(parent: Path) -> Iterator[Path]:
         yield staging
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def check_writable(folder: Path) -> None:
+    """Write and remove a file in `folder`, or in its nearest existing parent (which must be able to create it)."""
+    existing = folder
+    while not existing.exists():
+        existing = existing.parent
+    probe = existing / f".ganc-write-check-{uuid.uuid4().hex}"
+    try:
+        probe.write_text("")
+        probe.unlink()
+    except OSError as error:
+        raise OSError(f"{folder} is not writable ({error.strerror})") from None

@@ -4,7 +4,13 @@ from .dataset import Preprocess, TranslationDataset, batch_index, load_rgb, to_i
 from .folders import DataError, find_split
 from .photos import gather_photos
 from .sample import build_sample_dataset
-from .unlabelled import build_photo_dataset, check_photo_folder, judging_preprocess, training_preprocess
+from .unlabelled import (
+    build_photo_dataset,
+    check_photo_folder,
+    judged_split,
+    judging_preprocess,
+    training_preprocess,
+)
 
 __all__ = [
     "DataError",
@@ -16,6 +22,7 @@ __all__ = [
     "check_photo_folder",
     "find_split",
     "gather_photos",
+    "judged_split",
     "judging_preprocess",
     "load_rgb",
     "to_image",

@@ -14,7 +14,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ganc.atomic import staging_folder
 
-from .dataset import Preprocess
+from .dataset import Preprocess, TranslationDataset
 from .folders import SUMMARY, DataError, list_images, read_summary
 from .sample import SPLITS, deal_splits
 
@@ -83,6 +83,11 @@ def judging_preprocess(root: Path, multiple: int) -> Preprocess:
     if summary.get("layout") == LAYOUT:
         return Preprocess(short_side=(summary["size"], summary["size"]), multiple=multiple)
     return Preprocess(multiple=multiple)
+
+
+def judged_split(root: Path | str, split: str, multiple: int) -> TranslationDataset:
+    """A held-out split of the dataset at `root`, read as every variant is judged."""
+    return TranslationDataset(Path(root), split, judging_preprocess(Path(root), multiple))
 
 
 def _readable_sizes(paths: list[Path]) -> dict[Path, tuple[int, int]]:
