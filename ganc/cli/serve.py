@@ -9,7 +9,7 @@ import typer
 
 from ..settings import get_settings
 from .errors import friendly_errors
-from .options import Repo, repository
+from .options import Repo, given, repository
 
 
 @friendly_errors
@@ -18,11 +18,12 @@ def serve(
     port: Annotated[int, typer.Option(help="port to listen on")] = 3000,
     repo: Repo = None,
     workers: Annotated[
-        int | None, typer.Option(help="gateway worker processes (default: GANC_GATEWAY_WORKERS, else 1)")
+        int | None, typer.Option(help="gateway processes (default: GANC_GATEWAY_WORKERS); one is supported")
     ] = None,
 ) -> None:
     """Serve the HTTP API (translation, models, health, metrics) with `bentoml serve`."""
-    get_settings()  # refuse bad GANC_ settings here, in one line, rather than in every gateway worker
+    # Bad GANC_ settings are refused here, in one line, rather than in the gateway's process.
+    get_settings(**given(gateway_workers=workers))
     root = repository(repo).resolve()
     if not root.is_dir():
         raise ValueError(f"model repository {root} does not exist")

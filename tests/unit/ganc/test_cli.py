@@ -145,20 +145,21 @@ def _a_stage_that_fails_inside_torch(self):
     return {"dataset": str(torch.ones(2, 3) @ torch.ones(2, 3))}
 
 
-@pytest.mark.parametrize("debug", [False, True])
-def test_a_failure_inside_torch_says_its_line_and_where_its_traceback_is(tmp_path, monkeypatch, debug):
+@pytest.fixture
+def failing_spec(tmp_path, monkeypatch):
+    """A spec whose first stage fails inside torch."""
     from compression.pipeline import Pipeline
 
     monkeypatch.setattr(Pipeline, "data", _a_stage_that_fails_inside_torch)
-    spec = {
-        "family": "tiny",
-        "task": "sr4x",
-        "dataset": {"sample": "sr4x", "size": 32},
-        "search": {"macs_budgets": [1e12]},
-    }
-    (tmp_path / "spec.json").write_text(json.dumps(spec))
+    spec = {"family": "tiny", "task": "sr4x", "dataset": {"sample": "sr4x", "size": 32}}
+    (tmp_path / "spec.json").write_text(json.dumps({**spec, "search": {"macs_budgets": [1e12]}}))
+    return tmp_path / "spec.json"
+
+
+@pytest.mark.parametrize("debug", [False, True])
+def test_a_failure_inside_torch_says_its_line_and_where_its_traceback_is(tmp_path, failing_spec, debug):
     work = tmp_path / "work"
-    args = ["compress", str(tmp_path / "spec.json"), "--work-dir", str(work), "--repo", str(tmp_path / "repo")]
+    args = ["compress", str(failing_spec), "--work-dir", str(work), "--repo", str(tmp_path / "repo")]
     # --debug sets GANC_DEBUG for the command; the runner restores the variable afterwards
     result = runner.invoke(app, ["--debug", *args] if debug else args, env={"GANC_DEBUG": None})
     assert result.exit_code == 1
@@ -175,18 +176,8 @@ def test_a_failure_inside_torch_says_its_line_and_where_its_traceback_is(tmp_pat
     assert not (tmp_path / "repo").exists()
 
 
-def test_compress_works_under_ganc_jobs_root_when_no_folder_is_given(tmp_path, monkeypatch):
-    from compression.pipeline import Pipeline
-
-    monkeypatch.setattr(Pipeline, "data", _a_stage_that_fails_inside_torch)
-    spec = {
-        "family": "tiny",
-        "task": "sr4x",
-        "dataset": {"sample": "sr4x", "size": 32},
-        "search": {"macs_budgets": [1e12]},
-    }
-    (tmp_path / "spec.json").write_text(json.dumps(spec))
-    args = ["compress", str(tmp_path / "spec.json"), "--repo", str(tmp_path / "repo")]
+def test_compress_works_under_ganc_jobs_root_when_no_folder_is_given(tmp_path, failing_spec):
+    args = ["compress", str(failing_spec), "--repo", str(tmp_path / "repo")]
     result = runner.invoke(app, args, env={"GANC_JOBS_ROOT": str(tmp_path / "jobs")})
     assert result.exit_code == 1
     assert (tmp_path / "jobs" / "tiny" / "traceback.log").is_file()
@@ -195,8 +186,8 @@ def test_compress_works_under_ganc_jobs_root_when_no_folder_is_given(tmp_path, m
 def test_serve_keeps_the_gateway_workers_the_environment_gives_unless_the_flag_says_otherwise(tmp_path):
     from ganc.cli.serve import gateway_environment
 
-    env = {"GANC_GATEWAY_WORKERS": "3", "PATH": "/bin"}
-    assert gateway_environment(env, tmp_path, None)["GANC_GATEWAY_WORKERS"] == "3"
-    assert gateway_environment(env, tmp_path, 2)["GANC_GATEWAY_WORKERS"] == "2"
+    env = {"GANC_GATEWAY_WORKERS": "1", "PATH": "/bin"}
+    assert gateway_environment(env, tmp_path, None)["GANC_GATEWAY_WORKERS"] == "1"
+    assert gateway_environment({}, tmp_path, 1)["GANC_GATEWAY_WORKERS"] == "1"
     assert "GANC_GATEWAY_WORKERS" not in gateway_environment({}, tmp_path, None)
     assert gateway_environment(env, tmp_path, None)["GANC_MODEL_REPOSITORY"] == str(tmp_path)
