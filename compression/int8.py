@@ -1,11 +1,13 @@
 """INT8 variants: a float variant quantised with the spec's `int8:` settings, and a whole published family's
-(`ganc quantize`), each published where it agrees with its float self and runs faster on the target."""
+(`ganc quantize`, whose data the pipeline builds), each published where it agrees with its float self and runs
+faster on the target."""
 
 from pathlib import Path
 from typing import Any
 
+from ganc.atomic import check_writable
 from ganc.card import VariantCard
-from ganc.repository import publish_variant, read_index
+from ganc.repository import VariantVersion, publish_variant, read_index
 from ganc.spec import CompressionSpec, Int8Spec
 
 from .data import judged_split
@@ -13,6 +15,8 @@ from .export.quantize import OnnxGenerator, export_int8, int8_variant
 from .metrics.quality import teacher_outputs
 from .progress import Progress, no_progress
 from .search import latency_target
+
+TEACHER_VARIANT = "teacher"  # the variant name of a family's teacher
 
 
 def quantize_variant(
@@ -39,24 +43,25 @@ def quantize_variant(
     )
 
 
-def quantize_family(
-    spec: CompressionSpec, work_dir: Path, repo: Path, *, progress: Progress = no_progress
-) -> dict[str, Any]:
-    """INT8 variants of the family's latest published float variants, published where they pass (their data
-    judged on the spec's dataset, built in `work_dir` or reused from it); each INT8 card names the job of the
-    variant it was quantised from."""
-    from .pipeline import TEACHER_VARIANT, Pipeline, check_writable
-
+def published_floats(spec: CompressionSpec, repo: Path) -> list[VariantVersion]:
+    """The family's latest published float variants, refused unless its teacher is among them (its students are
+    judged against it) and the repository is writable."""
     check_writable(repo)
-    versions = [v for v in read_index(repo).latest() if v.card.family == spec.family]
-    floats = [v for v in versions if v.card.precision != "int8"]
-    teacher = next((v for v in floats if v.card.variant == TEACHER_VARIANT), None)
-    if teacher is None:
+    floats = [v for v in read_index(repo).latest() if v.card.family == spec.family and v.card.precision != "int8"]
+    if not any(v.card.variant == TEACHER_VARIANT for v in floats):
         raise ValueError(
             f"family {spec.family!r} has no published teacher in {repo}: its students are judged against it"
         )
-    pipeline = Pipeline(spec, work_dir, repo, work_dir.name, progress=progress)
-    dataset = pipeline.stage("data", pipeline.data)["dataset"]
+    return floats
+
+
+def quantize_published(
+    spec: CompressionSpec, work_dir: Path, repo: Path, dataset: str, progress: Progress = no_progress
+) -> dict[str, Any]:
+    """INT8 variants of the family's latest published float variants, judged on `dataset`, published where they
+    pass; each INT8 card names the job of the variant it was quantised from."""
+    floats = published_floats(spec, repo)
+    teacher = next(v for v in floats if v.card.variant == TEACHER_VARIANT)
     multiple = teacher.card.size_multiple
     val = list(judged_split(dataset, "val", multiple).eval_pairs())
     references = teacher_outputs(OnnxGenerator(teacher.onnx_path, multiple), val)
@@ -71,7 +76,7 @@ def quantize_family(
             folder,
             dataset,
             val,
-            None if version is teacher and card.quality_against == "target" else references,
+            None if card.variant == TEACHER_VARIANT and card.quality_against == "target" else references,
         )
         if int8_card is not None:
             published = publish_variant(repo, folder / "model.onnx", int8_card)

@@ -39,7 +39,7 @@ from .export import export_onnx, make_card, verify_onnx
 from .export.gate import judge_students, score_key
 from .export.quantize import int8_variant
 from .foreign import as_ganc_checkpoint
-from .int8 import quantize_variant
+from .int8 import TEACHER_VARIANT, published_floats, quantize_published, quantize_variant
 from .metrics import evaluate_generator
 from .metrics.quality import teacher_outputs
 from .models import TRUNK_SUFFIX, ChannelConfig, ModelSpec, extract_subnet, get_choice_set
@@ -51,7 +51,6 @@ from .training import DataConfig, DistillRun, Teacher, TeacherRun, load_teacher,
 
 MARKER = "done.json"
 BUDGETS_CHECKED = "budgets_checked.json"  # the budgets this job found reachable before any work
-TEACHER_VARIANT = "teacher"
 RUN_FOLDER = "run"
 
 
@@ -468,3 +467,14 @@ def run_pipeline(
         spec, work_dir, repo, job, progress=progress, keep_versions=keep_versions, rerun_changed=rerun_changed
     )
     return pipeline.run()
+
+
+def quantize_family(
+    spec: CompressionSpec, work_dir: Path, repo: Path, *, progress: Progress = no_progress
+) -> dict[str, Any]:
+    """Add INT8 variants to the family `spec` made, from its latest published float variants (`ganc quantize`),
+    judged on the spec's dataset, built in `work_dir` or reused from it."""
+    published_floats(spec, repo)  # refused before the data is built
+    pipeline = Pipeline(spec, work_dir, repo, work_dir.name, progress=progress)
+    dataset = pipeline.stage("data", pipeline.data)["dataset"]
+    return quantize_published(spec, work_dir, repo, dataset, progress)

@@ -77,7 +77,7 @@ def quantize(
     """Add INT8 variants to a published family: each of its latest float variants quantised, checked against its
     float self (the spec's `int8:` settings) and published where it passes."""
     spec = load_spec_file(spec_path)
-    from compression.int8 import quantize_family
+    from compression.pipeline import quantize_family
 
     bars = ProgressBars()
     work = work_dir or get_settings().jobs_root / f"{spec.family}-int8"

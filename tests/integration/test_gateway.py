@@ -1,4 +1,4 @@
-"""`ganc serve` (bentoml serve) with the real Triton server binary as a second backend."""
+"""`ganc serve` (bentoml serve, two workers) with the real Triton server binary as a second backend."""
 
 import io
 import time
@@ -33,13 +33,13 @@ def decode(response: httpx.Response) -> np.ndarray:
 
 
 class Gateway:
-    """`ganc serve` over `repo`, ready when built."""
+    """`ganc serve` with two workers over `repo`, ready when built."""
 
     def __init__(self, repo: Path, env: dict[str, str], workdir: Path) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         log = workdir / f"gateway-{self.port}.log"
-        command = [GANC, "serve", "--port", str(self.port), "--repo", str(repo)]
+        command = [GANC, "serve", "--port", str(self.port), "--repo", str(repo), "--workers", "2"]
         defaults = {"GANC_CATALOG_POLL_S": "0.5", "GANC_WARMUP_RUNS": "2", "GANC_WARMUP_SIZE": "128"}
         self.process = spawn(command, {**defaults, **env}, log)
         wait_for_http(f"{self.url}/readyz", self.process, log)
@@ -140,7 +140,7 @@ def test_a_version_published_while_serving_is_picked_up(stack, tmp_path):
     assert np.abs(decode(response).astype(int) - expected(other, data)).max() <= 1
 
 
-def test_metrics_carry_the_serving_labels(stack):
+def test_metrics_carry_the_serving_labels_across_workers(stack):
     *_, start = stack
     gateway = start()
     for _ in range(6):

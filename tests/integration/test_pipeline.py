@@ -10,8 +10,7 @@ import pytest
 import tritonclient.http as httpclient
 
 import compression.export.quantize as quantize_module
-from compression.int8 import quantize_family
-from compression.pipeline import MARKER, ResumeError, run_pipeline
+from compression.pipeline import MARKER, ResumeError, quantize_family, run_pipeline
 from compression.training.distill import load_teacher
 from ganc.card import INPUT_NAME, OUTPUT_NAME
 from ganc.repository import derive_python_flavour, read_index
