@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 from starlette.concurrency import run_in_threadpool
 
+from ganc.card import VariantCard
 from ganc.settings import Settings
 
 from . import images, metrics
@@ -67,11 +68,10 @@ class Gateway:
         for name, v in variants.items():
             if variant is not None and name != variant:
                 continue
-            shared = work.calls > 1 and v.card.tile_statistics == "image"
-            its_work = work if shared else dataclasses.replace(work, statistics_pixels=0)
+            its_work = _work_of(v.card, work)
             for backend_name in v.backends:
                 backend = self.backends[backend_name]
-                if shared and not backend.shares_statistics(v.model):
+                if its_work.statistics_pixels and not backend.shares_statistics(v.model):
                     continue  # its tiles would not answer as the whole image does
                 predicted = self.estimates.predict_ms(v.model, backend_name, its_work, backend.concurrency)
                 service = self.estimates.work_ms(v.model, backend_name, its_work)
@@ -243,9 +243,7 @@ class Gateway:
         the variant's card says so); `spread`: it may use every core when it runs alone."""
         backend = self.backends[decision.backend]
         served = self.catalog.variants(family)[decision.variant]
-        model = served.model
-        if served.card.tile_statistics != "image":
-            work = dataclasses.replace(work, statistics_pixels=0)
+        model, work = served.model, _work_of(served.card, work)
         ticket = self.estimates.begin(decision.backend, self.estimates.work_ms(model, decision.backend, work, 0.5) or 0)
         start, service_ms = time.perf_counter(), 0.0
         try:
@@ -331,3 +329,8 @@ class Gateway:
                 metrics.BACKEND_UP.labels(name, self.backends[name].hardware).set(1)
             else:
                 self.health[name].failed()
+
+
+def _work_of(card: VariantCard, work: Work) -> Work:
+    """`work` as this variant does it: the copy's statistics pass only where its tiles share them."""
+    return work if card.tile_statistics == "image" else dataclasses.replace(work, statistics_pixels=0)

@@ -78,10 +78,11 @@ class OnnxCpuBackend(Backend):
         return _Pair(wide, _session(model, 1, arena) if self.threads > 1 else wide)
 
     def _load(self, onnx_path: Path, version: int, image_statistics: bool) -> _Sessions:
-        whole = self._pair(onnx_path.read_bytes())
+        data = onnx_path.read_bytes()
+        whole = self._pair(data)
         if not image_statistics:
             return _Sessions(version, whole, None, None)
-        graph = onnx.load(onnx_path)
+        graph = onnx.load_from_string(data)
         tiles = self._pair(tile_form(graph, STATISTICS_INPUT).SerializeToString())
         # The copy is larger than a tile: an arena kept at its size would hold that memory between requests.
         statistics = self._pair(statistics_form(graph, STATISTICS_OUTPUT).SerializeToString(), arena=False)

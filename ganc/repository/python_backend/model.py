@@ -40,11 +40,12 @@ class TritonPythonModel:
             [tensor["name"] for tensor in config[kind]] for kind in ("input", "output")
         )
         onnx_path = Path(args["model_repository"]) / args["model_version"] / "model.onnx"
-        self.sessions = {WHOLE: _session(onnx_path.read_bytes())}
+        data = onnx_path.read_bytes()
+        self.sessions = {WHOLE: _session(data)}
         self.statistics_input = statistics_input[0] if statistics_input else None
         self.statistics_output = statistics_output[0] if statistics_output else None
         if self.statistics_input and self.statistics_output:
-            graph = onnx.load(onnx_path)
+            graph = onnx.load_from_string(data)
             tile = image_statistics.tile_form(graph, self.statistics_input)
             self.sessions[TILE] = _session(tile.SerializeToString())
             statistics = image_statistics.statistics_form(graph, self.statistics_output)
