@@ -1,7 +1,7 @@
 """Which recipe teaches a student its teacher's look from unlabelled photos: inputs, start, norm, losses, optimiser.
 
     .venv/bin/python bench/pseudo_pair_recipe.py --teacher data/teachers/vintagify.pt \
-        --dataset var/jobs/vintage/data/dataset --photos DIR --steps 200 [--arms recipe,"start: fresh"]
+        --dataset var/jobs/vintage/data/dataset --photos DIR --steps 200 [--arms "recipe;start: fresh weights"]
 
 Every arm trains a mobile student with ganc's own distillation trainer (compression/training/distill.py) for
 --steps steps of batch 4 at the dataset's size, changing one thing of the shipped recipe (ARMS): the inputs it is
@@ -247,11 +247,11 @@ def main() -> None:
     parser.add_argument("--photos", type=Path, required=True, help="photos none of the dataset's came from")
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--every", type=int, default=50)
-    parser.add_argument("--arms", default=",".join(ARMS), help="comma-separated names of ARMS")
+    parser.add_argument("--arms", default=";".join(ARMS), help="names of ARMS, separated by ';' (names hold commas)")
     parser.add_argument("--out", type=Path, default=Path("bench/out"))
     args = parser.parse_args()
     torch.set_num_threads(2)
-    names = [n.strip() for n in args.arms.split(",")]
+    names = [n.strip() for n in args.arms.split(";")]
     unknown = [n for n in names if n not in ARMS]
     if unknown:
         parser.error(f"unknown arms {unknown}; known: {list(ARMS)}")

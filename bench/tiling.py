@@ -26,7 +26,7 @@ from PIL import Image, ImageDraw
 
 from ganc.card import INPUT_NAME, OUTPUT_NAME, STATISTICS_INPUT, STATISTICS_OUTPUT
 from ganc.repository import read_index
-from ganc.repository.python_backend.image_statistics import statistics_form, tile_form
+from ganc.repository.image_statistics import statistics_form, tile_form
 from ganc.settings import Settings
 from service.images import finish, prepare
 from service.tiling import Blender, plan_tiles, statistics_copy, statistics_shape

@@ -12,9 +12,12 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 INPUT_NAME = "input"
 OUTPUT_NAME = "output"
-# Tiles that share the whole image's normalisation statistics (ganc/repository/python_backend/image_statistics.py).
+# Tiles that share the whole image's normalisation statistics (ganc/repository/image_statistics.py).
 STATISTICS_INPUT = "statistics"
 STATISTICS_OUTPUT = "image_statistics"
+# ... run, on Triton, as models of their own beside the variant (ganc/repository/statistics_forms.py).
+StatisticsForm = Literal["statistics", "tiles"]
+STATISTICS_FORMS: tuple[StatisticsForm, ...] = ("statistics", "tiles")
 NORMALIZATION = "[-1, 1]"
 MACS_SIZE = 256
 
@@ -38,6 +41,17 @@ def check_name(kind: str, name: str) -> str:
 def model_name(family: str, variant: str) -> str:
     """The Triton model name of a variant: `<family>--<variant>`."""
     return f"{check_name('family', family)}--{check_name('variant', variant)}"
+
+
+def form_model_name(model: str, form: StatisticsForm) -> str:
+    """The Triton model name of one of a variant's statistics forms: `<family>--<variant>--<form>`, which no
+    variant's name can be (a variant's holds no `--`)."""
+    return f"{model}--{form}"
+
+
+def is_form_model_name(name: str) -> bool:
+    model, _, form = name.rpartition("--")
+    return form in STATISTICS_FORMS and "--" in model
 
 
 def split_model_name(name: str) -> tuple[str, str]:

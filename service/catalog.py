@@ -82,6 +82,8 @@ class Catalog:
             metrics.MACS.labels(family, name).set(entry.card.macs)
             metrics.MACS_REAL.labels(family, name).set(entry.card.macs_real)
             metrics.PARAMS.labels(family, name).set(entry.card.params)
+        for backend in self.backends.values():
+            await backend.refresh()
 
     def _complete(self, variant: ServedVariant) -> bool:
         return variant.backends >= set(self.backends)

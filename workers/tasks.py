@@ -13,8 +13,9 @@ from celery.signals import task_failure, worker_init, worker_ready
 from kombu.exceptions import OperationalError
 from prometheus_client import REGISTRY, start_http_server
 
+from ganc.card import STATISTICS_FORMS, form_model_name
 from ganc.job_store import COMPRESS_TASK, JobStore, uses_redis
-from ganc.repository import remove_stale_staging
+from ganc.repository import add_missing_forms, has_forms, remove_stale_staging
 from ganc.settings import get_settings
 
 from . import job_runner
@@ -38,7 +39,10 @@ def compress_generator(self: Task, job_id: str) -> dict:
         record = job_runner.run_job(store, job_id, settings, report)
     if record.state == "succeeded" and settings.triton_url:
         for entry in record.published.values():
-            load_model(settings.triton_url, entry["model"])  # transient failures retry the task (idempotent)
+            model, version = entry["model"], entry["version"]
+            forms = STATISTICS_FORMS if has_forms(settings.model_repository, model, version) else ()
+            for name in [*(form_model_name(model, form) for form in forms), model]:
+                load_model(settings.triton_url, name)  # transient failures retry the task (idempotent)
     return record.model_dump(mode="json")
 
 
@@ -79,12 +83,20 @@ STALE_STAGING_S = 3600.0  # a publisher's staging folder older than this was lef
 
 @worker_ready.connect
 def tidy_up(**_: object) -> None:
-    """At start: queue again what dead workers left running, and remove what finished work and killed
-    publishers left behind."""
+    """At start: queue again what dead workers left running, remove what finished work and killed publishers
+    left behind, and give the statistics forms to the variants published without them."""
     settings = get_settings()
     if not uses_redis(settings.broker_url):
         resend_orphans()
     remove_stale_staging(settings.model_repository, STALE_STAGING_S)
+    for model in add_missing_forms(settings.model_repository):
+        log.info("statistics forms written for %s", model)
+        if settings.triton_url:
+            try:
+                for form in STATISTICS_FORMS:
+                    load_model(settings.triton_url, form_model_name(model, form))
+            except TritonControlError as error:  # a Triton started later loads them itself (--load-model=*)
+                log.warning("statistics forms of %s not loaded: %s", model, error)
     job_runner.remove_old_work(JobStore(settings.jobs_root), settings.job_work_retention_days)
 
 

@@ -8,7 +8,7 @@ from torch import nn
 
 from ganc.card import MACS_SIZE, VariantCard
 from ganc.repository import sha256_file
-from ganc.repository.python_backend.image_statistics import normalisation_layers
+from ganc.repository.image_statistics import normalisation_layers
 
 from ..metrics import count_macs
 from ..models import ModelSpec

@@ -1,14 +1,13 @@
-"""The model-repository contract: Triton's layout, variant versions published atomically, the index that
-reads them back, each model's config.pbtxt, and the Python-backend flavour derived from it all."""
+"""The model-repository contract: Triton's layout, variant versions published atomically with their statistics
+forms, the index that reads them back, each model's config.pbtxt, and the Python-backend flavour derived from it
+all."""
 
 from .layout import (
-    CARD_FILE,
-    CONFIG_FILE,
-    MODEL_FILE,
     CardCache,
     RepositoryError,
     RepositoryIndex,
     VariantVersion,
+    add_missing_forms,
     prune_versions,
     publish_variant,
     read_card,
@@ -16,7 +15,9 @@ from .layout import (
     remove_stale_staging,
     sha256_file,
 )
+from .model_folder import CARD_FILE, CONFIG_FILE, MODEL_FILE
 from .python_flavour import derive_python_flavour
+from .statistics_forms import has_forms
 from .triton_config import Flavour, render_config
 
 __all__ = [
@@ -28,7 +29,9 @@ __all__ = [
     "RepositoryError",
     "RepositoryIndex",
     "VariantVersion",
+    "add_missing_forms",
     "derive_python_flavour",
+    "has_forms",
     "prune_versions",
     "publish_variant",
     "read_card",

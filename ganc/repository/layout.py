@@ -3,6 +3,7 @@
     <root>/<family>--<variant>/config.pbtxt
     <root>/<family>--<variant>/<version>/model.onnx
     <root>/<family>--<variant>/<version>/card.json
+    <root>/<family>--<variant>--<form>/...       its statistics forms, where it has them (statistics_forms.py)
 
 A new version is assembled in a hidden staging folder inside the model's folder (Triton and the
 index ignore non-numeric folders there) and renamed into place, so no reader ever sees half of it.
@@ -12,20 +13,17 @@ import hashlib
 import os
 import shutil
 import time
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from ..atomic import staging_folder, write_text_atomically
-from ..card import VariantCard, split_model_name
+from ..card import VariantCard, is_form_model_name, split_model_name
 from ..validation import describe
+from .model_folder import CARD_FILE, CONFIG_FILE, MODEL_FILE, remove_version
+from .statistics_forms import has_forms, remove_form_versions, write_forms
 from .triton_config import Flavour, render_config
-
-MODEL_FILE = "model.onnx"
-CARD_FILE = "card.json"
-CONFIG_FILE = "config.pbtxt"
 
 
 class RepositoryError(ValueError):
@@ -111,6 +109,8 @@ def read_index(root: Path, cards: CardCache | None = None) -> RepositoryIndex:
     if not root.is_dir():
         return index
     for model_dir in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        if is_form_model_name(model_dir.name):
+            continue
         try:
             family, variant = split_model_name(model_dir.name)
         except ValueError as error:
@@ -134,7 +134,8 @@ def read_index(root: Path, cards: CardCache | None = None) -> RepositoryIndex:
 
 
 def publish_variant(root: Path, onnx_path: Path, card: VariantCard, flavour: Flavour = "onnxruntime") -> VariantVersion:
-    """Publish `onnx_path` with `card` as the next version of its variant, atomically.
+    """Publish `onnx_path` with `card` as the next version of its variant, atomically, its statistics forms first
+    where its tiles share the image's.
 
     A card that names a job is published once per (job, model): publishing it again returns the
     version already there instead of a duplicate.
@@ -156,6 +157,8 @@ def publish_variant(root: Path, onnx_path: Path, card: VariantCard, flavour: Fla
         (staging / CARD_FILE).write_text(card.model_dump_json(indent=2) + "\n")
         version = max(existing, default=0) + 1
         while True:
+            if card.tile_statistics == "image":
+                write_forms(root, card, onnx_path, version, flavour)
             try:
                 os.rename(staging, model_dir / str(version))
                 break
@@ -175,11 +178,20 @@ def prune_versions(root: Path, model: str, keep: int) -> list[int]:
     model_dir = root / model
     removed = _versions(model_dir)[:-keep]
     for version in removed:
-        # Renamed away first, so that no reader ever sees a version folder half deleted.
-        doomed = model_dir / f".removing-{version}-{uuid.uuid4().hex}"
-        os.rename(model_dir / str(version), doomed)
-        shutil.rmtree(doomed)
+        remove_version(model_dir, version)
+    remove_form_versions(root, model, removed)
     return removed
+
+
+def add_missing_forms(root: Path) -> list[str]:
+    """Write the statistics forms of every version that should have them and has not (published before they
+    were, or kept in git without them); returns the models given forms."""
+    added = []
+    for entry in read_index(root).versions:
+        if entry.card.tile_statistics == "image" and not has_forms(root, entry.model_name, entry.version):
+            write_forms(root, entry.card, entry.onnx_path, entry.version, "onnxruntime")
+            added.append(entry.model_name)
+    return added
 
 
 def remove_stale_staging(root: Path, older_than_s: float) -> list[Path]:

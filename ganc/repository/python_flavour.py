@@ -1,8 +1,8 @@
 """Derive the Python-backend flavour of a model repository from its canonical layout.
 
-Same model names, versions and tensors; each version gets the generic `model.py` (and the graph surgery it
-imports) and links to the
-canonical `model.onnx` and `card.json`, and each model a Python-backend `config.pbtxt`.
+Same model names, versions and tensors; each version gets the generic `model.py` and links to the canonical
+`model.onnx` and `card.json`, each model a Python-backend `config.pbtxt`, and a variant whose tiles share the
+image's statistics its two forms (statistics_forms.py), derived here from its `model.onnx`.
 """
 
 import os
@@ -10,11 +10,10 @@ import shutil
 from pathlib import Path
 
 from ..atomic import staging_folder, write_text_atomically
-from .layout import CARD_FILE, CONFIG_FILE, MODEL_FILE, RepositoryIndex, read_index
-from .triton_config import render_config
-
-PYTHON_BACKEND = Path(__file__).with_name("python_backend")
-PYTHON_MODEL_FILES = ("model.py", "image_statistics.py")
+from .layout import RepositoryIndex, read_index
+from .model_folder import CARD_FILE, CONFIG_FILE, MODEL_FILE
+from .statistics_forms import has_forms, write_forms
+from .triton_config import PYTHON_MODEL, render_config
 
 
 def derive_python_flavour(canonical: Path, target: Path) -> RepositoryIndex:
@@ -28,12 +27,13 @@ def derive_python_flavour(canonical: Path, target: Path) -> RepositoryIndex:
         text = render_config(entry.card, "python")
         if not config.is_file() or config.read_text() != text:
             write_text_atomically(config, text)
+        if entry.card.tile_statistics == "image" and not has_forms(target, entry.model_name, entry.version):
+            write_forms(target, entry.card, entry.onnx_path, entry.version, "python")
         version_dir = model_dir / str(entry.version)
         if version_dir.exists():
             continue
         with staging_folder(model_dir) as staging:
-            for name in PYTHON_MODEL_FILES:
-                shutil.copyfile(PYTHON_BACKEND / name, staging / name)
+            shutil.copyfile(PYTHON_MODEL, staging / PYTHON_MODEL.name)
             for name in (MODEL_FILE, CARD_FILE):
                 os.symlink((entry.path / name).resolve(), staging / name)
             os.rename(staging, version_dir)

@@ -54,6 +54,10 @@ class Backend(ABC):
     async def healthy(self) -> bool:
         return True
 
+    async def refresh(self) -> None:  # noqa: B027 (a hook: a backend with nothing to take up keeps it empty)
+        """Take up what became servable since `load` without a new version (Triton: statistics forms that a
+        worker wrote and loaded later); the catalog calls it on every poll."""
+
     @abstractmethod
     async def close(self) -> None:
         """Release what the backend holds."""

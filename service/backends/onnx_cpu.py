@@ -21,7 +21,7 @@ import onnxruntime as ort
 from onnxruntime.capi.onnxruntime_pybind11_state import InvalidArgument
 
 from ganc.card import INPUT_NAME, OUTPUT_NAME, STATISTICS_INPUT, STATISTICS_OUTPUT
-from ganc.repository.python_backend.image_statistics import statistics_form, tile_form
+from ganc.repository.image_statistics import statistics_form, tile_form
 
 from .base import Backend, BackendError, Inference, InputError
 

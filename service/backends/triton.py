@@ -5,6 +5,7 @@ and the repository API that workers use to load new models.
 """
 
 import asyncio
+import contextlib
 import time
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import numpy as np
 import tritonclient.http.aio as httpclient
 from tritonclient.utils import InferenceServerException
 
-from ganc.card import INPUT_NAME, OUTPUT_NAME, STATISTICS_INPUT, STATISTICS_OUTPUT
+from ganc.card import INPUT_NAME, OUTPUT_NAME, STATISTICS_FORMS, STATISTICS_INPUT, STATISTICS_OUTPUT, form_model_name
 
 from .base import Backend, BackendError, Inference
 
@@ -31,23 +32,48 @@ class TritonBackend(Backend):
         self.client = httpclient.InferenceServerClient(url, conn_limit=max(8, concurrency * 2))
         self.models: dict[str, int] = {}
         self.with_statistics: set[str] = set()
+        self.awaiting_forms: dict[str, int] = {}  # model -> the version whose forms Triton has not loaded yet
 
     async def load(self, model: str, version: int, onnx_path: Path, image_statistics: bool) -> None:
-        """In explicit model-control mode, ask Triton to (re)load `model`; then wait until `version` is ready.
-
-        The statistics forms run where the model declares their tensors (the Python-backend flavour); a Triton
-        that serves `model.onnx` as it is (the onnxruntime backend) runs only the whole-image form."""
+        """In explicit model-control mode, ask Triton to (re)load `model`, and its statistics forms where asked;
+        then wait until `version` is ready. Tiles share statistics here only where Triton has both forms at that
+        version (ganc/repository/statistics_forms.py)."""
         try:
             await self._load_if_forgotten(model, version)
-            if await self.client.is_model_ready(model, str(version)):
-                self.models[model] = version
-                metadata = await self.client.get_model_metadata(model, str(version))
-                if image_statistics and STATISTICS_INPUT in {tensor["name"] for tensor in metadata["inputs"]}:
-                    self.with_statistics.add(model)
-                else:
-                    self.with_statistics.discard(model)
+            if not await self.client.is_model_ready(model, str(version)):
+                return
+            self.models[model] = version
+            self._drop_forms(model)
+            if image_statistics:
+                self.awaiting_forms[model] = version
+                for name in _forms(model):
+                    with contextlib.suppress(InferenceServerException):  # not in its repository (yet)
+                        await self._load_if_forgotten(name, version)
+                await self._take_forms_if_ready(model, version)
         except UNREACHABLE as error:
             raise BackendError(f"Triton cannot load {model}: {_describe(error)}") from None
+
+    async def _take_forms_if_ready(self, model: str, version: int) -> None:
+        """Tiled requests of `model` that share statistics come here once Triton has both its forms at `version`;
+        forms written after the variant (a worker giving them to a repository published without) are looked for
+        again on every `refresh`."""
+        if all([await self.client.is_model_ready(name, str(version)) for name in _forms(model)]):
+            del self.awaiting_forms[model]
+            self.models.update({name: version for name in _forms(model)})
+            self.with_statistics.add(model)
+
+    async def refresh(self) -> None:
+        try:
+            for model, version in list(self.awaiting_forms.items()):
+                await self._take_forms_if_ready(model, version)
+        except UNREACHABLE:
+            pass  # down: the health probes see to it
+
+    def _drop_forms(self, model: str) -> None:
+        self.awaiting_forms.pop(model, None)
+        for name in _forms(model):
+            self.models.pop(name, None)
+        self.with_statistics.discard(model)
 
     async def _load_if_forgotten(self, model: str, version: int) -> None:
         """In explicit model-control mode, ask Triton to (re)load `model` unless `version` is ready."""
@@ -63,11 +89,13 @@ class TritonBackend(Backend):
     async def infer(  # Triton schedules its own: `spread` is not ours to choose
         self, model: str, x: np.ndarray, spread: bool = True, statistics: np.ndarray | None = None
     ) -> Inference:
-        inputs = {INPUT_NAME: x} if statistics is None else {INPUT_NAME: x, STATISTICS_INPUT: statistics}
-        return await self._run(model, inputs, OUTPUT_NAME)
+        if statistics is None:
+            return await self._run(model, {INPUT_NAME: x}, OUTPUT_NAME)
+        tiles = form_model_name(model, "tiles")
+        return await self._run(tiles, {INPUT_NAME: x, STATISTICS_INPUT: statistics}, OUTPUT_NAME)
 
     async def statistics(self, model: str, x: np.ndarray, spread: bool = True) -> Inference:
-        return await self._run(model, {INPUT_NAME: x}, STATISTICS_OUTPUT)
+        return await self._run(form_model_name(model, "statistics"), {INPUT_NAME: x}, STATISTICS_OUTPUT)
 
     async def _run(self, model: str, inputs: dict[str, np.ndarray], output_name: str) -> Inference:
         tensors = []
@@ -97,6 +125,10 @@ class TritonBackend(Backend):
 
     async def close(self) -> None:
         await self.client.close()
+
+
+def _forms(model: str) -> list[str]:
+    return [form_model_name(model, form) for form in STATISTICS_FORMS]
 
 
 def _describe(error: Exception) -> str:

@@ -1,6 +1,7 @@
 """A published variant loads in the real Triton server (Python-backend flavour) and answers like onnxruntime."""
 
 import io
+import shutil
 
 import numpy as np
 import onnxruntime as ort
@@ -12,9 +13,11 @@ from PIL import Image
 
 from ganc.card import INPUT_NAME, OUTPUT_NAME, VariantCard
 from ganc.repository import derive_python_flavour, publish_variant
+from ganc.repository.statistics_forms import write_forms
 from ganc.settings import Settings
 from service.app import create_app
 from tests.support import card_fields, png
+from workers.triton_control import load_model
 
 pytestmark = pytest.mark.integration
 
@@ -73,3 +76,36 @@ def test_tiles_that_share_the_image_statistics_answer_on_triton_as_on_the_cpu(tm
             assert client.app.state.gateway.backends[backend].shares_statistics("tiny--s8")
         answers[backend] = np.asarray(Image.open(io.BytesIO(response.content)), int)
     assert np.abs(answers["cpu"] - answers["triton"]).max() <= 1
+
+
+def test_forms_a_worker_writes_and_loads_after_the_variant_are_taken_up_without_a_new_version(
+    tmp_path, tiny_onnx, triton_factory
+):
+    canonical, flavour = tmp_path / "canonical", tmp_path / "python"
+    card = VariantCard(**card_fields(tiny_onnx, tile_statistics="image"))
+    publish_variant(canonical, tiny_onnx, card)
+    derive_python_flavour(canonical, flavour)
+    for path in flavour.glob("*--*--*"):  # a repository published before its variant had forms
+        shutil.rmtree(path)
+    server = triton_factory(flavour)
+    settings = Settings(
+        model_repository=canonical,
+        warmup_runs=1,
+        warmup_size=64,
+        tile_size=128,
+        tile_overlap=32,
+        cpu_backend=False,
+        triton_url=server.http_url,
+    )
+    with TestClient(create_app(settings)) as client:
+        gateway = client.app.state.gateway
+        assert not gateway.backends["triton"].shares_statistics("tiny--s8")
+        write_forms(flavour, card, tiny_onnx, 1, "python")
+        for form in ("statistics", "tiles"):
+            load_model(server.http_url, f"tiny--s8--{form}")
+        client.portal.call(gateway.catalog.refresh)
+        assert gateway.backends["triton"].shares_statistics("tiny--s8")
+        response = client.post(
+            "/v1/translate/tiny", content=png(400, 260, seed=3), headers={"Content-Type": "image/png"}
+        )
+        assert response.status_code == 200, response.text

@@ -6,7 +6,7 @@ import onnxruntime as ort
 import pytest
 
 from ganc.card import INPUT_NAME, OUTPUT_NAME, STATISTICS_INPUT, STATISTICS_OUTPUT
-from ganc.repository.python_backend.image_statistics import (
+from ganc.repository.image_statistics import (
     normalisation_layers,
     statistics_form,
     statistics_length,

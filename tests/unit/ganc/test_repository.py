@@ -1,24 +1,28 @@
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import threading
 import time
 
+import numpy as np
+import onnxruntime as ort
 import pytest
 
 from ganc.card import STATISTICS_INPUT, STATISTICS_OUTPUT, VariantCard
 from ganc.repository import (
     CardCache,
     RepositoryError,
+    add_missing_forms,
     derive_python_flavour,
+    has_forms,
     prune_versions,
     publish_variant,
     read_index,
     remove_stale_staging,
 )
-from ganc.repository.triton_config import render_config
 from tests.support import card_fields
 
 
@@ -96,12 +100,7 @@ def test_python_flavour_mirrors_every_version(tmp_path, tiny_onnx):
     model_dir = flavour / "tiny--s8"
     assert 'backend: "python"' in (model_dir / "config.pbtxt").read_text()
     for version in ("1", "2"):
-        assert sorted(p.name for p in (model_dir / version).iterdir()) == [
-            "card.json",
-            "image_statistics.py",
-            "model.onnx",
-            "model.py",
-        ]
+        assert sorted(p.name for p in (model_dir / version).iterdir()) == ["card.json", "model.onnx", "model.py"]
         assert (model_dir / version / "model.onnx").read_bytes() == tiny_onnx.read_bytes()
 
 
@@ -166,10 +165,61 @@ def test_a_publisher_killed_half_way_leaves_no_half_model(tmp_path, tiny_onnx, w
     assert publish_variant(tmp_path, tiny_onnx, card).version == 1
 
 
-def test_only_the_python_flavour_of_a_shared_statistics_variant_declares_the_statistics_tensors(tiny_onnx):
-    shared = VariantCard(**card_fields(tiny_onnx, tile_statistics="image"))
-    own = VariantCard(**card_fields(tiny_onnx))
-    assert STATISTICS_INPUT in render_config(shared, "python") and STATISTICS_OUTPUT in render_config(shared, "python")
-    assert "optional: true" in render_config(shared, "python")
-    for config in (render_config(shared, "onnxruntime"), render_config(own, "python")):
-        assert STATISTICS_INPUT not in config and STATISTICS_OUTPUT not in config
+def _run(path, **feeds):
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return session.run(None, feeds)[0]
+
+
+def test_a_variant_whose_tiles_share_statistics_is_published_with_its_forms_as_models_of_their_own(tmp_path, tiny_onnx):
+    card = VariantCard(**card_fields(tiny_onnx, tile_statistics="image"))
+    publish_variant(tmp_path, tiny_onnx, card)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny--s8", "tiny--s8--statistics", "tiny--s8--tiles"]
+    index = read_index(tmp_path)
+    assert [v.model_name for v in index.versions] == ["tiny--s8"] and index.problems == []
+    assert has_forms(tmp_path, "tiny--s8", 1)
+
+    statistics_config = (tmp_path / "tiny--s8--statistics" / "config.pbtxt").read_text()
+    tiles_config = (tmp_path / "tiny--s8--tiles" / "config.pbtxt").read_text()
+    assert 'name: "tiny--s8--statistics"' in statistics_config and 'backend: "onnxruntime"' in statistics_config
+    statistics_in, statistics_out = (f'name: "{name}"' for name in (STATISTICS_INPUT, STATISTICS_OUTPUT))
+    assert statistics_out in statistics_config and statistics_in not in statistics_config
+    assert statistics_in in tiles_config and statistics_out not in tiles_config
+    # What the forms compute: an image given its own statistics gets its own answer.
+    x = np.random.default_rng(0).uniform(-1, 1, (2, 3, 32, 48)).astype(np.float32)
+    statistics = _run(tmp_path / "tiny--s8--statistics" / "1" / "model.onnx", input=x)
+    tiled = _run(tmp_path / "tiny--s8--tiles" / "1" / "model.onnx", input=x, statistics=statistics)
+    np.testing.assert_allclose(tiled, _run(tiny_onnx, input=x), atol=1e-4)
+
+    publish_variant(tmp_path, tiny_onnx, VariantCard(**card_fields(tiny_onnx, tile_statistics="image", job="b")))
+    assert prune_versions(tmp_path, "tiny--s8", keep=1) == [1]
+    for form in ("statistics", "tiles"):
+        assert sorted(p.name for p in (tmp_path / f"tiny--s8--{form}").iterdir()) == ["2", "config.pbtxt"]
+
+
+def test_a_variant_whose_tiles_keep_their_own_statistics_has_no_forms(tmp_path, tiny_onnx):
+    publish_variant(tmp_path, tiny_onnx, VariantCard(**card_fields(tiny_onnx)))
+    assert [p.name for p in tmp_path.iterdir()] == ["tiny--s8"]
+    assert add_missing_forms(tmp_path) == []
+
+
+def test_versions_published_without_their_forms_are_given_them(tmp_path, tiny_onnx):
+    publish_variant(tmp_path, tiny_onnx, VariantCard(**card_fields(tiny_onnx, tile_statistics="image")))
+    forms = [tmp_path / "tiny--s8--statistics", tmp_path / "tiny--s8--tiles"]
+    before = [(path / "1" / "model.onnx").read_bytes() for path in forms]
+    for path in forms:  # as a repository kept in git holds it
+        shutil.rmtree(path)
+    assert add_missing_forms(tmp_path) == ["tiny--s8"]
+    assert [(path / "1" / "model.onnx").read_bytes() for path in forms] == before
+    assert add_missing_forms(tmp_path) == []
+
+
+def test_the_python_flavour_derives_the_forms_and_runs_each_with_the_generic_model(tmp_path, tiny_onnx):
+    canonical, flavour = tmp_path / "canonical", tmp_path / "python"
+    publish_variant(canonical, tiny_onnx, VariantCard(**card_fields(tiny_onnx, tile_statistics="image")))
+    for path in canonical.glob("*--*--*"):  # the flavour does not need the canonical repository's forms
+        shutil.rmtree(path)
+    derive_python_flavour(canonical, flavour)
+    for form in ("statistics", "tiles"):
+        model_dir = flavour / f"tiny--s8--{form}"
+        assert 'backend: "python"' in (model_dir / "config.pbtxt").read_text()
+        assert sorted(p.name for p in (model_dir / "1").iterdir()) == ["model.onnx", "model.py"]

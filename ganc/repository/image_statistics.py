@@ -2,14 +2,12 @@
 
 An InstanceNorm layer normalises with the mean and variance of the image it sees, so a tile run on its own
 is normalised differently from the same pixels inside the whole image, and a style family's colours change
-from tile to tile. Both forms are derived from `model.onnx` when a backend loads it (nothing more is stored):
+from tile to tile. Both forms are derived from `model.onnx`: by the CPU backend when it loads it, and at
+publishing as Triton models of their own (statistics_forms.py):
 - the statistics form runs the generator on an image (a downscaled copy of the whole one) and returns the
   mean and variance of every InstanceNorm layer's input, [N, S];
 - the tile form takes an image (a tile) and those statistics, and normalises every layer with them.
 Layers follow one another in the graph's order; each contributes its C means, then its C variances.
-
-Only onnx and numpy, and the tensor names are the caller's (ganc/card.py holds them): the gateway imports
-this, and the Triton Python backend's stub, which has no ganc, finds it beside `model.py`.
 """
 
 import copy
