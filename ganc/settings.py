@@ -58,7 +58,7 @@ class Settings(BaseSettings):
     triton_hardware: str = Field("triton", description="hardware label of the Triton backend, e.g. 'NVIDIA H200'")
     triton_manage_models: bool = Field(True, description="ask Triton to load published models (explicit mode)")
     # gateway: processes and requests
-    gateway_workers: int = Field(1, ge=1, description="gateway worker processes under bentoml serve")
+    gateway_workers: int = Field(1, ge=1, description="gateway processes under bentoml serve: 1 (see below)")
     max_body_bytes: int = Field(20 * 1024 * 1024, gt=0)
     max_pixels: int = Field(16_000_000, gt=0)
     max_in_flight: int = Field(64, ge=1, description="more concurrent requests than this get 429")
@@ -81,6 +81,9 @@ class Settings(BaseSettings):
     warmup_size: int = Field(256, ge=16)
     probe_backoff_s: float = Field(1.0, gt=0, description="first wait before probing a failed backend again")
     probe_backoff_max_s: float = Field(30.0, gt=0)
+    remeasure_s: float = Field(
+        10.0, gt=0, description="a backend not measured on a variant for this long gets a request without a budget"
+    )
 
     @model_validator(mode="after")
     def _tiles_overlap_less_than_half(self) -> "Settings":
@@ -88,6 +91,19 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"{ENV_PREFIX}TILE_OVERLAP ({self.tile_overlap}) must be under half of {ENV_PREFIX}TILE_SIZE "
                 f"({self.tile_size})"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _one_gateway_process(self) -> "Settings":
+        # Admission (GANC_MAX_IN_FLIGHT, GANC_MAX_DECODED_MB), the latency estimates and the routing by budget are
+        # one process's view: processes beside it would each see only their own queue. One process uses every
+        # core already (inference, decoding and encoding run in threads, onnxruntime without the GIL).
+        if self.gateway_workers > 1:
+            raise ValueError(
+                f"{ENV_PREFIX}GATEWAY_WORKERS ({self.gateway_workers}): a gateway is one process, whose threads use "
+                "every core; its admission and latency estimates are that process's, so more processes would each "
+                "route blind to the others' queues. Run more gateways (replicas) behind a load balancer instead"
             )
         return self
 

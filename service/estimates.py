@@ -61,6 +61,7 @@ class LatencyEstimates:
     window: int = WINDOW
     samples: dict[tuple[str, str], dict[int, deque]] = field(default_factory=dict)
     work: dict[int, _Admitted] = field(default_factory=dict)
+    measured_at: dict[tuple[str, str], float] = field(default_factory=dict)  # monotonic, or when a remeasure went
     _sorted: dict[tuple[str, str, int], list[float]] = field(default_factory=dict)
     _tickets: itertools.count = field(default_factory=itertools.count)
 
@@ -69,6 +70,15 @@ class LatencyEstimates:
         buckets = self.samples.setdefault((variant, backend), {})
         buckets.setdefault(bucket, deque(maxlen=self.window)).append(ms)
         self._sorted.pop((variant, backend, bucket), None)
+        self.measured_at[(variant, backend)] = time.monotonic()
+
+    def stale(self, variant: str, backend: str, after_s: float) -> bool:
+        """Whether `variant` on `backend` was measured (or sent a request to be) more than `after_s` ago."""
+        return time.monotonic() - self.measured_at.get((variant, backend), -math.inf) > after_s
+
+    def remeasuring(self, variant: str, backend: str) -> None:
+        """A request went to measure `variant` on `backend` again: not stale while it runs."""
+        self.measured_at[(variant, backend)] = time.monotonic()
 
     def record_overhead(self, stage: str, pixels: int, ms: float) -> None:
         """`stage` is PRE or POST: the gateway's own time before or after the model."""

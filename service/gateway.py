@@ -19,7 +19,7 @@ from .backends import Backend, BackendError, InputError
 from .catalog import Catalog
 from .estimates import ALONE, POST, PRE, LatencyEstimates, Work
 from .health import BackendHealth
-from .routing import Decision, RouteCandidate, ranked
+from .routing import Decision, RouteCandidate, ranked, remeasuring_first
 from .tiling import Blender, Tile, plan_tiles, statistics_copy, statistics_shape
 
 UNMEASURED_MS = 1e9  # a candidate never measured is tried last
@@ -155,7 +155,7 @@ class Gateway:
         cap_ms = self.settings.max_latency_ms - pre_ms
         max_service_ms = self._protect_tight_budgets(family, budget_ms, pixels, candidates)
         if budget_ms is None:
-            order = ranked(candidates, None, cap_ms=cap_ms)
+            order = self._remeasuring_first(family, ranked(candidates, None, cap_ms=cap_ms), cap_ms)
         else:
             order = ranked(candidates, budget_ms - pre_ms, max_service_ms)
         if not order:
@@ -294,6 +294,18 @@ class Gateway:
             if decision.reason == "fastest_miss":
                 headers["X-Ganc-Budget-Note"] = "no variant was predicted to fit the budget; the fastest served"
         return headers
+
+    def _remeasuring_first(self, family: str, order: list[Decision], cap_ms: float) -> list[Decision]:
+        variants = self.catalog.variants(family)
+
+        def stale(c: RouteCandidate) -> bool:
+            model = variants[c.variant].model
+            return c.predicted_ms <= cap_ms and self.estimates.stale(model, c.backend, self.settings.remeasure_s)
+
+        order = remeasuring_first(order, stale)
+        if order and order[0].reason == "remeasure":
+            self.estimates.remeasuring(variants[order[0].variant].model, order[0].backend)
+        return order
 
     def _mark_down(self, name: str) -> None:
         self.health[name].failed()

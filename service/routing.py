@@ -5,15 +5,20 @@ card) and the predicted tail latency for this request's size (live estimate plus
 router picks the highest-quality candidate whose prediction fits the budget; with no budget, the
 best quality; with nothing that fits, the fastest, marked as a miss.
 
+A request without a budget may go instead to a backend whose estimate for the chosen variant went stale (not
+measured for a while): a backend that is never chosen would otherwise keep its estimate, one slow sample say,
+for ever, and never be chosen again.
+
 Tight budgets are protected under mixed load: a request on a shared backend delays whatever arrives
 behind it, so while tighter budgets are being asked for, a budgeted request gets the best candidate
 that also keeps its own service time within `max_service_ms` (the slack those tighter budgets leave).
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-Reason = Literal["best_quality", "fits_budget", "fastest_miss", "fastest_over_cap", "pinned"]
+Reason = Literal["best_quality", "fits_budget", "fastest_miss", "fastest_over_cap", "pinned", "remeasure"]
 
 
 @dataclass(frozen=True)
@@ -82,4 +87,15 @@ def ranked(
     while (decision := choose(remaining, budget_ms, max_service_ms, cap_ms)) is not None:
         order.append(decision)
         remaining = [c for c in remaining if c != decision.candidate]
+    return order
+
+
+def remeasuring_first(order: list[Decision], stale: Callable[[RouteCandidate], bool]) -> list[Decision]:
+    """`order` with, first, the next candidate of the first choice's variant (its quality) whose estimate is `stale`,
+    for a request without a budget; `order` as it is for any other."""
+    if not order or order[0].budget_met is not None:
+        return order
+    for position, decision in enumerate(order[1:], 1):
+        if decision.variant == order[0].variant and stale(decision.candidate):
+            return [Decision(decision.candidate, "remeasure", None), *order[:position], *order[position + 1 :]]
     return order

@@ -18,7 +18,7 @@ def serve(
     port: Annotated[int, typer.Option(help="port to listen on")] = 3000,
     repo: Repo = None,
     workers: Annotated[
-        int | None, typer.Option(help="gateway worker processes (default: GANC_GATEWAY_WORKERS, else 1)")
+        int | None, typer.Option(help="gateway processes (default: GANC_GATEWAY_WORKERS); one is supported")
     ] = None,
 ) -> None:
     """Serve the HTTP API (translation, models, health, metrics) with `bentoml serve`."""

@@ -1,4 +1,4 @@
-"""`ganc serve` (bentoml serve, two workers) with the real Triton server binary as a second backend."""
+"""`ganc serve` (bentoml serve) with the real Triton server binary as a second backend."""
 
 import io
 import time
@@ -33,13 +33,13 @@ def decode(response: httpx.Response) -> np.ndarray:
 
 
 class Gateway:
-    """`ganc serve` with two workers over `repo`, ready when built."""
+    """`ganc serve` over `repo`, ready when built."""
 
     def __init__(self, repo: Path, env: dict[str, str], workdir: Path) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         log = workdir / f"gateway-{self.port}.log"
-        command = [GANC, "serve", "--port", str(self.port), "--repo", str(repo), "--workers", "2"]
+        command = [GANC, "serve", "--port", str(self.port), "--repo", str(repo)]
         defaults = {"GANC_CATALOG_POLL_S": "0.5", "GANC_WARMUP_RUNS": "2", "GANC_WARMUP_SIZE": "128"}
         self.process = spawn(command, {**defaults, **env}, log)
         wait_for_http(f"{self.url}/readyz", self.process, log)
@@ -91,7 +91,7 @@ def test_requests_keep_succeeding_on_the_cpu_when_triton_stops_and_on_triton_whe
     _, _, triton, start = stack
     # A single-threaded CPU backend queues up under load, so the router sends part of it to Triton
     # (which runs several requests at once with more threads).
-    gateway = start(GANC_CPU_THREADS="1", GANC_TRITON_CONCURRENCY="4", GANC_WARMUP_SIZE="256")
+    gateway = start(GANC_CPU_THREADS="1", GANC_TRITON_CONCURRENCY="4", GANC_WARMUP_SIZE="256", GANC_REMEASURE_S="2")
     data = png(256, 256)
 
     def load(count: int) -> list[httpx.Response]:
@@ -140,7 +140,7 @@ def test_a_version_published_while_serving_is_picked_up(stack, tmp_path):
     assert np.abs(decode(response).astype(int) - expected(other, data)).max() <= 1
 
 
-def test_metrics_carry_the_serving_labels_across_workers(stack):
+def test_metrics_carry_the_serving_labels(stack):
     *_, start = stack
     gateway = start()
     for _ in range(6):

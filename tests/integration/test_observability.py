@@ -75,7 +75,7 @@ def test_every_dashboard_query_and_recording_rule_returns_data(tmp_path, tiny_on
         card = VariantCard(**card_fields(tiny_onnx, variant=variant, quality={"psnr": psnr}))
         publish_variant(tmp_path / "repo", tiny_onnx, card)
     gateway_port, worker_port, prometheus_port = free_ports(3)
-    serve = [GANC, "serve", "--port", str(gateway_port), "--repo", str(tmp_path / "repo"), "--workers", "2"]
+    serve = [GANC, "serve", "--port", str(gateway_port), "--repo", str(tmp_path / "repo")]
     gateway = spawn(serve, {**env, "GANC_WARMUP_RUNS": "1", "GANC_WARMUP_SIZE": "64"}, tmp_path / "gateway.log")
     worker = start_worker({**env, "GANC_WORKER_METRICS_PORT": str(worker_port)}, tmp_path / "worker.log")
     config = {

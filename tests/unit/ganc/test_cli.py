@@ -186,8 +186,8 @@ def test_compress_works_under_ganc_jobs_root_when_no_folder_is_given(tmp_path, f
 def test_serve_keeps_the_gateway_workers_the_environment_gives_unless_the_flag_says_otherwise(tmp_path):
     from ganc.cli.serve import gateway_environment
 
-    env = {"GANC_GATEWAY_WORKERS": "3", "PATH": "/bin"}
-    assert gateway_environment(env, tmp_path, None)["GANC_GATEWAY_WORKERS"] == "3"
-    assert gateway_environment(env, tmp_path, 2)["GANC_GATEWAY_WORKERS"] == "2"
+    env = {"GANC_GATEWAY_WORKERS": "1", "PATH": "/bin"}
+    assert gateway_environment(env, tmp_path, None)["GANC_GATEWAY_WORKERS"] == "1"
+    assert gateway_environment({}, tmp_path, 1)["GANC_GATEWAY_WORKERS"] == "1"
     assert "GANC_GATEWAY_WORKERS" not in gateway_environment({}, tmp_path, None)
     assert gateway_environment(env, tmp_path, None)["GANC_MODEL_REPOSITORY"] == str(tmp_path)

@@ -52,3 +52,10 @@ def test_entry_points_outside_the_command_line_refuse_bad_settings_with_one_line
     assert result.stderr.strip().splitlines() == [
         "error: GANC_VISIBILITY_TIMEOUT_S: Input should be a valid integer, unable to parse string as an integer"
     ]
+
+
+@pytest.mark.parametrize("args, env", [(["--workers", "2"], {}), ([], {"GANC_GATEWAY_WORKERS": "4"})])
+def test_a_gateway_of_several_processes_is_refused_with_the_reason(tmp_path, args, env):
+    result = CliRunner().invoke(app, ["serve", "--repo", str(tmp_path), *args], env=env)
+    assert result.exit_code == 1 and len(result.stderr.strip().splitlines()) == 1
+    assert "a gateway is one process" in result.stderr and "route blind to the others' queues" in result.stderr

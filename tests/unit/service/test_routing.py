@@ -1,5 +1,5 @@
 from service.estimates import POST, LatencyEstimates, Work, size_bucket
-from service.routing import RouteCandidate, choose, ranked
+from service.routing import RouteCandidate, choose, ranked, remeasuring_first
 
 TEACHER = RouteCandidate("teacher", "cpu", quality=30.0, predicted_ms=700, service_ms=690)
 MEDIUM = RouteCandidate("student-32", "cpu", quality=29.6, predicted_ms=90, service_ms=80)
@@ -110,3 +110,28 @@ def test_without_a_budget_the_best_variant_within_the_servers_cap():
     assert choose([SMALL, TEACHER, MEDIUM], None, cap_ms=500).variant == "student-32"
     over = choose([SMALL, TEACHER, MEDIUM], None, cap_ms=10)
     assert over.variant == "student-8" and over.reason == "fastest_over_cap" and over.budget_met is None
+
+
+def test_a_request_without_a_budget_goes_to_the_same_variant_where_its_estimate_went_stale():
+    order = ranked([TEACHER, GPU_TEACHER, MEDIUM], None)
+    assert [d.backend for d in order[:2]] == ["triton", "cpu"]
+    remeasured = remeasuring_first(order, lambda c: c.backend == "cpu")
+    assert [(d.variant, d.backend, d.reason) for d in remeasured[:2]] == [
+        ("teacher", "cpu", "remeasure"),
+        ("teacher", "triton", "best_quality"),
+    ]
+    assert len(remeasured) == len(order)
+    assert remeasuring_first(order, lambda c: False) == order
+    # Another variant is another quality: never taken to remeasure. Nor is a request with a budget moved.
+    assert remeasuring_first(order, lambda c: c.variant == "student-32") == order
+    budgeted = ranked([TEACHER, GPU_TEACHER, MEDIUM], 1000)
+    assert remeasuring_first(budgeted, lambda c: True) == budgeted
+
+
+def test_an_estimate_is_stale_when_nothing_measured_it_for_a_while():
+    estimates = LatencyEstimates()
+    assert estimates.stale("m", "cpu", 60.0)  # never measured
+    estimates.record("m", "cpu", 64 * 64, 5.0)
+    assert not estimates.stale("m", "cpu", 60.0) and estimates.stale("m", "cpu", -1.0)
+    estimates.remeasuring("m", "triton")  # a request went to measure it: not stale while it runs
+    assert not estimates.stale("m", "triton", 60.0)
