@@ -39,6 +39,19 @@ class Settings(BaseSettings):
     spec_max_width: int = Field(512, gt=0, description="channels: teacher.ngf, teacher.ndf")
     spec_max_steps: int = Field(1_000_000, gt=0, description="every stage's steps, and the search's iterations")
     spec_max_batch: int = Field(256, gt=0, description="every stage's batch_size, and the search's population")
+    spec_max_blocks: int = Field(64, gt=0, description="teacher.n_blocks and teacher.num_downs")
+    spec_max_count: int = Field(
+        10_000,
+        gt=0,
+        description="search.threads, exhaustive_limit, calibration_samples, eval_images, screen_images and "
+        "int8.calibration_images",
+    )
+    spec_max_budgets: int = Field(8, gt=0, description="budgets of a search: each is a variant every gateway loads")
+    spec_max_weight: float = Field(10_000.0, gt=0, description="every loss weight (lambda_*)")
+    spec_max_text: int = Field(1024, gt=0, description="characters of every text and path of a spec")
+    worker_memory_mb: int = Field(
+        16_384, gt=0, description="memory a job may use on a worker: a spec estimated above it is refused"
+    )
     worker_metrics_port: int = Field(9101, ge=0, description="the worker's Prometheus port (0: none)")
     api_token: str | None = Field(None, description="bearer token of the job endpoints (unset: they refuse everything)")
     data_roots: PathList = Field(default_factory=lambda: [Path("data")], description="folders job specs may read")

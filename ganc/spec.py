@@ -4,7 +4,7 @@ Validated before any work starts: unknown keys and bad values are refused with t
 """
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -14,7 +14,10 @@ from .validation import describe
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+Seed = Annotated[int, Field(ge=0, lt=2**32, description="NumPy's and torch's seeds take 32 bits")]
 
 
 MIN_COVERAGE = 0.75  # an unlabelled photo's training crop, as a share of the short side it is judged at
@@ -32,7 +35,7 @@ class DatasetSpec(_Strict):
         128, ge=16, description="sample sets: the crop size they are built for; photos: their short side when judged"
     )
     crop_size: int | None = Field(None, ge=16, description="training crop (default: size)")
-    seed: int = 0
+    seed: Seed = 0
 
     @model_validator(mode="after")
     def _one_source(self) -> "DatasetSpec":
@@ -73,7 +76,7 @@ class TrainingSpec(_Strict):
 
     steps: int = Field(2000, gt=0)
     batch_size: int = Field(4, gt=0)
-    lr: float = Field(2e-4, gt=0, description="Adam's learning rate (linear decay over the second half)")
+    lr: float = Field(2e-4, gt=0, le=1, description="Adam's learning rate (linear decay over the second half)")
     beta1: float = Field(0.5, ge=0, lt=1, description="Adam's momentum (pix2pix's 0.5 suits adversarial training)")
     every: int = Field(500, gt=0, description="steps between checkpoints, evaluations and sample grids")
     precision: Precision = Field(
@@ -259,7 +262,7 @@ class CompressionSpec(_Strict):
     )
     publish_teacher: bool = True
     replace: bool = Field(False, description="publish into a family that another job made (its variants go on)")
-    seed: int = 0
+    seed: Seed = 0
     soft_time_limit_s: float | None = Field(None, gt=0, description="a job past this stops and fails cleanly")
     time_limit_s: float | None = Field(None, gt=0, description="a job past this is killed (after the soft limit)")
 
@@ -335,41 +338,30 @@ def parse_spec(data: object, source: str = "spec") -> CompressionSpec:
 
 
 def within_limits(spec: CompressionSpec, settings: Settings) -> CompressionSpec:
-    """The spec checked against this server's limits (GANC_SPEC_MAX_*), its hard time limit defaulted to
-    GANC_JOB_TIME_LIMIT_S and kept below the broker's visibility timeout; or SpecError naming every excess."""
+    """The spec checked against this server's limits (GANC_SPEC_MAX_*, GANC_WORKER_MEMORY_MB), its hard time limit
+    defaulted to GANC_JOB_TIME_LIMIT_S and kept below the broker's visibility timeout; or SpecError naming every
+    excess."""
     s = spec
-    measured = [
-        (
-            "spec_max_size",
-            {"dataset.size": s.dataset.size, "dataset.crop_size": s.dataset.crop_size, "search.size": s.search.size},
-        ),
-        ("spec_max_width", {"teacher.ngf": s.teacher.ngf, "teacher.ndf": s.teacher.ndf}),
-        (
-            "spec_max_steps",
-            {
-                "teacher.steps": s.teacher.steps,
-                "supernet.steps": s.supernet.steps,
-                "supernet.distill_steps": s.supernet.distill_steps,
-                "finetune.steps": s.finetune.steps,
-                "search.iterations": s.search.iterations,
-            },
-        ),
-        (
-            "spec_max_batch",
-            {
-                "teacher.batch_size": s.teacher.batch_size,
-                "supernet.batch_size": s.supernet.batch_size,
-                "finetune.batch_size": s.finetune.batch_size,
-                "search.population_size": s.search.population_size,
-            },
-        ),
-    ]
     problems = [
         f"{name}: {value} is above this server's limit of {getattr(settings, limit)} ({ENV_PREFIX}{limit.upper()})"
-        for limit, values in measured
+        for limit, values in _limited_fields(s)
         for name, value in values.items()
         if value is not None and value > getattr(settings, limit)
     ]
+    problems += [
+        f"{name}: {len(text)} characters, above this server's limit of {settings.spec_max_text} "
+        f"({ENV_PREFIX}SPEC_MAX_TEXT)"
+        for name, text in _texts(s).items()
+        if text is not None and len(str(text)) > settings.spec_max_text
+    ]
+    for stage, batch in _training_stages(s).items():
+        need_mb = training_memory_mb(batch, s.dataset.crop_size or s.dataset.size, s.teacher)
+        if need_mb > settings.worker_memory_mb:
+            problems.append(
+                f"{stage}.batch_size: {batch} images of {s.dataset.crop_size or s.dataset.size} px would need about "
+                f"{need_mb:,.0f} MB on a worker, above its {settings.worker_memory_mb} MB "
+                f"({ENV_PREFIX}WORKER_MEMORY_MB): a smaller batch or crop"
+            )
     hard = s.time_limit_s or settings.job_time_limit_s
     if hard >= settings.visibility_timeout_s:
         problems.append(
@@ -383,6 +375,91 @@ def within_limits(spec: CompressionSpec, settings: Settings) -> CompressionSpec:
     return s.model_copy(update={"time_limit_s": hard})
 
 
+def _limited_fields(s: CompressionSpec) -> list[tuple[str, dict[str, float | None]]]:
+    """Each GANC_SPEC_MAX_* setting and the fields it bounds."""
+    return [
+        (
+            "spec_max_size",
+            {"dataset.size": s.dataset.size, "dataset.crop_size": s.dataset.crop_size, "search.size": s.search.size},
+        ),
+        ("spec_max_width", {"teacher.ngf": s.teacher.ngf, "teacher.ndf": s.teacher.ndf}),
+        (
+            "spec_max_steps",
+            {
+                **{
+                    f"{stage}.{field}": getattr(getattr(s, stage), field)
+                    for stage in STAGES
+                    for field in ("steps", "every")
+                },
+                "supernet.distill_steps": s.supernet.distill_steps,
+                "search.iterations": s.search.iterations,
+            },
+        ),
+        (
+            "spec_max_batch",
+            {
+                **{f"{stage}.batch_size": getattr(s, stage).batch_size for stage in STAGES},
+                "search.population_size": s.search.population_size,
+            },
+        ),
+        ("spec_max_blocks", {"teacher.n_blocks": s.teacher.n_blocks, "teacher.num_downs": s.teacher.num_downs}),
+        (
+            "spec_max_count",
+            {
+                **{f"search.{field}": getattr(s.search, field) for field in SEARCH_COUNTS},
+                "int8.calibration_images": s.int8.calibration_images if s.int8 else None,
+            },
+        ),
+        ("spec_max_budgets", {"search budgets (one variant each)": len(s.search.budgets)}),
+        (
+            "spec_max_weight",
+            {
+                "teacher.lambda_l1": s.teacher.lambda_l1,
+                "supernet.lambda_recon": s.supernet.lambda_recon,
+                "supernet.lambda_distill": s.supernet.lambda_distill,
+                "supernet.lambda_gan": s.supernet.lambda_gan,
+            },
+        ),
+    ]
+
+
+STAGES = ("teacher", "supernet", "finetune")
+SEARCH_COUNTS = ("threads", "exhaustive_limit", "calibration_samples", "eval_images", "screen_images")
+
+
+def _texts(s: CompressionSpec) -> dict[str, object]:
+    return {
+        "task": s.task,
+        "supernet.choices": s.supernet.choices,
+        "dataset.path": s.dataset.path,
+        "dataset.photos": s.dataset.photos,
+        "teacher.checkpoint": s.teacher.checkpoint,
+    }
+
+
+def _training_stages(s: CompressionSpec) -> dict[str, int]:
+    """The stages that train, with their batch size."""
+    stages = {"supernet": s.supernet.batch_size}
+    if s.teacher.checkpoint is None:
+        stages["teacher"] = s.teacher.batch_size
+    if s.finetune.steps:
+        stages["finetune"] = s.finetune.batch_size
+    return stages
+
+
+BYTES_PER_ACTIVATION = 8  # fp32, and as much again for the discriminator, the gradients and autograd's own
+
+
+def training_memory_mb(batch: int, crop: int, teacher: TeacherSpec) -> float:
+    """A coarse estimate of one training step's memory: the activations a ResNet generator of the teacher's width
+    keeps for its backward pass (per full-resolution pixel: about ngf x (10.5 + 1.25 x blocks) values, the stem,
+    the down- and up-sampling and every block at a sixteenth of the pixels). Students are no wider than their
+    teacher, which runs beside them without gradients."""
+    depth = teacher.num_downs if teacher.arch == "unet" else teacher.n_blocks
+    per_pixel = teacher.ngf * (10.5 + 1.25 * depth)
+    return batch * crop * crop * per_pixel * BYTES_PER_ACTIVATION / 2**20
+
+
 def confine_to_roots(spec: CompressionSpec, roots: list[Path]) -> CompressionSpec:
     """The spec with its data paths resolved (symlinks followed), or SpecError for one outside every root.
 
@@ -391,7 +468,12 @@ def confine_to_roots(spec: CompressionSpec, roots: list[Path]) -> CompressionSpe
     resolved_roots = [root.resolve() for root in roots]
     problems, changes = [], {}
     for name, path in spec.data_paths().items():
-        real = path.resolve()
+        try:
+            real = path.resolve()
+        except (RuntimeError, OSError) as error:  # a symlink loop (RuntimeError before Python 3.13), or the OS
+            reason = error.strerror if isinstance(error, OSError) else "a symlink loop"
+            problems.append(f"{name}: {path} cannot be resolved ({reason})")
+            continue
         if not any(real.is_relative_to(root) for root in resolved_roots):
             allowed = ", ".join(str(r) for r in resolved_roots) or "(none configured)"
             problems.append(f"{name}: {path} is outside the data roots ({allowed})")

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ganc.card import VariantCard
-from ganc.repository import CardCache, read_index
+from ganc.repository import CardCache, Problem, read_index
 
 from . import metrics
 from .backends import Backend, BackendError
@@ -53,8 +53,8 @@ class Catalog:
         self.repository, self.backends, self.estimates = repository, backends, estimates
         self.warmup_runs, self.warmup_size = warmup_runs, warmup_size
         self.families: dict[str, dict[str, ServedVariant]] = {}
-        self.problems: dict[str, str] = {}
-        self.index_problems: list[str] = []
+        self.problems: dict[str, Problem] = {}  # "<model>@<backend>" -> why it does not serve there
+        self.index_problems: list[Problem] = []
         self.cards = CardCache()
 
     def variants(self, family: str) -> dict[str, ServedVariant]:
@@ -66,6 +66,8 @@ class Catalog:
 
     async def refresh(self) -> None:
         index = await asyncio.to_thread(read_index, self.repository, self.cards)
+        for problem in set(index.problems) - set(self.index_problems):
+            log.warning("cannot read %s", problem)
         self.index_problems = index.problems
         for entry in index.latest():
             family, name = entry.card.family, entry.card.variant
@@ -99,10 +101,11 @@ class Catalog:
                     continue
                 await self._warm_up(variant, backend)
             except (BackendError, OSError, ValueError) as error:
-                message = f"{variant.model} v{variant.version} on {name}: {error}"
-                if self.problems.get(f"{variant.model}@{name}") != message:
-                    log.warning("cannot serve %s", message)
-                self.problems[f"{variant.model}@{name}"] = message
+                # The public line names the variant and the backend; why (paths, the runtime's words) goes to the log.
+                problem = Problem(f"{variant.model} v{variant.version} on {name}", "cannot be served", str(error))
+                if self.problems.get(f"{variant.model}@{name}") != problem:
+                    log.warning("cannot serve %s", problem)
+                self.problems[f"{variant.model}@{name}"] = problem
                 continue
             self.problems.pop(f"{variant.model}@{name}", None)
             variant.backends.add(name)

@@ -29,7 +29,7 @@ def list_repository(repo: Repo = None, as_json: AsJson = False) -> None:
         for v in index.versions
     ]
     if as_json:
-        typer.echo(json.dumps({"versions": rows, "problems": index.problems}))
+        typer.echo(json.dumps({"versions": rows, "problems": [str(p) for p in index.problems]}))
         return
     for row in rows:
         macs_g, params_m = row["macs"] / 1e9, row["params"] / 1e6

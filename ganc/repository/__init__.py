@@ -4,6 +4,7 @@ all."""
 
 from .layout import (
     CardCache,
+    Problem,
     RepositoryError,
     RepositoryIndex,
     VariantVersion,
@@ -26,6 +27,7 @@ __all__ = [
     "MODEL_FILE",
     "CardCache",
     "Flavour",
+    "Problem",
     "RepositoryError",
     "RepositoryIndex",
     "VariantVersion",

@@ -47,12 +47,29 @@ class VariantVersion:
         return self.path / MODEL_FILE
 
 
+@dataclass(frozen=True)
+class Problem:
+    """Something in a repository that could not be read: where, what (fit to show anyone), and why in full (paths
+    and the parser's own words, for whoever runs the server)."""
+
+    where: str
+    what: str
+    why: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.public}: {self.why}" if self.why else self.public
+
+    @property
+    def public(self) -> str:
+        return f"{self.where}: {self.what}"
+
+
 @dataclass
 class RepositoryIndex:
-    """Every readable version in a repository, and a readable line for everything that was not."""
+    """Every readable version in a repository, and a problem for everything that was not."""
 
     versions: list[VariantVersion] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
 
     def families(self) -> dict[str, dict[str, list[VariantVersion]]]:
         """family -> variant -> versions, oldest first."""
@@ -114,20 +131,20 @@ def read_index(root: Path, cards: CardCache | None = None) -> RepositoryIndex:
         try:
             family, variant = split_model_name(model_dir.name)
         except ValueError as error:
-            index.problems.append(f"{model_dir.name}: {error}")
+            index.problems.append(Problem(model_dir.name, str(error)))
             continue
         for version_dir in sorted(p for p in model_dir.iterdir() if p.is_dir() and p.name.isdigit()):
             where = f"{model_dir.name}/{version_dir.name}"
             try:
                 card = read(version_dir / CARD_FILE)
             except (OSError, ValidationError) as error:
-                index.problems.append(f"{where}: unreadable card: {_describe(error)}")
+                index.problems.append(Problem(where, "unreadable card", _describe(error)))
                 continue
             if (card.family, card.variant) != (family, variant):
-                index.problems.append(f"{where}: card names {card.model_name}, not {model_dir.name}")
+                index.problems.append(Problem(where, f"card names {card.model_name}, not {model_dir.name}"))
                 continue
             if not (version_dir / MODEL_FILE).is_file():
-                index.problems.append(f"{where}: {MODEL_FILE} is missing")
+                index.problems.append(Problem(where, f"{MODEL_FILE} is missing"))
                 continue
             index.versions.append(VariantVersion(card, int(version_dir.name), version_dir))
     return index

@@ -72,4 +72,6 @@ async def list_models(catalog: CatalogDep, gateway: GatewayDep) -> ModelsRespons
                 )
             )
         families.append(FamilySummary(family=family, variants=summaries))
-    return ModelsResponse(families=families, problems=[*catalog.index_problems, *catalog.problems.values()])
+    # This route needs no token: what failed and where, never why (paths, the runtime's words: the log has them).
+    problems = [p.public for p in (*catalog.index_problems, *catalog.problems.values())]
+    return ModelsResponse(families=families, problems=problems)

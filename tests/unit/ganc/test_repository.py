@@ -87,8 +87,8 @@ def test_index_reports_broken_entries_and_keeps_the_rest(tmp_path, tiny_onnx):
     (tmp_path / "tiny--s8" / ".staging-abc").mkdir()  # a publisher that died mid-way
     index = read_index(tmp_path)
     assert [v.model_name for v in index.versions] == ["tiny--s8"]
-    assert any("tiny--broken/1: unreadable card" in p and "variant" in p for p in index.problems)
-    assert any(p.startswith("not-a-model") for p in index.problems)
+    assert any("tiny--broken/1: unreadable card" in str(p) and "variant" in p.why for p in index.problems)
+    assert any(str(p).startswith("not-a-model") for p in index.problems)
 
 
 def test_python_flavour_mirrors_every_version(tmp_path, tiny_onnx):

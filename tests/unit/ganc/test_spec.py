@@ -33,6 +33,13 @@ def test_a_good_spec_gets_the_reference_defaults():
         ({"search": {"macs_budgets": [1e9], "eval_images": 4, "screen_images": 4}}, "fewer than eval_images"),
         ({"soft_time_limit_s": 60, "time_limit_s": 30}, "soft_time_limit_s must be below"),
         ({"time_limit_s": 0}, "time_limit_s"),
+        ({"teacher": {"lr": float("inf")}}, "teacher.lr"),
+        ({"teacher": {"lr": 5}}, "teacher.lr"),
+        ({"supernet": {"lambda_gan": float("nan")}}, "supernet.lambda_gan"),
+        ({"search": {"macs_budgets": [float("nan")]}}, "search.macs_budgets"),
+        ({"search": {"latency_budgets_ms": [float("inf")]}}, "search.latency_budgets_ms"),
+        ({"seed": 2**40}, "seed"),
+        ({"min_agreement_db": float("inf")}, "min_agreement_db"),
     ],
 )
 def test_bad_specs_name_the_field(change, field):
@@ -64,6 +71,16 @@ def test_data_paths_are_resolved_inside_the_roots_and_refused_outside(tmp_path, 
     assert confine_to_roots(parse_spec(GOOD), []) == parse_spec(GOOD)  # a sample set reads no path
 
 
+def test_a_data_path_in_a_symlink_loop_is_refused_naming_the_field(tmp_path, monkeypatch):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "a").symlink_to(tmp_path / "data" / "b")
+    (tmp_path / "data" / "b").symlink_to(tmp_path / "data" / "a")
+    monkeypatch.chdir(tmp_path)
+    spec = parse_spec({**GOOD, "dataset": {"sample": "sr4x", "photos": "data/a/photos"}})
+    with pytest.raises(SpecError, match="dataset.photos: data/a/photos cannot be resolved"):
+        confine_to_roots(spec, [tmp_path / "data"])
+
+
 def test_a_server_takes_jobs_within_its_limits_only():
     settings = Settings(spec_max_steps=5000, spec_max_width=64, visibility_timeout_s=7200, job_time_limit_s=3600)
     assert within_limits(parse_spec(GOOD), settings).time_limit_s == 3600  # a job always has a time limit
@@ -73,3 +90,34 @@ def test_a_server_takes_jobs_within_its_limits_only():
     message = str(refused.value)
     assert "teacher.steps: 1000000000000 is above this server's limit of 5000 (GANC_SPEC_MAX_STEPS)" in message
     assert "teacher.ngf" in message and "GANC_VISIBILITY_TIMEOUT_S" in message
+
+
+@pytest.mark.parametrize(
+    "change, refusal",
+    [
+        ({"teacher": {"n_blocks": 3_000_000}}, "teacher.n_blocks: 3000000 is above this server's limit of 64"),
+        ({"search": {"macs_budgets": [1e9], "threads": 100_000}}, "search.threads: 100000 is above"),
+        ({"search": {"macs_budgets": [1e9], "exhaustive_limit": 10**9}}, "search.exhaustive_limit"),
+        ({"search": {"macs_budgets": [1e9], "calibration_samples": 10**6}}, "search.calibration_samples"),
+        ({"int8": {"calibration_images": 10**6}}, "int8.calibration_images"),
+        ({"search": {"macs_budgets": [1e9 * k for k in range(1, 40)]}}, "search budgets (one variant each): 39"),
+        ({"task": "x" * 10_000_000}, "task: 10000000 characters, above this server's limit of 1024"),
+        ({"supernet": {"lambda_distill": 1e30}}, "supernet.lambda_distill"),
+        ({"teacher": {"every": 10**12}}, "teacher.every"),
+    ],
+)
+def test_every_field_is_bounded_by_the_servers_limits(change, refusal):
+    with pytest.raises(SpecError, match=refusal.replace("(", r"\(").replace(")", r"\)")):
+        within_limits(parse_spec({**GOOD, **change}), Settings())
+
+
+def test_fields_each_within_range_are_refused_when_together_they_pass_a_workers_memory():
+    # Every field within its own limit (batch 256, crop 4096): 51 GB of images alone, far more in activations.
+    huge = {**GOOD, "dataset": {"sample": "sr4x", "size": 4096}, "teacher": {"batch_size": 256}}
+    with pytest.raises(
+        SpecError, match=r"teacher.batch_size: 256 images of 4096 px would need about .* MB on a worker"
+    ):
+        within_limits(parse_spec(huge), Settings())
+    assert within_limits(parse_spec(GOOD), Settings(worker_memory_mb=1000))  # 64 px, batch 4: tens of MB
+    with pytest.raises(SpecError, match="GANC_WORKER_MEMORY_MB"):
+        within_limits(parse_spec({**GOOD, "dataset": {"sample": "sr4x", "size": 512}}), Settings(worker_memory_mb=100))

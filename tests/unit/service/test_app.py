@@ -191,9 +191,15 @@ def test_a_variant_that_fails_to_load_is_reported_and_the_rest_serve(repo, tmp_p
     publish_variant(repo, broken, VariantCard(**card_fields(broken, variant="broken", quality={"psnr": 99.0})))
     with TestClient(create_app(Settings(model_repository=repo, warmup_runs=1, warmup_size=32))) as client:
         problems = client.get("/v1/models").json()["problems"]
-        assert any(p.startswith("tiny--broken v1 on cpu") for p in problems)
+        assert problems == ["tiny--broken v1 on cpu: cannot be served"]  # no path, no onnxruntime's words
         response = client.post("/v1/translate/tiny", content=png(40, 24), headers={"Content-Type": "image/png"})
         assert response.status_code == 200 and response.headers["x-ganc-variant"] == "teacher"
+
+
+def test_an_unreadable_card_is_named_without_its_path_or_the_parsers_words(repo):
+    (repo / "tiny--teacher" / "1" / "card.json").write_text("{not json")
+    with TestClient(create_app(Settings(model_repository=repo, warmup_runs=1, warmup_size=32))) as client:
+        assert client.get("/v1/models").json()["problems"] == ["tiny--teacher/1: unreadable card"]
 
 
 def test_more_requests_in_flight_than_the_bound_get_429(repo):

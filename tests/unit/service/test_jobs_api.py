@@ -1,6 +1,7 @@
 """The job endpoints in process, with a real broker (kombu's SQLite transport) and a real jobs folder."""
 
 import asyncio
+import json
 
 import httpx
 import pytest
@@ -105,6 +106,20 @@ def test_a_bad_spec_gets_422_naming_the_field_and_nothing_is_queued(env, change,
     response = client.post("/v1/jobs", json={**SPEC, **change}, headers=AUTH)
     assert response.status_code == 422 and message in response.json()["error"]
     assert not (tmp_path / "jobs").exists() or not list((tmp_path / "jobs").iterdir())
+    assert queued_messages(broker) == 0
+
+
+def test_non_finite_numbers_and_symlink_loops_get_422_and_nothing_is_queued(env):
+    client, tmp_path, broker = env
+    # JSON as Python writes it by default: Infinity and NaN are literals its parser takes.
+    body = json.dumps({**SPEC, "teacher": {"lr": float("inf")}, "search": {"macs_budgets": [float("nan")]}})
+    response = client.post("/v1/jobs", content=body, headers={**AUTH, "Content-Type": "application/json"})
+    assert response.status_code == 422
+    assert "teacher.lr" in response.json()["error"] and "search.macs_budgets" in response.json()["error"]
+    (tmp_path / "data" / "loop").symlink_to(tmp_path / "data" / "loop")
+    dataset = {"sample": "sr4x", "photos": str(tmp_path / "data" / "loop" / "photos")}
+    response = client.post("/v1/jobs", json={**SPEC, "dataset": dataset}, headers=AUTH)
+    assert response.status_code == 422 and "dataset.photos" in response.json()["error"]
     assert queued_messages(broker) == 0
 
 
