@@ -1,7 +1,6 @@
 """The BentoML service: a thin lifecycle shell around the FastAPI app (`bentoml serve service.bento:GatewayService`).
 
-BentoML answers /livez, /readyz and /metrics itself; readiness is delegated to the app's catalog, and
-the gateway's metrics reach BentoML's /metrics through prometheus_client's multiprocess files.
+BentoML answers /livez and /readyz itself, readiness delegated to the app's catalog; /metrics is the app's.
 """
 
 import bentoml
@@ -14,7 +13,11 @@ settings = settings_or_exit()
 app = create_app(settings)
 
 
-@bentoml.service(name="ganc-gateway", workers=settings.gateway_workers, traffic={"timeout": 60})
+# BentoML's own request metrics are labelled by the raw URL path: every made-up path would add series (and files
+# to the multiprocess folder) until the process restarts. ganc's own count every request, by family and route.
+@bentoml.service(
+    name="ganc-gateway", workers=settings.gateway_workers, traffic={"timeout": 60}, metrics={"enabled": False}
+)
 @bentoml.asgi_app(app, path="/")
 class GatewayService:
     """Routes live in FastAPI (service/app.py); BentoML runs the workers and the HTTP server."""

@@ -163,3 +163,30 @@ def test_no_backend_able_to_serve_gives_503_with_retry_after(stack):
         response = gateway.translate(png())
         assert response.status_code == 503, response.text
         assert response.headers["retry-after"] == "2" and "serve" in response.json()["error"]
+
+
+def test_made_up_paths_add_no_metric_series_and_no_metric_files(tmp_path, tiny_onnx):
+    repo = tmp_path / "repo"
+    publish_variant(repo, tiny_onnx, VariantCard(**card_fields(tiny_onnx)))
+    home = tmp_path / "bentoml"  # where BentoML keeps prometheus_client's multiprocess files
+    gateway = Gateway(repo, {"BENTOML_HOME": str(home)}, tmp_path)
+    try:
+
+        def series() -> set[str]:
+            text = httpx.get(f"{gateway.url}/metrics").text
+            return {line.rsplit(" ", 1)[0] for line in text.splitlines() if line and not line.startswith("#")}
+
+        def files() -> dict[str, int]:
+            return {p.name: p.stat().st_size for p in (home / "prometheus_multiproc_dir").iterdir()}
+
+        with httpx.Client(base_url=gateway.url) as client:
+            for i in range(20):  # every kind of refusal once: its series exist before counting
+                client.get(f"/zz-{i}")
+                client.post(f"/v1/translate/anything-{i}", content=b"x")
+            before_series, before_files = series(), files()
+            for i in range(20, 2000):
+                assert client.get(f"/zz-{i}").status_code == 404
+                assert client.post(f"/v1/translate/anything-{i}", content=b"x").status_code in (404, 415)
+        assert series() == before_series and files() == before_files
+    finally:
+        gateway.stop()
