@@ -9,6 +9,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ENV_PREFIX = "GANC_"
+TRITON_CONTROL_HEADER = "ganc-triton-control"
 
 # Path lists are read as people write them (`/data`, or `/data:/more` as PATH is), or as a JSON list.
 PathList = Annotated[list[Path], NoDecode]
@@ -69,6 +70,11 @@ class Settings(BaseSettings):
     triton_concurrency: int = Field(4, ge=1)
     triton_timeout_s: float = Field(10.0, gt=0)
     triton_hardware: str = Field("triton", description="hardware label of the Triton backend, e.g. 'NVIDIA H200'")
+    triton_control_key: str | None = Field(
+        None,
+        description=f"sent as the {TRITON_CONTROL_HEADER} header with every model load, for a Triton started with "
+        f"--http-restricted-api=model-repository:{TRITON_CONTROL_HEADER}=<key> (a Python-backend model is code)",
+    )
     triton_manage_models: bool = Field(True, description="ask Triton to load published models (explicit mode)")
     # gateway: processes and requests
     gateway_workers: int = Field(1, ge=1, description="gateway processes under bentoml serve: 1 (see below)")

@@ -35,6 +35,7 @@ def build_backends(settings: Settings) -> dict[str, Backend]:
             settings.triton_timeout_s,
             settings.triton_hardware,
             settings.triton_manage_models,
+            settings.triton_control_key,
         )
     return backends
 

@@ -42,7 +42,7 @@ def compress_generator(self: Task, job_id: str) -> dict:
             model, version = entry["model"], entry["version"]
             forms = STATISTICS_FORMS if has_forms(settings.model_repository, model, version) else ()
             for name in [*(form_model_name(model, form) for form in forms), model]:
-                load_model(settings.triton_url, name)  # transient failures retry the task (idempotent)
+                load_model(settings.triton_url, name, settings.triton_control_key)  # transient failures: a retry
     return record.model_dump(mode="json")
 
 
@@ -94,7 +94,7 @@ def tidy_up(**_: object) -> None:
         if settings.triton_url:
             try:
                 for form in STATISTICS_FORMS:
-                    load_model(settings.triton_url, form_model_name(model, form))
+                    load_model(settings.triton_url, form_model_name(model, form), settings.triton_control_key)
             except TritonControlError as error:  # a Triton started later loads them itself (--load-model=*)
                 log.warning("statistics forms of %s not loaded: %s", model, error)
     job_runner.remove_old_work(JobStore(settings.jobs_root), settings.job_work_retention_days)

@@ -5,18 +5,21 @@ import json
 import urllib.error
 import urllib.request
 
+from ganc.settings import TRITON_CONTROL_HEADER
+
 
 class TritonControlError(RuntimeError):
     """Triton could not be reached or refused the request (transient: the caller may retry)."""
 
 
-def load_model(url: str, model: str, timeout_s: float = 60.0) -> None:
-    """Ask a Triton in explicit model-control mode to (re)load `model`, picking up its newest version."""
+def load_model(url: str, model: str, key: str | None = None, timeout_s: float = 60.0) -> None:
+    """Ask a Triton in explicit model-control mode to (re)load `model`, picking up its newest version; `key`: what a
+    Triton whose repository API is restricted asks for (GANC_TRITON_CONTROL_KEY)."""
     request = urllib.request.Request(
         f"http://{url}/v2/repository/models/{model}/load",
         data=b"{}",
         method="POST",
-        headers={"Content-Type": "application/json"},
+        headers={"Content-Type": "application/json", **({TRITON_CONTROL_HEADER: key} if key else {})},
     )
     try:
         with urllib.request.urlopen(request, timeout=timeout_s) as response:

@@ -1,6 +1,6 @@
 # The gateway: the FastAPI app inside BentoML, onnxruntime on the CPU, Triton through tritonclient. No torch.
 # docker build -f deploy/docker/gateway.Dockerfile -t ganc-gateway .
-FROM python:3.11-slim
+FROM python:3.11.11-slim-bookworm
 RUN useradd --create-home --uid 10001 ganc && mkdir -p /models /jobs /data && chown ganc:ganc /models /jobs
 WORKDIR /app
 COPY pyproject.toml README.md ./

@@ -55,17 +55,28 @@ def follow(url: str, token: str | None, job_id: str) -> dict:
         bars.close()
 
 
+def read_token(path: Path) -> str:
+    try:
+        return path.read_text().strip()
+    except OSError as error:
+        raise SubmitError(f"cannot read the token file {path}: {error.strerror or error}") from None
+
+
 @friendly_errors
 def submit(
     spec_path: Annotated[Path, typer.Argument(metavar="SPEC.yaml", help="the compression spec")],
     wait: Annotated[bool, typer.Option(help="show progress until the job ends; fail unless it succeeds")] = False,
     url: Annotated[str, typer.Option(help="the gateway", envvar="GANC_URL")] = "http://127.0.0.1:3000",
-    token: Annotated[str | None, typer.Option(help="API token (default: GANC_API_TOKEN)")] = None,
+    token_file: Annotated[
+        Path | None,
+        typer.Option(help="a file holding the API token (default: GANC_API_TOKEN); never the token itself on the line"),
+    ] = None,
 ) -> None:
     """Queue a compression job on a running gateway; print the job (and with --wait, follow it to the end)."""
     spec = read_spec_file(spec_path)  # the gateway validates it
     url = url.rstrip("/")
-    token = token or os.environ.get("GANC_API_TOKEN")
+    # A token given on the command line would be in the shell's history and in every process listing.
+    token = read_token(token_file) if token_file is not None else os.environ.get("GANC_API_TOKEN")
     record = call("POST", f"{url}/v1/jobs", token, spec)
     typer.echo(f"job {record['id']} queued: {url}/v1/jobs/{record['id']}", err=True)
     if wait:

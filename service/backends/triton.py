@@ -15,6 +15,7 @@ import tritonclient.http.aio as httpclient
 from tritonclient.utils import InferenceServerException
 
 from ganc.card import INPUT_NAME, OUTPUT_NAME, STATISTICS_FORMS, STATISTICS_INPUT, STATISTICS_OUTPUT, form_model_name
+from ganc.settings import TRITON_CONTROL_HEADER
 
 from .base import Backend, BackendError, Inference
 
@@ -25,10 +26,19 @@ UNREACHABLE = (InferenceServerException, aiohttp.ClientError, TimeoutError, OSEr
 class TritonBackend(Backend):
     name = "triton"
 
-    def __init__(self, url: str, concurrency: int, timeout_s: float, hardware: str, manage_models: bool) -> None:
+    def __init__(
+        self,
+        url: str,
+        concurrency: int,
+        timeout_s: float,
+        hardware: str,
+        manage_models: bool,
+        control_key: str | None = None,
+    ) -> None:
         self.url, self.concurrency, self.timeout_s = url, concurrency, timeout_s
         self.hardware = hardware
         self.manage_models = manage_models
+        self.control_headers = {TRITON_CONTROL_HEADER: control_key} if control_key else None
         self.client = httpclient.InferenceServerClient(url, conn_limit=max(8, concurrency * 2))
         self.models: dict[str, int] = {}
         self.with_statistics: set[str] = set()
@@ -78,7 +88,7 @@ class TritonBackend(Backend):
     async def _load_if_forgotten(self, model: str, version: int) -> None:
         """In explicit model-control mode, ask Triton to (re)load `model` unless `version` is ready."""
         if self.manage_models and not await self.client.is_model_ready(model, str(version)):
-            await asyncio.wait_for(self.client.load_model(model), self.timeout_s)
+            await asyncio.wait_for(self.client.load_model(model, headers=self.control_headers), self.timeout_s)
 
     def ready(self, model: str) -> bool:
         return model in self.models

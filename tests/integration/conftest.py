@@ -9,7 +9,7 @@ def triton_factory(tmp_path_factory):
     """Start real tritonserver processes (Python backend, explicit model control) on loopback ports."""
     started: list[LocalTriton] = []
 
-    def start(repository) -> LocalTriton:
+    def start(repository, control_key: str | None = None) -> LocalTriton:
         http_port, grpc_port, metrics_port = free_ports(3)
         server = LocalTriton(
             repository=repository,
@@ -17,6 +17,7 @@ def triton_factory(tmp_path_factory):
             http_port=http_port,
             grpc_port=grpc_port,
             metrics_port=metrics_port,
+            control_key=control_key,
         )
         started.append(server)
         server.start()

@@ -19,6 +19,7 @@ from pathlib import Path
 import httpx
 import redis
 
+from ganc.settings import TRITON_CONTROL_HEADER
 from tests.support import processes
 
 
@@ -86,6 +87,7 @@ class LocalTriton:
     grpc_port: int
     metrics_port: int
     model_control: str = "explicit"
+    control_key: str | None = None  # its repository API then asks for it (ganc's TRITON_CONTROL_HEADER)
     process: subprocess.Popen | None = None
 
     @property
@@ -133,6 +135,11 @@ class LocalTriton:
             "--exit-on-error=false",
             "--strict-readiness=false",
         ]
+        if self.control_key:
+            command += [
+                f"--http-restricted-api=model-repository:{TRITON_CONTROL_HEADER}={self.control_key}",
+                f"--grpc-restricted-protocol=model-repository:{TRITON_CONTROL_HEADER}={self.control_key}",
+            ]
         self.process = processes.spawn(command, env, self.log_path)
         wait_for_http(f"http://{self.http_url}/v2/health/live", self.process, self.log_path, timeout_s)
 

@@ -75,9 +75,6 @@ def test_no_secret_lives_in_the_manifests_and_redis_wants_its_password():
     docs = k8s_documents()
     settings = docs["ConfigMap/ganc-config"]["data"]
     assert not {"GANC_API_TOKEN", "GANC_BROKER_URL", "GANC_RESULT_BACKEND"} & set(settings)
-    for name in ("Deployment/ganc-gateway", "Deployment/ganc-worker"):
-        sources = pods()[name]["containers"][0]["envFrom"]
-        assert {"secretRef": {"name": "ganc-secrets"}} in sources, name
     redis = pods()["StatefulSet/ganc-redis"]["containers"][0]
     assert "--requirepass" in redis["command"][-1]
     assert redis["env"][0]["valueFrom"]["secretKeyRef"] == {"name": "ganc-secrets", "key": "REDIS_PASSWORD"}
@@ -119,9 +116,10 @@ def test_compose_wires_the_stack_together():
     scraped = yaml.safe_load((DEPLOY / "prometheus" / "prometheus.yml").read_text())["scrape_configs"]
     targets = {t for job in scraped for group in job["static_configs"] for t in group["targets"]}
     assert targets == {"gateway:3000", "worker:9101", "triton:8002"}
+    assert "../model_repository:/models:ro" in services["gateway"]["volumes"]  # it only reads
+    assert "../model_repository:/models" in services["worker"]["volumes"]  # it publishes
     for name in ("gateway", "worker"):
-        mounts = services[name]["volumes"]
-        assert "../model_repository:/models" in mounts and "jobs:/jobs" in mounts
+        assert "jobs:/jobs" in services[name]["volumes"], name
     for mount in services["grafana"]["volumes"] + services["prometheus"]["volumes"]:
         source = mount.split(":")[0]
         assert not source.startswith(".") or (DEPLOY / source).exists(), mount
@@ -163,3 +161,81 @@ def test_the_gateways_dependencies_leave_torch_to_the_workers():
 
     assert "torch" not in needed(None) | needed("serve")
     assert "torch" in needed("compress") and "ganc" in needed("worker")
+
+
+def test_each_pod_gets_only_the_secret_keys_it_uses():
+    wanted = {
+        "Deployment/ganc-gateway": {
+            "GANC_API_TOKEN",
+            "GANC_BROKER_URL",
+            "GANC_RESULT_BACKEND",
+            "GANC_TRITON_CONTROL_KEY",
+        },
+        "Deployment/ganc-worker": {"GANC_BROKER_URL", "GANC_RESULT_BACKEND", "GANC_TRITON_CONTROL_KEY"},
+        "Deployment/ganc-triton": {"GANC_TRITON_CONTROL_KEY"},
+        "StatefulSet/ganc-redis": {"REDIS_PASSWORD"},
+    }
+    for name, pod in pods().items():
+        for container in pod["containers"]:
+            assert all("secretRef" not in source for source in container.get("envFrom", [])), name  # no whole Secret
+            given = {e["valueFrom"]["secretKeyRef"]["key"] for e in container.get("env", []) if "valueFrom" in e}
+            assert given == wanted[name], name
+
+
+def images() -> list[str]:
+    compose = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())
+    found = [service["image"] for service in compose["services"].values()]
+    found += [c["image"] for pod in pods().values() for c in pod["containers"]]
+    for dockerfile in (DEPLOY / "docker").glob("*.Dockerfile"):
+        found += re.findall(r"^FROM (\S+)", dockerfile.read_text(), re.M)
+    return found
+
+
+def test_every_image_is_pinned_and_ours_carry_the_packages_version():
+    from importlib.metadata import version
+
+    for image in images():
+        name, _, tag = image.rpartition(":")
+        assert name and tag != "latest" and re.search(r"\d+\.\d+", tag), image  # a release, not a moving name
+        if name in ("ganc-gateway", "ganc-worker"):
+            assert tag == version("ganc"), image
+
+
+def test_compose_containers_are_hardened_and_bounded():
+    services = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())["services"]
+    for name, service in services.items():
+        assert service["read_only"] is True and service["cap_drop"] == ["ALL"], name
+        assert "no-new-privileges:true" in service["security_opt"], name
+        assert service["mem_limit"] and service["pids_limit"], name
+    assert not services["triton"]["user"].startswith("0")
+
+
+def test_tritons_repository_api_asks_for_the_key_everywhere():
+    compose = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())
+    commands = {"compose": compose["services"]["triton"]["command"]}
+    commands["kubernetes"] = pods()["Deployment/ganc-triton"]["containers"][0]["args"]
+    for where, command in commands.items():
+        for flag in ("--http-restricted-api", "--grpc-restricted-protocol"):
+            option = next(arg for arg in command if arg.startswith(flag))
+            assert option.split("=", 1)[1].startswith("model-repository:ganc-triton-control=$"), where
+    assert "GANC_TRITON_CONTROL_KEY" in compose["x-ganc-env"]
+
+
+def test_every_scratch_volume_is_bounded():
+    for name, pod in pods().items():
+        for volume in pod["volumes"]:
+            if "emptyDir" in volume:
+                assert volume["emptyDir"].get("sizeLimit"), (name, volume["name"])
+
+
+def test_ganc_pods_call_out_only_to_redis_triton_and_dns_and_metrics_are_scraped_from_monitoring_only():
+    policies = {n: d["spec"] for n, d in k8s_documents().items() if d["kind"] == "NetworkPolicy"}
+    assert policies["NetworkPolicy/ganc-deny-by-default"]["policyTypes"] == ["Ingress", "Egress"]
+    with_egress = [n for n, p in policies.items() if p.get("egress")]
+    assert with_egress == ["NetworkPolicy/ganc-callers-to-redis-triton-and-dns"]
+    callers = policies[with_egress[0]]["podSelector"]["matchExpressions"][0]["values"]
+    assert sorted(callers) == ["ganc-gateway", "ganc-worker"]
+    scrapers = policies["NetworkPolicy/ganc-metrics-from-prometheus"]["ingress"][0]["from"]
+    assert all(
+        p["namespaceSelector"] == {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}} for p in scrapers
+    )

@@ -75,3 +75,15 @@ def test_a_missing_file_bad_yaml_or_no_gateway_is_a_clear_error(tmp_path):
     (tmp_path / "spec.yaml").write_text(json.dumps(SPEC))
     result = submit(str(tmp_path / "spec.yaml"), "--url", f"http://127.0.0.1:{free_port()}")
     assert result.exit_code == 1 and "cannot reach the gateway" in result.output
+
+
+def test_the_token_comes_from_a_file_or_the_environment_never_the_command_line(gateway, tmp_path):
+    url, _ = gateway
+    (tmp_path / "spec.yaml").write_text(json.dumps(SPEC))
+    (tmp_path / "token").write_text("c4a1e7b9d2f04a6c8e1b3d5f7a9c0e2b\n")
+    result = submit(str(tmp_path / "spec.yaml"), "--url", url, "--token-file", str(tmp_path / "token"), token=None)
+    assert result.exit_code == 0, result.output
+    result = submit(str(tmp_path / "spec.yaml"), "--url", url, "--token", "c4a1e7b9d2f04a6c8e1b3d5f7a9c0e2b")
+    assert result.exit_code != 0 and "No such option: --token" in result.output
+    result = submit(str(tmp_path / "spec.yaml"), "--url", url, "--token-file", str(tmp_path / "missing"), token=None)
+    assert result.exit_code == 1 and len(result.output.strip().splitlines()) == 1
