@@ -339,7 +339,7 @@ class Pipeline:
         published = {}
         for done, (variant, folder) in enumerate(exported.items(), 1):
             card = read_card(Path(folder) / "card.json")
-            version = publish_variant(self.repo, Path(folder) / "model.onnx", card)
+            version = publish_variant(self.repo, Path(folder) / "model.onnx", card, replace=self.spec.replace)
             if self.keep_versions is not None:
                 prune_versions(self.repo, version.model_name, self.keep_versions)
             published[variant] = {"model": version.model_name, "version": version.version, "path": str(version.path)}

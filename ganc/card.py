@@ -29,11 +29,18 @@ class UnsafeNameError(ValueError):
 
 
 def check_name(kind: str, name: str) -> str:
-    """Accept lower-case letters, digits, `_ . -` (not first, no `..`, no `--`, which joins family and variant)."""
-    if not isinstance(name, str) or not _SAFE_NAME.fullmatch(name) or ".." in name or "--" in name:
+    """Accept lower-case letters, digits, `_ . -` (not first or last, no `..`, no `--`, which joins family and
+    variant: a family ending in `-` would make a model name that splits back wrongly)."""
+    if (
+        not isinstance(name, str)
+        or not _SAFE_NAME.fullmatch(name)
+        or ".." in name
+        or "--" in name
+        or name.endswith("-")
+    ):
         raise UnsafeNameError(
             f"unsafe {kind} name {name!r}: use 1-64 lower-case letters, digits, '_', '.' or '-', "
-            "starting with a letter or digit, without '..' or '--'"
+            "starting with a letter or digit, not ending with '-', without '..' or '--'"
         )
     return name
 

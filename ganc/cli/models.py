@@ -28,6 +28,8 @@ Residual = Annotated[bool | None, typer.Option("--residual/--no-residual", help=
 InputNc = Annotated[int | None, typer.Option(help="input channels")]
 OutputNc = Annotated[int | None, typer.Option(help="output channels")]
 
+EXPORT_OWNER = "ganc-export"  # the owner of a family that `ganc export --publish` made: compression jobs keep out
+
 
 Checkpoint = Annotated[
     Path | None,
@@ -96,6 +98,7 @@ def export(
     variant: Annotated[str | None, typer.Option(help="publish as this variant")] = None,
     task: Annotated[str | None, typer.Option(help="the family's task for the card (default: the family)")] = None,
     teacher: Annotated[str | None, typer.Option(help="model name of the teacher, for the card")] = None,
+    replace: Annotated[bool, typer.Option(help="publish into a family that a compression job made")] = False,
     repo: Repo = None,
     as_json: AsJson = False,
 ) -> None:
@@ -128,9 +131,17 @@ def export(
             from compression.export import make_card
 
             card = make_card(
-                spec, model, onnx_path, family=family, variant=variant, task=task or family, fp16=fp16, teacher=teacher
+                spec,
+                model,
+                onnx_path,
+                family=family,
+                variant=variant,
+                task=task or family,
+                fp16=fp16,
+                teacher=teacher,
+                job=EXPORT_OWNER,
             )
-            published = publish_variant(repository(repo), onnx_path, card)
+            published = publish_variant(repository(repo), onnx_path, card, replace=replace)
             result.update(model=published.model_name, version=published.version, path=str(published.path))
     _report_export(result, as_json)
 

@@ -9,10 +9,13 @@ A new version is assembled in a hidden staging folder inside the model's folder 
 index ignore non-numeric folders there) and renamed into place, so no reader ever sees half of it.
 """
 
+import contextlib
+import fcntl
 import hashlib
 import os
 import shutil
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +27,8 @@ from ..validation import describe
 from .model_folder import CARD_FILE, CONFIG_FILE, MODEL_FILE, remove_version
 from .statistics_forms import has_forms, remove_form_versions, write_forms
 from .triton_config import Flavour, render_config
+
+LOCK_FILE = ".publishing.lock"  # hidden: Triton and the index skip names that start with a dot
 
 
 class RepositoryError(ValueError):
@@ -150,15 +155,41 @@ def read_index(root: Path, cards: CardCache | None = None) -> RepositoryIndex:
     return index
 
 
-def publish_variant(root: Path, onnx_path: Path, card: VariantCard, flavour: Flavour = "onnxruntime") -> VariantVersion:
+def publish_variant(
+    root: Path, onnx_path: Path, card: VariantCard, flavour: Flavour = "onnxruntime", replace: bool = False
+) -> VariantVersion:
     """Publish `onnx_path` with `card` as the next version of its variant, atomically, its statistics forms first
-    where its tiles share the image's.
+    where its tiles share the image's; into a family that another job made only when `replace`.
 
-    A card that names a job is published once per (job, model): publishing it again returns the
-    version already there instead of a duplicate.
+    The family's owner is checked and the version published under one lock of the repository, so that of two
+    jobs publishing into a new family at once, one makes it and the other is refused. A card that names a job
+    is published once per (job, model): publishing it again returns the version already there.
     """
     if card.onnx_sha256 != sha256_file(onnx_path):
         raise RepositoryError(f"card's onnx_sha256 does not match {onnx_path}")
+    root.mkdir(parents=True, exist_ok=True)
+    with _locked(root):
+        owner = read_index(root).owner(card.family)
+        if owner is not None and owner != card.job and not replace:
+            raise RepositoryError(
+                f"family {card.family!r} was made by job {owner!r}: publishing into it needs `replace: true`"
+            )
+        return _publish(root, onnx_path, card, flavour)
+
+
+@contextlib.contextmanager
+def _locked(root: Path) -> Iterator[None]:
+    """The repository's publishing lock (an advisory lock on a file of its own: held by one publisher at a time,
+    across processes and, on file systems that pass locks on, across hosts)."""
+    with open(root / LOCK_FILE, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _publish(root: Path, onnx_path: Path, card: VariantCard, flavour: Flavour) -> VariantVersion:
     model_dir = root / card.model_name
     existing = _versions(model_dir)
     if card.job is not None:

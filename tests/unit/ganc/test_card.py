@@ -11,11 +11,17 @@ def test_safe_names_are_accepted(name):
 
 
 @pytest.mark.parametrize(
-    "name", ["", "..", "../etc", "a/b", "A", "sr4x--x", "-lead", ".hidden", "a b", "x" * 65, "naïve", "a\\b"]
+    "name",
+    ["", "..", "../etc", "a/b", "A", "sr4x--x", "-lead", "trail-", ".hidden", "a b", "x" * 65, "naïve", "a\\b"],
 )
 def test_unsafe_names_are_refused(name):
     with pytest.raises(UnsafeNameError, match="unsafe family name"):
         check_name("family", name)
+
+
+def test_every_model_name_splits_back_into_its_family_and_variant():
+    with pytest.raises(UnsafeNameError):
+        model_name("a-", "teacher")  # would be a---teacher: family "a", variant "-teacher"
 
 
 def test_model_names_join_family_and_variant():

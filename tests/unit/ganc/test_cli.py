@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 from compression.checkpoint import save_checkpoint
 from compression.models import ModelSpec
 from ganc.cli.main import app
-from ganc.repository import read_index
+from ganc.repository import RepositoryError, publish_variant, read_index
 
 runner = CliRunner()
 
@@ -58,6 +58,11 @@ def test_export_publishes_with_a_card(tmp_path):
     assert summary["model"] == "tiny--s8" and summary["version"] == 1
     (entry,) = read_index(tmp_path).versions
     assert entry.card.precision == "fp16" and entry.card.config == "8_8_8_8_8_8_8_8"
+    # The family is now the exports' own: a compression job keeps out of it unless it replaces it.
+    assert read_index(tmp_path).owner("tiny") == "ganc-export"
+    other = entry.card.model_copy(update={"job": "job-1", "variant": "s16"})
+    with pytest.raises(RepositoryError, match="was made by job 'ganc-export'"):
+        publish_variant(tmp_path, entry.onnx_path, other)
 
 
 def test_export_extracts_a_subnet_from_a_supernet_checkpoint(tmp_path):

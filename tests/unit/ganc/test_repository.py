@@ -105,8 +105,8 @@ def test_python_flavour_mirrors_every_version(tmp_path, tiny_onnx):
 
 
 def test_publishing_keeps_the_newest_versions_and_killed_publishers_leave_nothing_for_long(tmp_path, tiny_onnx):
-    for job in ("a", "b", "c", "d"):
-        publish_variant(tmp_path, tiny_onnx, VariantCard(**card_fields(tiny_onnx, job=job)))
+    for job in ("a", "b", "c", "d"):  # jobs that each replace the family's variant
+        publish_variant(tmp_path, tiny_onnx, VariantCard(**card_fields(tiny_onnx, job=job)), replace=True)
     assert prune_versions(tmp_path, "tiny--s8", keep=2) == [1, 2]
     assert [v.version for v in read_index(tmp_path).versions] == [3, 4]
     left = tmp_path / "tiny--s8" / ".staging-killed"
@@ -173,7 +173,11 @@ def _run(path, **feeds):
 def test_a_variant_whose_tiles_share_statistics_is_published_with_its_forms_as_models_of_their_own(tmp_path, tiny_onnx):
     card = VariantCard(**card_fields(tiny_onnx, tile_statistics="image"))
     publish_variant(tmp_path, tiny_onnx, card)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny--s8", "tiny--s8--statistics", "tiny--s8--tiles"]
+    assert sorted(p.name for p in tmp_path.iterdir() if p.is_dir()) == [
+        "tiny--s8",
+        "tiny--s8--statistics",
+        "tiny--s8--tiles",
+    ]
     index = read_index(tmp_path)
     assert [v.model_name for v in index.versions] == ["tiny--s8"] and index.problems == []
     assert has_forms(tmp_path, "tiny--s8", 1)
@@ -198,7 +202,7 @@ def test_a_variant_whose_tiles_share_statistics_is_published_with_its_forms_as_m
 
 def test_a_variant_whose_tiles_keep_their_own_statistics_has_no_forms(tmp_path, tiny_onnx):
     publish_variant(tmp_path, tiny_onnx, VariantCard(**card_fields(tiny_onnx)))
-    assert [p.name for p in tmp_path.iterdir()] == ["tiny--s8"]
+    assert [p.name for p in tmp_path.iterdir() if p.is_dir()] == ["tiny--s8"]
     assert add_missing_forms(tmp_path) == []
 
 
@@ -223,3 +227,50 @@ def test_the_python_flavour_derives_the_forms_and_runs_each_with_the_generic_mod
         model_dir = flavour / f"tiny--s8--{form}"
         assert 'backend: "python"' in (model_dir / "config.pbtxt").read_text()
         assert sorted(p.name for p in (model_dir / "1").iterdir()) == ["model.onnx", "model.py"]
+
+
+# Publishes one variant of family `tiny` as job argv[4], after waiting for the file argv[5] to appear.
+RACING_PUBLISHER = """
+import sys, time
+from pathlib import Path
+from ganc.card import VariantCard
+from ganc.repository import RepositoryError, publish_variant
+
+root, onnx, card, job, go = sys.argv[1:]
+card = VariantCard.model_validate_json(card).model_copy(update={"job": job, "variant": job})
+while not Path(go).exists():
+    time.sleep(0.001)
+try:
+    publish_variant(Path(root), Path(onnx), card)
+    print("published")
+except RepositoryError as error:
+    print(error)
+"""
+
+
+def test_of_jobs_publishing_into_a_new_family_at_once_one_makes_it_and_the_others_are_refused(tmp_path, tiny_onnx):
+    card = VariantCard(**card_fields(tiny_onnx)).model_dump_json()
+    go = tmp_path / "go"
+    publishers = [
+        subprocess.Popen(
+            [sys.executable, "-c", RACING_PUBLISHER, str(tmp_path / "repo"), str(tiny_onnx), card, job, str(go)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for job in ("job-a", "job-b", "job-c", "job-d")
+    ]
+    time.sleep(1.0)  # every publisher waiting at the line
+    go.touch()
+    said = [p.communicate(timeout=60)[0].strip() for p in publishers]
+    assert said.count("published") == 1
+    assert all("was made by job" in line for line in said if line != "published")
+    assert len(read_index(tmp_path / "repo").versions) == 1
+
+
+def test_a_family_is_published_into_by_its_own_job_or_with_replace_only(tmp_path, tiny_onnx):
+    publish_variant(tmp_path, tiny_onnx, VariantCard(**card_fields(tiny_onnx, job="maker")))
+    other = VariantCard(**card_fields(tiny_onnx, job="other", variant="s16"))
+    with pytest.raises(RepositoryError, match="family 'tiny' was made by job 'maker'"):
+        publish_variant(tmp_path, tiny_onnx, other)
+    assert publish_variant(tmp_path, tiny_onnx, other, replace=True).version == 1
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == [".publishing.lock"]
