@@ -1,6 +1,7 @@
 """ganc's configuration: environment variables with the prefix GANC_, each with a laptop default."""
 
 import json
+import socket
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -30,6 +31,15 @@ class Settings(BaseSettings):
     result_backend: str = Field("db+sqlite:///var/results.sqlite", description="redis://host:6379/1 in deployment")
     visibility_timeout_s: int = Field(48 * 3600, gt=0, description="redelivery after; above the longest job")
     job_max_attempts: int = Field(3, ge=1, description="a job whose worker is lost this often fails")
+    heartbeat_s: float = Field(30.0, gt=0, description="how often a running job's worker says it is alive")
+    heartbeat_stale_s: float = Field(
+        300.0, gt=0, description="a job's worker on another host silent for this long is lost: the job resumes"
+    )
+    worker_host: str = Field(
+        default_factory=socket.gethostname,
+        description="the host in a worker's name in job records (default: the hostname; a pod's, in Kubernetes): "
+        "a worker takes a job whose worker shares it as local, alive while its process is",
+    )
     job_time_limit_s: float = Field(24 * 3600, gt=0, description="a job's hard time limit when its spec sets none")
     # retention
     job_work_retention_days: float = Field(7, gt=0, description="a finished job's work folder is kept this long")

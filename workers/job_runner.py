@@ -7,7 +7,6 @@ import contextlib
 import logging
 import os
 import shutil
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -26,8 +25,10 @@ from ganc.spec import SpecError, confine_to_roots
 log = logging.getLogger("ganc.worker")
 PROGRESS_INTERVAL_S = 1.0
 HEARTBEAT_FILE = "heartbeat"
-HEARTBEAT_S = 30.0  # how often a running job's worker says it is alive
-HEARTBEAT_STALE_S = 300.0  # a worker on another host silent for this long is taken as lost
+
+
+class RunningElsewhereError(RuntimeError):
+    """A delivery of a job that a live worker runs: to be tried again once its heartbeat could have gone stale."""
 
 
 class JobCancelledError(Exception):
@@ -65,16 +66,16 @@ class JobProgress:
 def run_job(store: JobStore, job_id: str, settings: Settings, progress: JobProgress) -> JobRecord:
     """Run (or resume) a queued or running job to its end; returns the ended record.
 
-    A delivery of a job that a live worker is running is dropped (the broker handed it out again while it
-    ran); a job whose workers were lost `job_max_attempts` times fails instead of being tried forever.
+    A delivery of a job that a live worker is running raises RunningElsewhereError (the broker handed it out again
+    while it ran, or at once after a child on another host was killed, its heartbeat still fresh); a job whose
+    workers were lost `job_max_attempts` times fails instead of being tried forever.
     """
     work = work_folder(store, job_id)
     if store.cancel_requested(job_id):
         return cancel(store, job_id)
     record = store.get(job_id)
-    if running_elsewhere(store, record):
-        log.warning("job %s is running in %s already: this delivery is dropped", job_id, record.worker)
-        return record
+    if running_elsewhere(store, record, settings):
+        raise RunningElsewhereError(f"job {job_id} runs in {record.worker}")
     if record.attempts >= settings.job_max_attempts:
         lost = f"its worker was lost {record.attempts} times (out of memory?), so it is not tried again"
         return fail(store, job_id, lost)
@@ -83,13 +84,13 @@ def run_job(store: JobStore, job_id: str, settings: Settings, progress: JobProgr
         state="running",
         started_at=record.started_at or datetime.now(UTC),
         attempts=record.attempts + 1,
-        worker=worker_id(),
+        worker=worker_id(settings.worker_host),
         error=None,
         traceback=None,
     )
     try:
         spec = confine_to_roots(store.spec(job_id), settings.data_roots)
-        with heartbeat(store.folder(job_id) / HEARTBEAT_FILE):
+        with heartbeat(store.folder(job_id) / HEARTBEAT_FILE, settings.heartbeat_s):
             result = run_pipeline(
                 spec,
                 work,
@@ -176,17 +177,17 @@ def record_failure(store: JobStore, job_id: str, error: BaseException) -> None:
         fail(store, job_id, f"{type(error).__name__}: {first_line(error)}", error)
 
 
-def worker_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+def worker_id(host: str) -> str:
+    return f"{host}:{os.getpid()}"
 
 
 @contextlib.contextmanager
-def heartbeat(path: Path) -> Iterator[None]:
-    """Touch `path` every HEARTBEAT_S while the block runs: how workers on other hosts see this one alive."""
+def heartbeat(path: Path, every_s: float) -> Iterator[None]:
+    """Touch `path` every `every_s` while the block runs: how workers on other hosts see this one alive."""
     stop = threading.Event()
 
     def beat() -> None:
-        while not stop.wait(HEARTBEAT_S):
+        while not stop.wait(every_s):
             path.touch()
 
     path.touch()
@@ -199,24 +200,24 @@ def heartbeat(path: Path) -> Iterator[None]:
         thread.join()
 
 
-def running_elsewhere(store: JobStore, record: JobRecord) -> bool:
+def running_elsewhere(store: JobStore, record: JobRecord, settings: Settings) -> bool:
     """A running job whose worker is alive and not this process: on this host its process exists; on another,
     its heartbeat is fresh."""
-    if record.state != "running" or not record.worker or record.worker == worker_id():
+    if record.state != "running" or not record.worker or record.worker == worker_id(settings.worker_host):
         return False
     host, _, pid = record.worker.rpartition(":")
-    if host == socket.gethostname():
+    if host == settings.worker_host:
         return pid.isdigit() and _alive(int(pid))
     beat = store.folder(record.id) / HEARTBEAT_FILE
-    return beat.is_file() and time.time() - beat.stat().st_mtime < HEARTBEAT_STALE_S
+    return beat.is_file() and time.time() - beat.stat().st_mtime < settings.heartbeat_stale_s
 
 
-def orphaned(record: JobRecord) -> bool:
+def orphaned(record: JobRecord, host: str) -> bool:
     """A running job whose process on this host is gone (killed with its worker)."""
     if record.state != "running" or not record.worker:
         return False
-    host, _, pid = record.worker.rpartition(":")
-    return host == socket.gethostname() and pid.isdigit() and not _alive(int(pid))
+    worker_host, _, pid = record.worker.rpartition(":")
+    return worker_host == host and pid.isdigit() and not _alive(int(pid))
 
 
 def _alive(pid: int) -> bool:

@@ -36,7 +36,13 @@ def compress_generator(self: Task, job_id: str) -> dict:
     record = store.get(job_id)
     if record.state in ("queued", "running"):
         report = job_runner.JobProgress(store, job_id, lambda state: publish_progress(self, state))
-        record = job_runner.run_job(store, job_id, settings, report)
+        try:
+            record = job_runner.run_job(store, job_id, settings, report)
+        except job_runner.RunningElsewhereError as elsewhere:
+            # Not dropped: if that worker was lost (a killed child on another host), this delivery is what
+            # resumes the job once its heartbeat is stale; if it lives, the job has ended by then.
+            log.warning("%s: this delivery is tried again in %g s", elsewhere, settings.heartbeat_stale_s)
+            raise self.retry(countdown=settings.heartbeat_stale_s, max_retries=None) from None
     if record.state == "succeeded" and settings.triton_url:
         for entry in record.published.values():
             model, version = entry["model"], entry["version"]
@@ -62,7 +68,7 @@ def resend_orphans() -> list[str]:
     Redis redelivers it by itself after the visibility timeout.
     """
     store = JobStore(get_settings().jobs_root)
-    ids = [record.id for record in store.all() if job_runner.orphaned(record)]
+    ids = [record.id for record in store.all() if job_runner.orphaned(record, get_settings().worker_host)]
     for job_id in ids:
         store.update(job_id, state="queued", worker=None, message="requeued after its worker died")
         compress_generator.apply_async(args=[job_id], task_id=job_id, **store.spec(job_id).time_limits())

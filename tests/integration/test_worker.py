@@ -28,6 +28,7 @@ from tests.support import (
     spawn,
     start_worker,
     stop,
+    stop_all,
     wait_for,
     wait_for_http,
     wait_for_redis,
@@ -211,3 +212,28 @@ def test_a_redis_killed_and_restarted_during_a_job_loses_nothing(tmp_path):
     assert record.attempts == 1 and again == record  # it ran once, to its end
     versions = read_index(tmp_path / "repo").versions
     assert versions and {v.card.job for v in versions} == {job_id} and {v.version for v in versions} == {1}
+
+
+def test_a_job_whose_child_on_another_host_is_killed_is_resumed_by_a_worker_there(tmp_path, redis_port):
+    # Two workers on one Redis as two pods: each its own host name, heartbeats every second, stale after five.
+    env = {**broker_env(tmp_path, redis_port), "GANC_HEARTBEAT_S": "1", "GANC_HEARTBEAT_STALE_S": "5"}
+    store = JobStore(tmp_path / "jobs")
+    job_id = send(env, SLOW)
+    first = start_worker({**env, "GANC_WORKER_HOST": "pod-a"}, tmp_path / "worker-a.log")
+    second = None
+    try:
+        running = wait_for(store, job_id, lambda r: r.state == "running" and r.stage == "supernet", 120)
+        second = start_worker({**env, "GANC_WORKER_HOST": "pod-b"}, tmp_path / "worker-b.log")
+        time.sleep(5)  # the second worker is listening
+        os.kill(first.pid, signal.SIGTERM)  # the first takes nothing new while it waits for its job ...
+        time.sleep(1)
+        os.kill(int(running.worker.rsplit(":", 1)[1]), signal.SIGKILL)  # ... whose process the kernel kills
+        # Its delivery comes back at once, to the other pod, while the dead worker's heartbeat is fresh: not
+        # dropped (the job would stay `running` for ever) but tried again once the heartbeat is stale.
+        record = wait_for(store, job_id, lambda r: r.state in ("succeeded", "failed"), 300)
+    finally:
+        stop_all([p for p in (first, second) if p is not None])
+    logs = (tmp_path / "worker-b.log").read_text()
+    assert record.state == "succeeded", (record, logs[-3000:])
+    assert record.attempts == 2 and record.worker.startswith("pod-b:")
+    assert f"job {job_id} runs in pod-a:" in logs and "this delivery is tried again in 5 s" in logs

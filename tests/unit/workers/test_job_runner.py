@@ -1,4 +1,4 @@
-"""A job's life on a worker: deliveries of a job that is running elsewhere are dropped, lost workers are counted."""
+"""A job's life on a worker: deliveries of a job that is running elsewhere are deferred, lost workers counted."""
 
 import os
 import socket
@@ -13,7 +13,14 @@ from compression.pipeline import Pipeline
 from ganc.job_store import JobStore
 from ganc.settings import Settings
 from ganc.spec import parse_spec
-from workers.job_runner import HEARTBEAT_FILE, HEARTBEAT_STALE_S, JobProgress, heartbeat, remove_old_work, run_job
+from workers.job_runner import (
+    HEARTBEAT_FILE,
+    JobProgress,
+    RunningElsewhereError,
+    heartbeat,
+    remove_old_work,
+    run_job,
+)
 
 SPEC = {"family": "tiny", "task": "sr4x", "dataset": {"sample": "sr4x", "size": 32}, "search": {"macs_budgets": [1e12]}}
 
@@ -36,14 +43,16 @@ def test_a_job_whose_worker_was_lost_too_often_fails_instead_of_running_again(st
     assert not (store.folder(job.id) / "work").exists()
 
 
-def test_a_delivery_of_a_job_a_live_worker_runs_is_dropped(store, tmp_path):
+def test_a_delivery_of_a_job_a_live_worker_runs_is_deferred_not_run(store, tmp_path):
     job = store.create(parse_spec(SPEC))
     alive_here = f"{socket.gethostname()}:{os.getppid()}"
     store.update(job.id, state="running", attempts=1, worker=alive_here)
-    assert deliver(store, job.id, tmp_path).attempts == 1
+    with pytest.raises(RunningElsewhereError, match=f"runs in {alive_here}"):
+        deliver(store, job.id, tmp_path)
     (store.folder(job.id) / HEARTBEAT_FILE).touch()  # a worker on another host, alive
     store.update(job.id, worker="elsewhere:42")
-    assert deliver(store, job.id, tmp_path).state == "running"
+    with pytest.raises(RunningElsewhereError):
+        deliver(store, job.id, tmp_path)
     assert store.get(job.id).attempts == 1 and not (store.folder(job.id) / "work").exists()
 
 
@@ -52,14 +61,14 @@ def test_a_worker_on_another_host_that_fell_silent_is_taken_over(store, tmp_path
     store.update(job.id, state="running", attempts=3, worker="elsewhere:42")
     beat = store.folder(job.id) / HEARTBEAT_FILE
     beat.touch()
-    stale = time.time() - HEARTBEAT_STALE_S - 1
+    stale = time.time() - Settings().heartbeat_stale_s - 1
     os.utime(beat, (stale, stale))
     assert "lost 3 times" in deliver(store, job.id, tmp_path).error  # not dropped: counted, and over the cap
 
 
 def test_the_heartbeat_beats_while_a_job_runs(tmp_path):
     beat = tmp_path / HEARTBEAT_FILE
-    with heartbeat(beat):
+    with heartbeat(beat, 30.0):
         assert beat.is_file()
     before = beat.stat().st_mtime
     time.sleep(0.05)
