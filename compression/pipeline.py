@@ -22,7 +22,7 @@ from torch import nn
 
 from ganc.atomic import check_writable, write_text_atomically
 from ganc.card import model_name
-from ganc.repository import prune_versions, publish_variant, read_card, read_index
+from ganc.repository import prune_versions, publish_family, read_card, read_index
 from ganc.spec import CompressionSpec, SpecError, TrainingSpec
 
 from .checkpoint import load_generator, resolve_checkpoint
@@ -336,10 +336,13 @@ class Pipeline:
 
     def publish(self, exported: dict[str, str], gate: dict[str, dict]) -> dict[str, Any]:
         """Every exported variant that passed the gate, into the repository; the others, and why, as `held_back`."""
+        # The family's variants appear together, or none of them does.
+        variants = [
+            (Path(folder) / "model.onnx", read_card(Path(folder) / "card.json")) for folder in exported.values()
+        ]
+        versions = publish_family(self.repo, variants, replace=self.spec.replace) if variants else []
         published = {}
-        for done, (variant, folder) in enumerate(exported.items(), 1):
-            card = read_card(Path(folder) / "card.json")
-            version = publish_variant(self.repo, Path(folder) / "model.onnx", card, replace=self.spec.replace)
+        for done, (variant, version) in enumerate(zip(exported, versions), 1):
             if self.keep_versions is not None:
                 prune_versions(self.repo, version.model_name, self.keep_versions)
             published[variant] = {"model": version.model_name, "version": version.version, "path": str(version.path)}
@@ -462,7 +465,7 @@ def run_pipeline(
     if not resume and work_dir.exists() and any(work_dir.iterdir()):
         raise ValueError(f"work folder {work_dir} is not empty; pass --resume to continue that job")
     work_dir.mkdir(parents=True, exist_ok=True)
-    (work_dir / "spec.json").write_text(spec.model_dump_json(indent=2) + "\n")
+    write_text_atomically(work_dir / "spec.json", spec.model_dump_json(indent=2) + "\n")
     pipeline = Pipeline(
         spec, work_dir, repo, job, progress=progress, keep_versions=keep_versions, rerun_changed=rerun_changed
     )

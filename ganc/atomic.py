@@ -3,7 +3,8 @@
 A file is written under a hidden temporary name beside its destination and renamed over it; a folder
 is assembled in a hidden staging folder beside its destination and renamed into place. A rename within
 one file system is atomic, and names starting with a dot are skipped by every reader of ours (and by
-Triton, which loads only numeric version folders).
+Triton, which loads only numeric version folders). What is renamed into place is flushed to disk first, and
+the rename after it: a crash or a full disk leaves the old file or the new one, never a name over half a file.
 """
 
 import contextlib
@@ -20,7 +21,9 @@ def replacing(path: Path) -> Iterator[Path]:
     temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
     try:
         yield temporary
+        flush_to_disk(temporary)
         os.replace(temporary, path)
+        flush_entries(path.parent)
     finally:
         temporary.unlink(missing_ok=True)
 
@@ -28,6 +31,24 @@ def replacing(path: Path) -> Iterator[Path]:
 def write_text_atomically(path: Path, text: str) -> None:
     with replacing(path) as temporary:
         temporary.write_text(text)
+
+
+def flush_to_disk(path: Path) -> None:
+    """fsync `path`: a file, or a folder with everything in it (what is about to be renamed into place)."""
+    if path.is_dir():
+        for child in path.iterdir():
+            if not child.is_symlink():
+                flush_to_disk(child)
+    flush_entries(path)
+
+
+def flush_entries(path: Path) -> None:
+    """fsync `path` alone: a file's contents, or a folder's own entries (the names renamed into it)."""
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 @contextlib.contextmanager

@@ -15,7 +15,7 @@ from prometheus_client import REGISTRY, start_http_server
 
 from ganc.card import STATISTICS_FORMS, form_model_name
 from ganc.job_store import COMPRESS_TASK, JobStore, uses_redis
-from ganc.repository import add_missing_forms, has_forms, remove_stale_staging
+from ganc.repository import add_missing_forms, has_forms, remove_stale_staging, remove_unfinished
 from ganc.settings import get_settings
 
 from . import job_runner
@@ -90,11 +90,13 @@ STALE_STAGING_S = 3600.0  # a publisher's staging folder older than this was lef
 @worker_ready.connect
 def tidy_up(**_: object) -> None:
     """At start: queue again what dead workers left running, remove what finished work and killed publishers
-    left behind, and give the statistics forms to the variants published without them."""
+    left behind (staging folders, a family's variants placed before they all were), and give the statistics forms
+    to the variants published without them."""
     settings = get_settings()
     if not uses_redis(settings.broker_url):
         resend_orphans()
     remove_stale_staging(settings.model_repository, STALE_STAGING_S)
+    remove_unfinished(settings.model_repository)
     for model in add_missing_forms(settings.model_repository):
         log.info("statistics forms written for %s", model)
         if settings.triton_url:

@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ganc.atomic import write_text_atomically
 from ganc.card import MACS_SIZE
 from ganc.spec import Precision, SearchSpec
 
@@ -251,13 +252,13 @@ def run_search(
     # What the search found, as JSON and as a picture (every candidate as it was ranked, the ladder among them).
     _save(out_dir / "front.json", front)
     _save(out_dir / "ladder.json", ladder)
-    (out_dir / "teacher.json").write_text(json.dumps(teacher, indent=2))
+    write_text_atomically(out_dir / "teacher.json", json.dumps(teacher, indent=2))
     ranked = [replace(evaluator.cache[c.config], latency_measured_ms=c.latency_measured_ms) for c in ladder]
     metric = judge.metric if screening is judge else f"{judge.metric}, first {len(screening.pairs)} images"
     with stopwatch.part("plot"):
         plot_search(candidates, ranked, teacher, out_dir / "pareto.png", metric=metric, target=target.name)
     timing = {"seconds": stopwatch.seconds, "evaluated": len(candidates)}
-    (out_dir / "timing.json").write_text(json.dumps(timing, indent=2) + "\n")
+    write_text_atomically(out_dir / "timing.json", json.dumps(timing, indent=2) + "\n")
     return SearchResult(ladder, front, candidates, latency_model, teacher)
 
 
@@ -281,7 +282,9 @@ def _latency_model(
         (out_dir / "candidates.json").unlink(missing_ok=True)
     target = latency_target(spec)
     model, measured = calibrate(supernet, choice_set, target, spec.calibration_samples, rng, progress)
-    path.write_text(json.dumps({"target": target.name, "measured_ms": measured, "model": asdict(model)}, indent=2))
+    write_text_atomically(
+        path, json.dumps({"target": target.name, "measured_ms": measured, "model": asdict(model)}, indent=2)
+    )
     return model
 
 
@@ -306,7 +309,7 @@ def _search_by_evolution(
 
 
 def _save(path: Path, candidates: list[SearchCandidate]) -> None:
-    path.write_text(json.dumps([asdict(c) for c in candidates], indent=2) + "\n")
+    write_text_atomically(path, json.dumps([asdict(c) for c in candidates], indent=2) + "\n")
 
 
 def _load_candidates(path: Path) -> dict[str, SearchCandidate]:

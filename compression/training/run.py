@@ -21,6 +21,7 @@ from PIL import Image
 from pydantic import BaseModel, ValidationError
 from torch import nn
 
+from ganc.atomic import write_text_atomically
 from ganc.spec import TrainingSpec
 from ganc.validation import describe
 
@@ -117,7 +118,7 @@ class RunFolder:
 
     def write_config(self, config: BaseModel) -> None:
         self.path.mkdir(parents=True, exist_ok=True)
-        (self.path / "config.json").write_text(config.model_dump_json(indent=2) + "\n")
+        write_text_atomically(self.path / "config.json", config.model_dump_json(indent=2) + "\n")
 
     def append_log(self, name: str, step: int, values: dict[str, float]) -> None:
         path = self.path / name
@@ -130,14 +131,16 @@ class RunFolder:
             writer.writerow(row)
 
     def truncate_logs(self, step: int) -> None:
-        """Drop log rows past `step`: a resumed run writes them again."""
+        """Drop log rows past `step` (a resumed run writes them again), and a row a crash left half written."""
         for name in ("train_log.csv", "val_log.csv"):
             path = self.path / name
             if not path.exists():
                 continue
             lines = path.read_text().splitlines(keepends=True)
-            kept = lines[:1] + [line for line in lines[1:] if int(line.split(",", 1)[0]) <= step]
-            path.write_text("".join(kept))
+            # A row is appended, not replaced: a crash mid-write leaves a last line without its end, dropped here.
+            rows = [line for line in lines[1:] if line.endswith("\n") and line.split(",", 1)[0].isdigit()]
+            kept = lines[:1] + [line for line in rows if int(line.split(",", 1)[0]) <= step]
+            write_text_atomically(path, "".join(kept))
 
     def save_samples(self, step: int, rows: list[list[torch.Tensor]]) -> Path:
         tiles = [[to_image(t) for t in row] for row in rows]

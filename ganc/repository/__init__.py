@@ -10,10 +10,12 @@ from .layout import (
     VariantVersion,
     add_missing_forms,
     prune_versions,
+    publish_family,
     publish_variant,
     read_card,
     read_index,
     remove_stale_staging,
+    remove_unfinished,
     sha256_file,
 )
 from .model_folder import CARD_FILE, CONFIG_FILE, MODEL_FILE
@@ -35,10 +37,12 @@ __all__ = [
     "derive_python_flavour",
     "has_forms",
     "prune_versions",
+    "publish_family",
     "publish_variant",
     "read_card",
     "read_index",
     "remove_stale_staging",
+    "remove_unfinished",
     "render_config",
     "sha256_file",
 ]

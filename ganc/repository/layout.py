@@ -12,23 +12,26 @@ index ignore non-numeric folders there) and renamed into place, so no reader eve
 import contextlib
 import fcntl
 import hashlib
+import json
 import os
 import shutil
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from pydantic import ValidationError
 
-from ..atomic import staging_folder, write_text_atomically
-from ..card import VariantCard, is_form_model_name, split_model_name
+from ..atomic import flush_entries, write_text_atomically
+from ..card import STATISTICS_FORMS, VariantCard, form_model_name, is_form_model_name, split_model_name
 from ..validation import describe
-from .model_folder import CARD_FILE, CONFIG_FILE, MODEL_FILE, remove_version
+from .model_folder import CARD_FILE, MODEL_FILE, place_version, remove_version
 from .statistics_forms import has_forms, remove_form_versions, write_forms
 from .triton_config import Flavour, render_config
 
 LOCK_FILE = ".publishing.lock"  # hidden: Triton and the index skip names that start with a dot
+PENDING_PREFIX = ".pending-"
 
 
 class RepositoryError(ValueError):
@@ -130,6 +133,7 @@ def read_index(root: Path, cards: CardCache | None = None) -> RepositoryIndex:
     index = RepositoryIndex()
     if not root.is_dir():
         return index
+    pending = _pending(root)
     for model_dir in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
         if is_form_model_name(model_dir.name):
             continue
@@ -139,6 +143,8 @@ def read_index(root: Path, cards: CardCache | None = None) -> RepositoryIndex:
             index.problems.append(Problem(model_dir.name, str(error)))
             continue
         for version_dir in sorted(p for p in model_dir.iterdir() if p.is_dir() and p.name.isdigit()):
+            if (model_dir.name, int(version_dir.name)) in pending:
+                continue  # a publication not finished: all of its family's variants appear together
             where = f"{model_dir.name}/{version_dir.name}"
             try:
                 card = read(version_dir / CARD_FILE)
@@ -158,23 +164,62 @@ def read_index(root: Path, cards: CardCache | None = None) -> RepositoryIndex:
 def publish_variant(
     root: Path, onnx_path: Path, card: VariantCard, flavour: Flavour = "onnxruntime", replace: bool = False
 ) -> VariantVersion:
-    """Publish `onnx_path` with `card` as the next version of its variant, atomically, its statistics forms first
-    where its tiles share the image's; into a family that another job made only when `replace`.
+    """Publish `onnx_path` with `card` as the next version of its variant (publish_family, with one variant)."""
+    return publish_family(root, [(onnx_path, card)], flavour, replace)[0]
 
-    The family's owner is checked and the version published under one lock of the repository, so that of two
-    jobs publishing into a new family at once, one makes it and the other is refused. A card that names a job
-    is published once per (job, model): publishing it again returns the version already there.
+
+def publish_family(
+    root: Path,
+    variants: list[tuple[Path, VariantCard]],
+    flavour: Flavour = "onnxruntime",
+    replace: bool = False,
+) -> list[VariantVersion]:
+    """Publish one family's `variants` (each an ONNX file and its card) as the next version of each, all or
+    nothing: into a family that another job made only when `replace`.
+
+    Under the repository's lock (so that of two jobs publishing into a new family at once, one makes it and
+    the other is refused), the versions to come are listed in a pending file, which readers skip; each is
+    placed whole with its statistics forms (model_folder.place_version); a failure removes what was placed,
+    and the pending file goes once all are. A publisher killed half way leaves its pending file: what it placed
+    stays invisible and is removed by the next publisher or worker (remove_unfinished). A card that names a
+    job is published once per (job, model): publishing it again returns the version already there.
     """
-    if card.onnx_sha256 != sha256_file(onnx_path):
-        raise RepositoryError(f"card's onnx_sha256 does not match {onnx_path}")
+    for onnx_path, card in variants:
+        if card.onnx_sha256 != sha256_file(onnx_path):
+            raise RepositoryError(f"card's onnx_sha256 does not match {onnx_path}")
+    families = {card.family for _, card in variants}
+    if len(families) != 1:
+        raise RepositoryError(f"one family at a time, not {sorted(families)}")
     root.mkdir(parents=True, exist_ok=True)
     with _locked(root):
-        owner = read_index(root).owner(card.family)
-        if owner is not None and owner != card.job and not replace:
+        _remove_unfinished(root)
+        family = families.pop()
+        owner = read_index(root).owner(family)
+        if owner is not None and owner != variants[0][1].job and not replace:
             raise RepositoryError(
-                f"family {card.family!r} was made by job {owner!r}: publishing into it needs `replace: true`"
+                f"family {family!r} was made by job {owner!r}: publishing into it needs `replace: true`"
             )
-        return _publish(root, onnx_path, card, flavour)
+        results, new = [], []
+        for onnx_path, card in variants:
+            before = _published_before(root, card)
+            if before is not None:
+                results.append((before.card, before.version))
+                continue
+            version = max(_versions(root / card.model_name), default=0) + 1
+            new.append((onnx_path, card, version))
+            results.append((card, version))
+        pending = root / f"{PENDING_PREFIX}{uuid.uuid4().hex}.json"
+        write_text_atomically(pending, json.dumps([[card.model_name, version] for _, card, version in new]))
+        try:
+            for onnx_path, card, version in new:
+                _place(root, onnx_path, card, version, flavour)
+        except BaseException:
+            _remove_versions(root, [(card.model_name, version) for _, card, version in new])
+            pending.unlink()
+            raise
+        pending.unlink()
+        flush_entries(root)
+    return [VariantVersion(card, version, root / card.model_name / str(version)) for card, version in results]
 
 
 @contextlib.contextmanager
@@ -189,32 +234,63 @@ def _locked(root: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _publish(root: Path, onnx_path: Path, card: VariantCard, flavour: Flavour) -> VariantVersion:
+def _published_before(root: Path, card: VariantCard) -> VariantVersion | None:
+    """The version of `card`'s job with the same file, where there is one."""
+    if card.job is None:
+        return None
     model_dir = root / card.model_name
-    existing = _versions(model_dir)
-    if card.job is not None:
-        for version in existing:
-            published = read_card(model_dir / str(version) / CARD_FILE)
-            if published.job == card.job and published.onnx_sha256 == card.onnx_sha256:
-                return VariantVersion(published, version, model_dir / str(version))
+    for version in _versions(model_dir):
+        published = read_card(model_dir / str(version) / CARD_FILE)
+        if published.job == card.job and published.onnx_sha256 == card.onnx_sha256:
+            return VariantVersion(published, version, model_dir / str(version))
+    return None
 
-    model_dir.mkdir(parents=True, exist_ok=True)
-    write_text_atomically(model_dir / CONFIG_FILE, render_config(card, flavour))
-    with staging_folder(model_dir) as staging:
-        shutil.copyfile(onnx_path, staging / MODEL_FILE)
-        (staging / CARD_FILE).write_text(card.model_dump_json(indent=2) + "\n")
-        version = max(existing, default=0) + 1
-        while True:
-            if card.tile_statistics == "image":
-                write_forms(root, card, onnx_path, version, flavour)
-            try:
-                os.rename(staging, model_dir / str(version))
-                break
-            except OSError:
-                if not (model_dir / str(version)).exists():
-                    raise
-                version += 1  # another publisher took this number first
-    return VariantVersion(card, version, model_dir / str(version))
+
+def _place(root: Path, onnx_path: Path, card: VariantCard, version: int, flavour: Flavour) -> None:
+    if card.tile_statistics == "image":
+        write_forms(root, card, onnx_path, version, flavour)
+
+    def fill(folder: Path) -> None:
+        shutil.copyfile(onnx_path, folder / MODEL_FILE)
+        (folder / CARD_FILE).write_text(card.model_dump_json(indent=2) + "\n")
+
+    place_version(root / card.model_name, version, render_config(card, flavour), fill)
+
+
+def _pending(root: Path) -> set[tuple[str, int]]:
+    """The versions that publications not finished placed, or were about to."""
+    return {
+        (model, version)
+        for marker in root.glob(f"{PENDING_PREFIX}*.json")
+        for model, version in json.loads(marker.read_text())
+    }
+
+
+def _remove_unfinished(root: Path) -> None:
+    """What publishers killed half way left: their versions, their forms, and their pending files (called under
+    the lock, when no publisher is half way)."""
+    for marker in root.glob(f"{PENDING_PREFIX}*.json"):
+        _remove_versions(root, [tuple(entry) for entry in json.loads(marker.read_text())])
+        marker.unlink()
+
+
+def remove_unfinished(root: Path) -> None:
+    """Under the repository's lock: what publishers killed half way left (a worker does it at start)."""
+    if root.is_dir():
+        with _locked(root):
+            _remove_unfinished(root)
+
+
+def _remove_versions(root: Path, placed: list[tuple[str, int]]) -> None:
+    """Each (model, version) and its forms, where they exist; a model left without a version goes whole."""
+    for model, version in placed:
+        for model_dir in [root / model, *(root / form_model_name(model, form) for form in STATISTICS_FORMS)]:
+            if (model_dir / str(version)).exists():
+                remove_version(model_dir, version)
+            if model_dir.is_dir() and not _versions(model_dir):
+                doomed = root / f".removing-{model_dir.name}-{uuid.uuid4().hex}"
+                os.rename(model_dir, doomed)
+                shutil.rmtree(doomed)
 
 
 def prune_versions(root: Path, model: str, keep: int) -> list[int]:
@@ -243,17 +319,14 @@ def add_missing_forms(root: Path) -> list[str]:
 
 
 def remove_stale_staging(root: Path, older_than_s: float) -> list[Path]:
-    """Staging folders that a killed publisher left behind (older than `older_than_s`), removed."""
+    """Staging folders that a killed publisher left behind (older than `older_than_s`), removed: a new model's
+    beside the models, a new version's in its model's folder."""
     if not root.is_dir():
         return []
     cutoff = time.time() - older_than_s
-    stale = [
-        path
-        for model_dir in root.iterdir()
-        if model_dir.is_dir()
-        for path in model_dir.glob(".staging-*")
-        if path.stat().st_mtime < cutoff
-    ]
+    models = [p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    staged = [*root.glob(".staging-*"), *(path for model_dir in models for path in model_dir.glob(".staging-*"))]
+    stale = [path for path in staged if path.stat().st_mtime < cutoff]
     for path in stale:
         shutil.rmtree(path, ignore_errors=True)
     return stale

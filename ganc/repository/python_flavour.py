@@ -9,9 +9,9 @@ import os
 import shutil
 from pathlib import Path
 
-from ..atomic import staging_folder, write_text_atomically
-from .layout import RepositoryIndex, read_index
-from .model_folder import CARD_FILE, CONFIG_FILE, MODEL_FILE
+from ..atomic import write_text_atomically
+from .layout import RepositoryIndex, VariantVersion, read_index
+from .model_folder import CARD_FILE, CONFIG_FILE, MODEL_FILE, place_version
 from .statistics_forms import has_forms, write_forms
 from .triton_config import PYTHON_MODEL, render_config
 
@@ -22,19 +22,19 @@ def derive_python_flavour(canonical: Path, target: Path) -> RepositoryIndex:
     target.mkdir(parents=True, exist_ok=True)
     for entry in index.versions:
         model_dir = target / entry.model_name
-        model_dir.mkdir(exist_ok=True)
         config = model_dir / CONFIG_FILE
         text = render_config(entry.card, "python")
-        if not config.is_file() or config.read_text() != text:
+        if config.is_file() and config.read_text() != text:
             write_text_atomically(config, text)
         if entry.card.tile_statistics == "image" and not has_forms(target, entry.model_name, entry.version):
             write_forms(target, entry.card, entry.onnx_path, entry.version, "python")
-        version_dir = model_dir / str(entry.version)
-        if version_dir.exists():
+        if (model_dir / str(entry.version)).exists():
             continue
-        with staging_folder(model_dir) as staging:
-            shutil.copyfile(PYTHON_MODEL, staging / PYTHON_MODEL.name)
+
+        def fill(folder: Path, entry: VariantVersion = entry) -> None:
+            shutil.copyfile(PYTHON_MODEL, folder / PYTHON_MODEL.name)
             for name in (MODEL_FILE, CARD_FILE):
-                os.symlink((entry.path / name).resolve(), staging / name)
-            os.rename(staging, version_dir)
+                os.symlink((entry.path / name).resolve(), folder / name)
+
+        place_version(model_dir, entry.version, text, fill)
     return index

@@ -9,36 +9,30 @@ at publishing, before the variant's version appears, for every variant whose til
 `add_missing_forms` writes them for versions published without (a repository kept in git holds none of them).
 """
 
-import os
 import shutil
 from pathlib import Path
 
 import onnx
 
-from ..atomic import staging_folder, write_text_atomically
 from ..card import STATISTICS_FORMS, STATISTICS_INPUT, STATISTICS_OUTPUT, VariantCard, form_model_name
 from .image_statistics import statistics_form, tile_form
-from .model_folder import CONFIG_FILE, MODEL_FILE, remove_version
+from .model_folder import MODEL_FILE, place_version, remove_version
 from .triton_config import PYTHON_MODEL, Flavour, render_config
 
 
 def write_forms(root: Path, card: VariantCard, onnx_path: Path, version: int, flavour: Flavour) -> None:
-    """Both forms of `onnx_path` as `version` of their models under `root`, each version folder renamed into place
-    whole (one left there by a publisher that failed before its variant appeared is replaced)."""
+    """Both forms of `onnx_path` as `version` of their models under `root` (model_folder.place_version)."""
     graph = onnx.load(onnx_path)
     derived = {"statistics": statistics_form(graph, STATISTICS_OUTPUT), "tiles": tile_form(graph, STATISTICS_INPUT)}
     for form in STATISTICS_FORMS:
-        model_dir = root / form_model_name(card.model_name, form)
-        model_dir.mkdir(parents=True, exist_ok=True)
-        write_text_atomically(model_dir / CONFIG_FILE, render_config(card, flavour, form))
-        with staging_folder(model_dir) as staging:
-            onnx.save(derived[form], staging / MODEL_FILE)
+
+        def fill(folder: Path, form: str = form) -> None:
+            onnx.save(derived[form], folder / MODEL_FILE)
             if flavour == "python":
-                shutil.copyfile(PYTHON_MODEL, staging / PYTHON_MODEL.name)
-            version_dir = model_dir / str(version)
-            if version_dir.exists():
-                remove_version(model_dir, version)
-            os.rename(staging, version_dir)
+                shutil.copyfile(PYTHON_MODEL, folder / PYTHON_MODEL.name)
+
+        config = render_config(card, flavour, form)
+        place_version(root / form_model_name(card.model_name, form), version, config, fill)
 
 
 def has_forms(root: Path, model: str, version: int) -> bool:

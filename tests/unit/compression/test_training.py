@@ -377,3 +377,18 @@ def test_parts_given_the_teachers_inputs_need_the_teachers_trunk(teacher_run, tm
         )
     with pytest.raises(ValueError, match="lambda_distill > 0"):
         _distill_run(tmp_path / "z", teacher_run, part_inputs="teacher", lambda_distill=0)
+
+
+def test_a_resumed_run_drops_the_log_rows_past_its_checkpoint_and_a_row_a_crash_left_half_written(tmp_path):
+    from compression.training.run import RunFolder
+
+    run = RunFolder(tmp_path)
+    for step in (10, 20, 30):
+        run.append_log("train_log.csv", step, {"loss": 0.5})
+    with open(tmp_path / "train_log.csv", "a") as handle:
+        handle.write("4")  # a crash in the middle of the next row
+    run.truncate_logs(20)
+    rows = list(csv.DictReader(open(tmp_path / "train_log.csv")))
+    assert [row["step"] for row in rows] == ["10", "20"]
+    run.append_log("train_log.csv", 30, {"loss": 0.25})
+    assert (tmp_path / "train_log.csv").read_text().splitlines()[-1] == "30,0.25"

@@ -19,9 +19,11 @@ from ganc.repository import (
     derive_python_flavour,
     has_forms,
     prune_versions,
+    publish_family,
     publish_variant,
     read_index,
     remove_stale_staging,
+    remove_unfinished,
 )
 from tests.support import card_fields
 
@@ -133,10 +135,10 @@ def test_a_card_cache_reads_a_card_again_only_when_its_file_changed(tmp_path, ti
 
 # Publishes, and kills itself with SIGKILL part-way: in the middle of copying the model, or just before the rename.
 KILLED_PUBLISHER = """
-import os, signal, sys
+import os, shutil, signal, sys
 from pathlib import Path
-import ganc.repository.layout as layout
 from ganc.card import VariantCard
+from ganc.repository import publish_variant
 
 root, onnx, card, where = sys.argv[1:]
 def die(*_):
@@ -146,23 +148,29 @@ def copy_half(source, target):
     Path(target).write_bytes(data[: len(data) // 2])
     die()
 if where == "copy":
-    layout.shutil.copyfile = copy_half
+    shutil.copyfile = copy_half
 else:
-    layout.os.rename = die
-layout.publish_variant(Path(root), Path(onnx), VariantCard.model_validate_json(card))
+    os.rename = die
+publish_variant(Path(root), Path(onnx), VariantCard.model_validate_json(card))
 """
 
 
 @pytest.mark.parametrize("where", ["copy", "rename"])
-def test_a_publisher_killed_half_way_leaves_no_half_model(tmp_path, tiny_onnx, where):
-    card = VariantCard(**card_fields(tiny_onnx))
+@pytest.mark.parametrize("model_is_new", [True, False])
+def test_a_publisher_killed_half_way_leaves_no_half_model_and_no_config_without_a_version(
+    tmp_path, tiny_onnx, where, model_is_new
+):
+    card = VariantCard(**card_fields(tiny_onnx, job="second"))
+    if not model_is_new:  # a version 1 that nobody owns (published before owners were recorded)
+        publish_variant(tmp_path, tiny_onnx, VariantCard(**card_fields(tiny_onnx)))
     command = [sys.executable, "-c", KILLED_PUBLISHER, str(tmp_path), str(tiny_onnx), card.model_dump_json(), where]
     assert subprocess.run(command, check=False).returncode == -signal.SIGKILL
     index = read_index(tmp_path)
-    assert index.versions == [] and index.problems == []  # readers see nothing, not half a model
+    assert [v.version for v in index.versions] == ([] if model_is_new else [1]) and index.problems == []
     assert len(remove_stale_staging(tmp_path, 0)) == 1
-    assert [p.name for p in (tmp_path / card.model_name).iterdir()] == ["config.pbtxt"]
-    assert publish_variant(tmp_path, tiny_onnx, card).version == 1
+    models = [p for p in tmp_path.iterdir() if p.is_dir()]
+    assert all(any(v.is_dir() for v in model.iterdir()) for model in models)  # never a config alone
+    assert publish_variant(tmp_path, tiny_onnx, card).version == (1 if model_is_new else 2)
 
 
 def _run(path, **feeds):
@@ -274,3 +282,59 @@ def test_a_family_is_published_into_by_its_own_job_or_with_replace_only(tmp_path
         publish_variant(tmp_path, tiny_onnx, other)
     assert publish_variant(tmp_path, tiny_onnx, other, replace=True).version == 1
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == [".publishing.lock"]
+
+
+# Publishes two variants of family `tiny` together; argv[5]: "kill" dies as the second is being placed,
+# "full" has a file size limit that the second variant's model passes, as a disk that fills would.
+FAMILY_PUBLISHER = """
+import os, resource, signal, sys
+from pathlib import Path
+import ganc.repository.layout as layout
+from ganc.card import VariantCard
+
+root, small, large, cards, how = sys.argv[1:]
+first, second = (VariantCard.model_validate_json(c) for c in cards.split("\\\\n"))
+if how == "kill":
+    place = layout._place
+    def place_then_die(root, onnx_path, card, version, flavour):
+        if card.variant == second.variant:
+            os.kill(os.getpid(), signal.SIGKILL)
+        place(root, onnx_path, card, version, flavour)
+    layout._place = place_then_die
+else:
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails (EFBIG) instead of killing
+    limit = (Path(small).stat().st_size + Path(large).stat().st_size) // 2
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+layout.publish_family(Path(root), [(Path(small), first), (Path(large), second)])
+"""
+
+
+@pytest.mark.parametrize("how", ["kill", "full"])
+def test_a_family_publishes_all_or_nothing(tmp_path, tiny_onnx, how):
+    from compression.export import export_onnx
+    from compression.models import ModelSpec
+
+    large = tmp_path / "large.onnx"
+    export_onnx(ModelSpec("sub_mobile_resnet", {"config": "32_32_32_32_32_32_32_32", "n_blocks": 3}).build(), large)
+    assert large.stat().st_size > 2 * tiny_onnx.stat().st_size  # the second file is the one past the limit
+    repo = tmp_path / "repo"
+    first = VariantCard(**card_fields(tiny_onnx, job="j", variant="small", tile_statistics="image"))
+    second = VariantCard(**card_fields(large, job="j", variant="large"))
+    cards = "\\n".join(c.model_dump_json() for c in (first, second))
+    result = subprocess.run(
+        [sys.executable, "-c", FAMILY_PUBLISHER, str(repo), str(tiny_onnx), str(large), cards, how],
+        capture_output=True,
+        text=True,
+    )
+    if how == "kill":
+        assert result.returncode == -signal.SIGKILL
+        assert (repo / "tiny--small" / "1" / "model.onnx").is_file()  # placed before the publisher died
+    else:
+        assert result.returncode == 1 and "File too large" in result.stderr, result.stderr[-2000:]
+    index = read_index(repo)
+    assert index.versions == [] and index.problems == []  # the first variant placed, and still not visible
+    remove_unfinished(repo)
+    remove_stale_staging(repo, 0)
+    assert not [p for p in repo.iterdir() if p.is_dir()]  # no model, form or config left behind
+    published = publish_family(repo, [(tiny_onnx, first), (large, second)])
+    assert [v.version for v in published] == [1, 1] and len(read_index(repo).versions) == 2
