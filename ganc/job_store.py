@@ -7,6 +7,7 @@ it as the pipeline reports progress; a `cancel` file asks the worker to stop at 
 """
 
 import json
+import os
 import shutil
 import uuid
 from datetime import UTC, datetime
@@ -15,7 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from .atomic import write_text_atomically
+from .atomic import flush_to_disk, staging_folder, write_text_atomically
 from .settings import Settings
 from .spec import CompressionSpec
 
@@ -87,11 +88,15 @@ class JobStore:
         shutil.rmtree(self.folder(job_id))
 
     def create(self, spec: CompressionSpec) -> JobRecord:
+        """A new job's folder with its request and record, assembled aside and renamed into place whole: a full
+        disk leaves no folder behind."""
         record = JobRecord(id=new_job_id(), family=spec.family, created_at=datetime.now(UTC))
-        folder = self.folder(record.id)
-        folder.mkdir(parents=True)
-        (folder / "request.json").write_text(spec.model_dump_json(indent=2) + "\n")
-        self.save(record)
+        self.root.mkdir(parents=True, exist_ok=True)
+        with staging_folder(self.root) as staging:
+            (staging / "request.json").write_text(spec.model_dump_json(indent=2) + "\n")
+            (staging / JOB_FILE).write_text(record.model_dump_json(indent=2) + "\n")
+            flush_to_disk(staging)
+            os.rename(staging, self.folder(record.id))
         return record
 
     def spec(self, job_id: str) -> CompressionSpec:
@@ -116,6 +121,8 @@ class JobStore:
             return []
         records = []
         for folder in self.root.iterdir():
+            if folder.name.startswith("."):
+                continue  # a job's folder being assembled
             try:
                 records.append(self.get(folder.name))
             except KeyError:

@@ -59,7 +59,10 @@ class JobQueue:
             spec = within_limits(confine_to_roots(parse_spec(data, "spec"), self.settings.data_roots), self.settings)
         except ValueError as error:
             raise JobError(422, str(error)) from None
-        record = self.store.create(spec)
+        try:
+            record = self.store.create(spec)
+        except OSError as error:  # a full or read-only jobs folder: nothing was left in it
+            raise JobError(503, f"the jobs folder cannot take a job now ({error.strerror}); retry later") from None
         try:
             self.celery.send_task(COMPRESS_TASK, args=[record.id], task_id=record.id, **spec.time_limits())
         except Exception as error:  # the broker is unreachable: forget the job rather than leave it queued forever

@@ -1,6 +1,7 @@
 """The job endpoints in process, with a real broker (kombu's SQLite transport) and a real jobs folder."""
 
 import asyncio
+import errno
 import json
 
 import httpx
@@ -8,6 +9,7 @@ import pytest
 from celery import Celery
 from fastapi.testclient import TestClient
 
+from ganc import job_store
 from ganc.job_store import COMPRESS_TASK
 from ganc.settings import Settings
 from service.app import create_app
@@ -121,6 +123,18 @@ def test_non_finite_numbers_and_symlink_loops_get_422_and_nothing_is_queued(env)
     response = client.post("/v1/jobs", json={**SPEC, "dataset": dataset}, headers=AUTH)
     assert response.status_code == 422 and "dataset.photos" in response.json()["error"]
     assert queued_messages(broker) == 0
+
+
+def test_a_full_disk_while_creating_a_job_is_a_503_that_leaves_no_folder(env, monkeypatch):
+    client, tmp_path, broker = env
+
+    def full(path):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(job_store, "flush_to_disk", full)
+    response = client.post("/v1/jobs", json=SPEC, headers=AUTH)
+    assert response.status_code == 503 and "No space left on device" in response.json()["error"]
+    assert not list((tmp_path / "jobs").iterdir()) and queued_messages(broker) == 0
 
 
 def test_a_body_that_is_not_json_is_refused(env):
