@@ -388,7 +388,7 @@ def test_a_resumed_run_drops_the_log_rows_past_its_checkpoint_and_a_row_a_crash_
     with open(tmp_path / "train_log.csv", "a") as handle:
         handle.write("4")  # a crash in the middle of the next row
     run.truncate_logs(20)
-    rows = list(csv.DictReader(open(tmp_path / "train_log.csv")))
+    rows = list(csv.DictReader((tmp_path / "train_log.csv").read_text().splitlines()))
     assert [row["step"] for row in rows] == ["10", "20"]
     run.append_log("train_log.csv", 30, {"loss": 0.25})
     assert (tmp_path / "train_log.csv").read_text().splitlines()[-1] == "30,0.25"
