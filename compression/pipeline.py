@@ -45,6 +45,7 @@ from .metrics.quality import teacher_outputs
 from .models import TRUNK_SUFFIX, ChannelConfig, ModelSpec, extract_subnet, get_choice_set
 from .precision import check_runnable
 from .progress import Progress, no_progress
+from .report import write_report
 from .search import Judge, check_budgets_reachable, latency_target, measure_model_ms, run_search
 from .stage_inputs import INPUTS_FILE, changed_fields, read_inputs, stage_inputs
 from .training import DataConfig, DistillRun, Teacher, TeacherRun, load_teacher, train_distill, train_teacher
@@ -362,7 +363,8 @@ class Pipeline:
         exported = self.stage(
             "export", lambda: self.export(dataset, teacher, supernet, finetuned, search["latency_ms"])
         )
-        return self.stage("publish", lambda: self.publish(exported["variants"], exported["gate"]))
+        published = self.stage("publish", lambda: self.publish(exported["variants"], exported["gate"]))
+        return {**published, "report": str(write_report(self.work, self.spec, published))}
 
     # -- helpers of the stages -----------------------------------------------------------------
     def _train_student(self, run: DistillRun) -> dict[str, Any]:

@@ -20,6 +20,8 @@ from .atomic import flush_to_disk, staging_folder, write_text_atomically
 from .settings import Settings
 from .spec import CompressionSpec
 
+REPORT_FILE = "report.html"  # in a job's work folder once it has published: what it bought and cost
+
 COMPRESS_TASK = "ganc.compress_generator"
 JOB_FILE = "job.json"
 CANCEL_FILE = "cancel"
@@ -77,6 +79,10 @@ class JobStore:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+
+    def work_folder(self, job_id: str) -> Path:
+        """Where the job's pipeline works (its stages, checkpoints and REPORT_FILE)."""
+        return self.folder(job_id) / "work"
 
     def folder(self, job_id: str) -> Path:
         if not job_id.isalnum():

@@ -4,6 +4,7 @@ The gateway never imports the workers: it writes the job record and sends the ta
 """
 
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from celery import Celery
@@ -11,6 +12,7 @@ from celery import Celery
 from ganc.job_store import (
     COMPRESS_TASK,
     FINAL_STATES,
+    REPORT_FILE,
     JobRecord,
     JobStore,
     broker_transport_options,
@@ -69,6 +71,14 @@ class JobQueue:
             self.store.remove(record.id)
             raise JobError(503, f"the job queue is unreachable ({type(error).__name__}); retry later") from None
         return record
+
+    def report(self, job_id: str) -> Path:
+        """The job's report, once it has published."""
+        self.get(job_id)
+        path = self.store.work_folder(job_id) / REPORT_FILE
+        if not path.is_file():
+            raise JobError(404, f"job {job_id!r} has no report yet: a job writes it once it has published")
+        return path
 
     def get(self, job_id: str) -> JobRecord:
         try:

@@ -111,7 +111,7 @@ def run_job(store: JobStore, job_id: str, settings: Settings, progress: JobProgr
 
 
 def work_folder(store: JobStore, job_id: str) -> Path:
-    return store.folder(job_id) / "work"
+    return store.work_folder(job_id)
 
 
 def remove_old_work(store: JobStore, retention_days: float) -> list[str]:

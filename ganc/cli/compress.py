@@ -63,6 +63,7 @@ def compress(
         )
     bars.close()
     typer.echo(json.dumps(result))
+    typer.echo(f"report: {result['report']}", err=True)
 
 
 @friendly_errors

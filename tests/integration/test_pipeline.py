@@ -3,11 +3,13 @@
 import json
 import shutil
 import time
+from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
 import pytest
 import tritonclient.http as httpclient
+from playwright.sync_api import sync_playwright
 
 import compression.export.quantize as quantize_module
 from compression.pipeline import MARKER, ResumeError, quantize_family, run_pipeline
@@ -185,3 +187,28 @@ def test_a_resume_runs_again_only_the_stages_whose_inputs_changed(pipeline_run, 
     assert [e[0] for e in events if e[3] == "done"] == ["finetune", "export", "publish"]
     finetuned = next(p for p in (work / "finetune").iterdir() if p.is_dir())
     assert json.loads((finetuned / "config.json").read_text())["training"]["steps"] == 4
+
+
+def test_the_job_writes_a_report_whose_numbers_are_the_cards_and_whose_images_load(pipeline_run):
+    root, result, _, _ = pipeline_run
+    report = Path(result["report"])
+    assert report == root / "work" / "report.html"
+    cards = {e.card.variant: e.card for e in read_index(root / "repo").versions}
+    chromium = shutil.which("chromium")
+    assert chromium, "Debian's chromium is missing: apt-get install chromium (.ci/run does)"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        try:
+            page = browser.new_page()
+            page.goto(report.as_uri())
+            images = page.locator("img")
+            assert images.count() == 2  # the photos and the search's front, inline
+            for i in range(images.count()):
+                assert images.nth(i).evaluate("img => img.complete && img.naturalWidth > 0")
+            for variant, card in cards.items():
+                cells = page.locator(f'tr[data-variant="{variant}"] td').all_inner_texts()
+                assert cells[1] == f"{card.macs / 1e9:.3f}G" and cells[3] == f"{card.params / 1e6:.3f}M", variant
+                assert cells[4] == f"{next(iter(card.latency_ms.values())):.1f} ms", variant
+                assert cells[5] == f"{card.quality['psnr']:.2f} dB" and cells[-1] == "published", variant
+        finally:
+            browser.close()

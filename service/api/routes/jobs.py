@@ -8,7 +8,7 @@ import hmac
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import FileResponse, JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from ganc.job_store import JobRecord
@@ -68,6 +68,16 @@ def list_jobs(jobs: JobsDep, limit: Annotated[int, Query(gt=0, le=500)] = 50) ->
 def get_job(job_id: str, jobs: JobsDep) -> JobRecord:
     """A job's state, stage and progress, timestamps, published variants with their cards, or its error."""
     return jobs.get(job_id)
+
+
+@router.get(
+    "/v1/jobs/{job_id}/report",
+    response_class=FileResponse,
+    responses={**error_responses(404), 200: {"content": {"text/html": {}}, "description": "the report"}},
+)
+def job_report(job_id: str, jobs: JobsDep) -> FileResponse:
+    """The job's report (one self-contained page: the ladder, the photos, the search, the stage times, the spec)."""
+    return FileResponse(jobs.report(job_id), media_type="text/html")
 
 
 @router.delete("/v1/jobs/{job_id}", status_code=202, response_model=JobRecord, responses=error_responses(404, 409))

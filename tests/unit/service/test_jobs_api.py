@@ -137,6 +137,21 @@ def test_a_full_disk_while_creating_a_job_is_a_503_that_leaves_no_folder(env, mo
     assert not list((tmp_path / "jobs").iterdir()) and queued_messages(broker) == 0
 
 
+def test_a_jobs_report_is_served_once_written_and_only_with_the_token(env):
+    client, tmp_path, _ = env
+    job_id = client.post("/v1/jobs", json=SPEC, headers=AUTH).json()["id"]
+    response = client.get(f"/v1/jobs/{job_id}/report", headers=AUTH)
+    assert response.status_code == 404 and "no report yet" in response.json()["error"]
+    work = tmp_path / "jobs" / job_id / "work"
+    work.mkdir()
+    (work / "report.html").write_text("<!doctype html><h1>tiny</h1>")
+    response = client.get(f"/v1/jobs/{job_id}/report", headers=AUTH)
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/html")
+    assert "<h1>tiny</h1>" in response.text
+    assert client.get(f"/v1/jobs/{job_id}/report").status_code == 401
+    assert client.get("/v1/jobs/nosuchjob/report", headers=AUTH).status_code == 404
+
+
 def test_a_body_that_is_not_json_is_refused(env):
     client, _, _ = env
     response = client.post("/v1/jobs", content=b"family: x", headers={**AUTH, "Content-Type": "application/yaml"})
