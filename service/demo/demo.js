@@ -10,7 +10,9 @@ const $ = (id) => document.getElementById(id);
 const state = {
   families: {}, family: null, source: null, modelInput: null,
   lens: null, inFlight: false, dirty: false, lastVariant: null,
+  touched: false, // the visitor picked something: the opening example stops where it is
 };
+const OPENING_SAMPLE = "astronaut";
 
 function budget() { return BUDGETS[Number($("budget").value)]; }
 
@@ -31,13 +33,25 @@ async function loadModels() {
     select.add(new Option(family.family, family.family));
   }
   if (!body.families.length) { say("No family is served yet."); return; }
-  setFamily(body.families[0].family);
+  // The page opens on a photo family, a sample already translated, teacher and compressed side by side.
+  const photos = body.families.find((f) => kind(f.variants[0].task) !== "sketch");
+  setFamily((photos || body.families[0]).family);
+  if (photos) await openWithAnExample();
+}
+
+async function openWithAnExample() {
+  const untouched = () => !state.touched;
+  const response = await fetch(`/demo/static/samples/${OPENING_SAMPLE}.jpg`);
+  if (!response.ok || state.touched) return;
+  await loadImage(await response.blob(), untouched);
+  if (untouched()) await compare();
 }
 
 function task() { return state.families[state.family].variants[0].task; }
 
 function setFamily(name) {
   state.family = name;
+  $("family").value = name;
   const k = kind(task());
   $("family-task").textContent = `task: ${task()}, ${state.families[name].variants.length} variants`;
   $("sketch-mode").hidden = k !== "sketch";
@@ -49,8 +63,9 @@ function setFamily(name) {
 
 // --- photos: sources, degradation, view ---------------------------------------------------------
 
-async function loadImage(blob) {
+async function loadImage(blob, current = () => true) {
   const bitmap = await createImageBitmap(blob);
+  if (!current()) return;
   const scale = Math.min(1, MAX_SIDE / Math.max(bitmap.width, bitmap.height));
   const canvas = document.createElement("canvas");
   canvas.width = Math.max(1, Math.round(bitmap.width * scale));
@@ -186,9 +201,14 @@ function macs(variant) {
   return v ? `${(v.macs / 1e9).toFixed(2)} GMACs` : "";
 }
 
+function agreement(variant) {
+  const v = state.families[state.family].variants.find((x) => x.variant === variant);
+  return v && v.quality.psnr !== undefined ? ` · PSNR ${v.quality.psnr.toFixed(1)} dB` : "";
+}
+
 function describe(a) {
   const met = a.met === null ? "" : a.met === "true" ? ", budget met" : ", budget missed";
-  return `${a.variant} on ${a.backend} · ${macs(a.variant)} · ${a.latency.toFixed(1)} ms${met}`;
+  return `${a.variant} on ${a.backend} · ${macs(a.variant)} · ${a.latency.toFixed(1)} ms${met}${agreement(a.variant)}`;
 }
 
 function say(text) { $("answer").textContent = text; }
@@ -230,6 +250,14 @@ async function compare() {
 // --- wiring ---------------------------------------------------------------------------------------
 
 function wire() {
+  for (const id of ["family", "budget", "upload", "stage", "sketch"]) {
+    for (const event of ["change", "input", "pointerdown", "keydown", "drop"]) {
+      $(id).addEventListener(event, () => { state.touched = true; });
+    }
+  }
+  for (const button of document.querySelectorAll("[data-sample], #compare")) {
+    button.addEventListener("click", () => { state.touched = true; });
+  }
   $("family").addEventListener("change", (e) => setFamily(e.target.value));
   $("budget").addEventListener("input", () => {
     const b = budget();

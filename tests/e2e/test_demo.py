@@ -91,6 +91,21 @@ def drag(page, selector: str, start: tuple[float, float], end: tuple[float, floa
     page.mouse.up()
 
 
+def test_the_page_opens_on_a_sample_translated_with_teacher_and_compressed_side_by_side(gateway, browser):
+    page = browser.new_page(viewport={"width": 1000, "height": 1000})
+    page.goto(f"{gateway}/demo")  # and nothing else: what compression buys shows before the visitor acts
+    expect(page.locator("#family")).to_have_value("tiny")  # the first family of photos, not the sketches
+    teacher, student = page.locator("#compare-teacher-info"), page.locator("#compare-student-info")
+    expect(teacher).to_contain_text("teacher on cpu · 9.00 GMACs", timeout=30_000)
+    expect(teacher).to_contain_text("PSNR 30.0 dB")
+    expect(student).to_contain_text("student-8 on cpu · 0.30 GMACs", timeout=30_000)
+    expect(student).to_contain_text("PSNR 29.0 dB")
+    assert " ms" in teacher.inner_text() and " ms" in student.inner_text()
+    assert painted(page, "compare-teacher") > 10 and painted(page, "compare-student") > 10
+    assert painted(page, "view") > 10  # the sample photo, its lens translated
+    page.close()
+
+
 def test_the_lens_translates_live_and_a_tight_budget_gets_a_smaller_variant(gateway, browser):
     page = browser.new_page(viewport={"width": 1000, "height": 1000})
     page.goto(f"{gateway}/demo")
