@@ -13,8 +13,10 @@ from playwright.sync_api import expect, sync_playwright
 from compression.export import export_onnx
 from compression.models import ModelSpec
 from ganc.card import VariantCard
+from ganc.job_store import JobStore
 from ganc.repository import publish_variant
-from tests.support import GANC, card_fields, free_port, spawn, stop, wait_for_http
+from ganc.spec import parse_spec
+from tests.support import GANC, TINY, TOKEN, card_fields, free_port, spawn, stop, wait_for_http
 
 pytestmark = pytest.mark.e2e
 
@@ -22,7 +24,18 @@ ARTIFACTS = Path(os.environ.get("GANC_TEST_ARTIFACTS", Path(__file__).parents[2]
 
 
 @pytest.fixture(scope="module")
-def gateway(tmp_path_factory, tiny_onnx):
+def report_job(tmp_path_factory) -> tuple[Path, str]:
+    """A jobs folder with one job that has written its report."""
+    root = tmp_path_factory.mktemp("demo-jobs")
+    store = JobStore(root)
+    job = store.create(parse_spec(TINY))
+    store.work_folder(job.id).mkdir()
+    (store.work_folder(job.id) / "report.html").write_text("<!doctype html><h1>tiny: what compression bought</h1>")
+    return root, job.id
+
+
+@pytest.fixture(scope="module")
+def gateway(tmp_path_factory, tiny_onnx, report_job):
     root = tmp_path_factory.mktemp("demo")
     torch.manual_seed(0)
     teacher = root / "teacher.onnx"  # slow enough on the CPU that a tight budget goes to the student
@@ -48,7 +61,12 @@ def gateway(tmp_path_factory, tiny_onnx):
     port = free_port()
     process = spawn(
         [GANC, "serve", "--port", str(port), "--repo", str(root / "repo")],
-        {"GANC_WARMUP_RUNS": "3", "GANC_WARMUP_SIZE": "96"},
+        {
+            "GANC_WARMUP_RUNS": "3",
+            "GANC_WARMUP_SIZE": "96",
+            "GANC_JOBS_ROOT": str(report_job[0]),
+            "GANC_API_TOKEN": TOKEN,
+        },
         root / "gateway.log",
     )
     url = f"http://127.0.0.1:{port}"
@@ -179,4 +197,21 @@ def test_the_page_is_labelled_and_fits_a_phone(gateway, browser):
     )
     assert unlabelled == []
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.close()
+
+
+def test_a_jobs_report_opens_from_the_page_with_its_token(gateway, browser, report_job):
+    _, job_id = report_job
+    page = browser.new_page(viewport={"width": 1000, "height": 1000})
+    page.goto(f"{gateway}/demo")
+    page.get_by_label("Job id").fill(job_id)
+    page.get_by_label("API token").fill("not-the-token")
+    page.get_by_role("button", name="Open the report").click()
+    expect(page.locator("#report-answer")).to_contain_text("send the API token")
+    page.get_by_label("API token").fill(TOKEN)
+    with page.context.expect_page() as opened:
+        page.get_by_role("button", name="Open the report").click()
+    report = opened.value
+    expect(report.locator("h1")).to_have_text("tiny: what compression bought")
+    expect(page.locator("#report-link")).to_contain_text(job_id)
     page.close()
