@@ -81,6 +81,7 @@ ARMS: dict[str, dict[str, Any]] = {
     },
     "before": BEFORE,
 }
+DISTINCT_ARMS = ("inputs: 64 distinct", "inputs: 512 distinct", "recipe")
 REFERENCE_TAPS = (0, 3, 6, 9)  # after down-sampling and after blocks 3, 6 and 9 of 9
 
 
@@ -222,13 +223,15 @@ def train_arm(name: str, arm: dict, args, outside, own) -> dict[str, Any]:
 
 
 def chart(report: dict, path: Path) -> None:
-    figure, axes = plt.subplots(1, 2, figsize=(13, 5), sharey=True)
-    for name, result in report["arms"].items():
+    figure, axes = plt.subplots(1, 2, figsize=(13, 6), sharey=True)
+    colours = plt.get_cmap("tab20")
+    for i, (name, result) in enumerate(report["arms"].items()):
         steps = [p["step"] for p in result["curve"]]
         seconds = [p["seconds"] / 60 for p in result["curve"]]
         scores = [p["outside"] for p in result["curve"]]
-        axes[0].plot(steps, scores, marker="o", label=name)
-        axes[1].plot(seconds, scores, marker="o", label=name)
+        style = {"color": colours(i % 20), "linestyle": ("-", "--", ":")[i // 7 % 3], "marker": "o", "label": name}
+        axes[0].plot(steps, scores, **style)
+        axes[1].plot(seconds, scores, **style)
     for axis, label in zip(axes, ("steps (batch 4)", "training minutes (2 cores)")):
         axis.axhline(report["floor"]["outside"], color="black", linestyle="--", label="unchanged photo")
         axis.set_xlabel(label)
@@ -238,6 +241,33 @@ def chart(report: dict, path: Path) -> None:
     figure.suptitle("Students of the vintage teacher: one change of the recipe per arm")
     figure.tight_layout()
     figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def distinct_chart(report: dict, path: Path) -> None:
+    """Agreement against the number of distinct inputs the student saw (the recipe makes every input new)."""
+    seen = {arm: ARMS[arm].get("distinct") or report["steps"] * report["batch"] for arm in DISTINCT_ARMS}
+    done = [arm for arm in DISTINCT_ARMS if arm in report["arms"]]
+    if not done:
+        return
+    figure, axis = plt.subplots(figsize=(6, 4.5))
+    for (where, marker), colour in zip((("outside", "o"), ("own", "s")), ("tab:blue", "tab:orange")):
+        axis.plot(
+            [seen[arm] for arm in done],
+            [report["arms"][arm]["curve"][-1][where] for arm in done],
+            marker=marker,
+            color=colour,
+            label=f"{where} photos, after {report['steps']} steps",
+        )
+        axis.axhline(report["floor"][where], linestyle="--", color=colour, linewidth=0.8, label=f"{where}: the photo")
+    axis.set_xscale("log")
+    axis.set_xlabel("distinct inputs the student saw")
+    axis.set_ylabel("PSNR against the teacher (dB)")
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
 
 
 def main() -> None:
@@ -276,6 +306,7 @@ def main() -> None:
         report["arms"][name] = train_arm(name, copy.deepcopy(ARMS[name]), args, outside, own)
         (args.out / "pseudo_pair_recipe.json").write_text(json.dumps(report, indent=2) + "\n")
         chart(report, args.out / "pseudo_pair_recipe.png")
+        distinct_chart(report, args.out / "pseudo_pair_distinct.png")
     print(json.dumps(report, indent=2))
 
 
