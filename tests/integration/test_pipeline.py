@@ -84,8 +84,12 @@ def test_resuming_a_finished_job_publishes_nothing_new(pipeline_run):
     root, result, _, _ = pipeline_run
     (root / "work" / "publish" / MARKER).unlink()  # as if the worker died while publishing
     again = run_pipeline(parse_spec(TINY), root / "work", root / "repo", "job-1", resume=True)
-    assert again == result
+    assert _timeless(again) == _timeless(result)  # the same versions, found again: nothing published twice
     assert len(read_index(root / "repo").versions) == 2
+
+
+def _timeless(outputs: dict) -> dict:
+    return {k: v for k, v in outputs.items() if k != "seconds"}
 
 
 def test_a_work_folder_in_use_is_not_reused_without_resume(pipeline_run):

@@ -96,6 +96,7 @@ def test_forms_a_worker_writes_and_loads_after_the_variant_are_taken_up_without_
         tile_overlap=32,
         cpu_backend=False,
         triton_url=server.http_url,
+        triton_timeout_s=60,  # the Python backend's stubs are slow to answer on a loaded machine
     )
     with TestClient(create_app(settings)) as client:
         gateway = client.app.state.gateway
