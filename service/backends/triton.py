@@ -67,7 +67,10 @@ class TritonBackend(Backend):
         """Tiled requests of `model` that share statistics come here once Triton has both its forms at `version`;
         forms written after the variant (a worker giving them to a repository published without) are looked for
         again on every `refresh`."""
-        if all([await self.client.is_model_ready(name, str(version)) for name in _forms(model)]):
+        if not all([await self.client.is_model_ready(name, str(version)) for name in _forms(model)]):
+            return
+        # The catalog's poll and a load may look at once: only the look that still finds it awaited takes it.
+        if self.awaiting_forms.get(model) == version:
             del self.awaiting_forms[model]
             self.models.update({name: version for name in _forms(model)})
             self.with_statistics.add(model)

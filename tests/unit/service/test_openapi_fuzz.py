@@ -47,6 +47,7 @@ OPERATIONS = [
     "GET /v1/jobs",
     "GET /v1/jobs/{job_id}",
     "DELETE /v1/jobs/{job_id}",
+    "GET /v1/jobs/{job_id}/report",
 ]
 
 

@@ -95,3 +95,22 @@ def test_probes_of_a_triton_that_never_answers_are_kept_and_cancelled_when_the_g
         assert asyncio.run(scenario()) == (1, [True], set())
     finally:
         silent.close()
+
+
+def test_two_looks_at_once_for_forms_a_worker_loaded_take_them_up_once():
+    async def scenario() -> TritonBackend:
+        backend = TritonBackend("127.0.0.1:9", 1, 1.0, "triton", manage_models=False)
+
+        async def ready(name: str, version: str) -> bool:
+            await asyncio.sleep(0)  # each look yields, as a real round trip does
+            return True
+
+        backend.client.is_model_ready = ready
+        backend.awaiting_forms["tiny--s8"] = 1
+        await asyncio.gather(backend.refresh(), backend.refresh())  # the catalog's poll beside another look
+        await backend.close()
+        return backend
+
+    backend = asyncio.run(scenario())
+    assert backend.shares_statistics("tiny--s8") and backend.awaiting_forms == {}
+    assert backend.models == {"tiny--s8--statistics": 1, "tiny--s8--tiles": 1}
