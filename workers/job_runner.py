@@ -70,7 +70,7 @@ def run_job(store: JobStore, job_id: str, settings: Settings, progress: JobProgr
     while it ran, or at once after a child on another host was killed, its heartbeat still fresh); a job whose
     workers were lost `job_max_attempts` times fails instead of being tried forever.
     """
-    work = work_folder(store, job_id)
+    work = store.work_folder(job_id)
     if store.cancel_requested(job_id):
         return cancel(store, job_id)
     record = store.get(job_id)
@@ -110,10 +110,6 @@ def run_job(store: JobStore, job_id: str, settings: Settings, progress: JobProgr
     return succeed(store, job_id, result["published"], result.get("held_back", {}))
 
 
-def work_folder(store: JobStore, job_id: str) -> Path:
-    return store.work_folder(job_id)
-
-
 def remove_old_work(store: JobStore, retention_days: float) -> list[str]:
     """Delete the work folders of jobs that succeeded or were cancelled more than `retention_days` ago (a failed
     job's work stays, to be looked at); returns their ids."""
@@ -122,10 +118,10 @@ def remove_old_work(store: JobStore, retention_days: float) -> list[str]:
         r.id
         for r in store.all()
         if r.state in ("succeeded", "cancelled") and r.finished_at and r.finished_at < cutoff
-        if work_folder(store, r.id).exists()
+        if store.work_folder(r.id).exists()
     ]
     for job_id in old:
-        shutil.rmtree(work_folder(store, job_id), ignore_errors=True)
+        shutil.rmtree(store.work_folder(job_id), ignore_errors=True)
     return old
 
 
@@ -147,7 +143,7 @@ def succeed(store: JobStore, job_id: str, published: dict[str, dict], held_back:
 
 
 def cancel(store: JobStore, job_id: str) -> JobRecord:
-    shutil.rmtree(work_folder(store, job_id), ignore_errors=True)
+    shutil.rmtree(store.work_folder(job_id), ignore_errors=True)
     return store.update(job_id, state="cancelled", finished_at=datetime.now(UTC), message="cancelled")
 
 

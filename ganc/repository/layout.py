@@ -5,8 +5,9 @@
     <root>/<family>--<variant>/<version>/card.json
     <root>/<family>--<variant>--<form>/...       its statistics forms, where it has them (statistics_forms.py)
 
-A new version is assembled in a hidden staging folder inside the model's folder (Triton and the
-index ignore non-numeric folders there) and renamed into place, so no reader ever sees half of it.
+A new version is assembled in a hidden staging folder (a new model's whole folder beside the others) and
+renamed into place, so no reader ever sees half of it (model_folder.place_version); a family's versions appear
+together (publish_family).
 """
 
 import contextlib
@@ -27,7 +28,7 @@ from ..atomic import flush_entries, write_text_atomically
 from ..card import STATISTICS_FORMS, VariantCard, form_model_name, is_form_model_name, split_model_name
 from ..validation import describe
 from .model_folder import CARD_FILE, MODEL_FILE, place_version, remove_version
-from .statistics_forms import has_forms, remove_form_versions, write_forms
+from .statistics_forms import has_forms, write_forms
 from .triton_config import Flavour, render_config
 
 LOCK_FILE = ".publishing.lock"  # hidden: Triton and the index skip names that start with a dot
@@ -299,11 +300,8 @@ def prune_versions(root: Path, model: str, keep: int) -> list[int]:
     Servers hold what they load: the gateway's sessions and Triton's loaded models do not read the files again,
     and both serve the newest version, which is always kept.
     """
-    model_dir = root / model
-    removed = _versions(model_dir)[:-keep]
-    for version in removed:
-        remove_version(model_dir, version)
-    remove_form_versions(root, model, removed)
+    removed = _versions(root / model)[:-keep]
+    _remove_versions(root, [(model, version) for version in removed])  # the newest stays: never the whole model
     return removed
 
 

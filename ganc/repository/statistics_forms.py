@@ -16,7 +16,7 @@ import onnx
 
 from ..card import STATISTICS_FORMS, STATISTICS_INPUT, STATISTICS_OUTPUT, VariantCard, form_model_name
 from .image_statistics import statistics_form, tile_form
-from .model_folder import MODEL_FILE, place_version, remove_version
+from .model_folder import MODEL_FILE, place_version
 from .triton_config import PYTHON_MODEL, Flavour, render_config
 
 
@@ -37,11 +37,3 @@ def write_forms(root: Path, card: VariantCard, onnx_path: Path, version: int, fl
 
 def has_forms(root: Path, model: str, version: int) -> bool:
     return all((root / form_model_name(model, form) / str(version) / MODEL_FILE).is_file() for form in STATISTICS_FORMS)
-
-
-def remove_form_versions(root: Path, model: str, versions: list[int]) -> None:
-    for form in STATISTICS_FORMS:
-        model_dir = root / form_model_name(model, form)
-        for version in versions:
-            if (model_dir / str(version)).exists():
-                remove_version(model_dir, version)
