@@ -6,7 +6,8 @@
 The selection list (wallpapers.json beside this file) names, per package, the photographs to take
 and, for every other image, why it was left out; it was decided by looking at every image. Each
 package is unpacked with `dpkg-deb -x`; a Plasma wallpaper ships one picture at many resolutions,
-of which only the largest is kept. `manifest.json` records, per photo, its package and version, the
+of which only the largest is kept, as is the largest picture inside an Enlightenment wallpaper (an Edje
+file, `.edj`, written out as the JPEG it holds). `manifest.json` records, per photo, its package and version, the
 path inside the package, its licence (from the package's copyright file), pixel size and sha256.
 """
 
@@ -24,10 +25,12 @@ from ganc.atomic import staging_folder
 from ganc.repository import sha256_file
 
 from ..progress import Progress, no_progress
+from .edje import largest_jpeg
 from .folders import IMAGE_SUFFIXES, DataError
 
 WALLPAPERS = Path(__file__).with_name("wallpapers.json")
 MANIFEST = "manifest.json"
+EDJE_SUFFIX = ".edj"  # Enlightenment's wallpapers: the photograph is read out of the file (edje.py)
 
 
 def read_selection(selection: Path = WALLPAPERS) -> dict[str, list[str]]:
@@ -133,13 +136,17 @@ def _check_chosen(unpacked: UnpackedDeb, paths: list[str]) -> None:
 
 def _copy_photo(unpacked: UnpackedDeb, path: str, staging: Path) -> dict:
     image = _largest_image(unpacked.root, path)
+    inside = image.relative_to(unpacked.root).as_posix()
+    suffix = ".jpg" if image.suffix.lower() == EDJE_SUFFIX else image.suffix.lower()
     # A Plasma wallpaper is named by its folder (Kite/contents/images/2560x1600.jpg: Kite), a file by its own name.
-    name = f"{unpacked.package}--{Path(path).name.removesuffix(image.suffix)}{image.suffix.lower()}"
+    name = f"{unpacked.package}--{Path(path).name.removesuffix(image.suffix)}{suffix}"
     target = staging / name
     if target.exists():
         raise DataError(f"two photos of {unpacked.package} would both be named {name}")
-    shutil.copyfile(image, target)
-    inside = image.relative_to(unpacked.root).as_posix()
+    if image.suffix.lower() == EDJE_SUFFIX:
+        target.write_bytes(largest_jpeg(image.read_bytes(), inside))
+    else:
+        shutil.copyfile(image, target)
     with Image.open(target) as opened:
         width, height = opened.size
     return {

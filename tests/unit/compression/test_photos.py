@@ -1,7 +1,9 @@
 """`gather_photos` on small real .deb files, built here with dpkg-deb and read back with it."""
 
 import hashlib
+import io
 import json
+import struct
 import subprocess
 
 import numpy as np
@@ -9,10 +11,12 @@ import pytest
 from PIL import Image
 
 from compression.data import DataError, gather_photos
+from compression.data.edje import EET_MAGIC, largest_jpeg
 from compression.data.photos import download_debs, licence_of
 
 PLASMA = "test-plasma-wallpapers"  # the Plasma layout: a folder per wallpaper, one image per resolution
 MATE = "test-mate-backgrounds"  # a flat folder of images
+ENLIGHTENMENT = "test-enlightenment-data"  # Edje files, each a photo at several resolutions
 
 PLASMA_COPYRIGHT = """\
 Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/
@@ -51,6 +55,24 @@ def _image(path, size, kind="PNG"):
     Image.fromarray(pixels).save(path, kind)
 
 
+def _jpeg(size):
+    pixels = np.random.default_rng(size[0]).integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
+    encoded = io.BytesIO()
+    Image.fromarray(pixels).save(encoded, "JPEG")
+    return encoded.getvalue()
+
+
+def _edje(entries):
+    """An EET archive (second version) of `entries`: (name, data, flags), stored in that order after the directory."""
+    directory_size = 12 + 24 * len(entries)
+    names = b"".join(name.encode() + b"\0" for name, _, _ in entries)
+    directory, offset, name_offset = b"", directory_size + len(names), directory_size
+    for name, data, flags in entries:
+        directory += struct.pack(">6I", offset, len(data), len(data), name_offset, len(name) + 1, flags)
+        offset, name_offset = offset + len(data), name_offset + len(name) + 1
+    return struct.pack(">III", EET_MAGIC, len(entries), 0) + directory + names + b"".join(d for _, d, _ in entries)
+
+
 def _build_deb(tree, folder, package, version, copyright_text):
     (tree / "DEBIAN").mkdir(parents=True)
     (tree / "DEBIAN" / "control").write_text(
@@ -85,6 +107,20 @@ def debs(tmp_path_factory):
     _image(backgrounds / "nature/Moss.jpg", (40, 30), "JPEG")
     _image(backgrounds / "abstract/Blob.png", (40, 30))
     _build_deb(mate, folder, MATE, "1.26.0-1", MATE_COPYRIGHT)
+
+    enlightenment = trees / ENLIGHTENMENT / "usr/share/enlightenment/data/backgrounds"
+    enlightenment.mkdir(parents=True)
+    (enlightenment / "Maple.edj").write_bytes(
+        _edje(
+            [
+                ("edje/images/1", _jpeg((32, 18)), 0),
+                ("edje/images/0", _jpeg((64, 36)), 0),
+                ("edje/images/2", b"\xff\xd8\xff" + bytes(10_000), 1),  # compressed: not a JPEG as it is stored
+                ("edje/collections/0", b"layout", 0),
+            ]
+        )
+    )
+    _build_deb(trees / ENLIGHTENMENT, folder, ENLIGHTENMENT, "0.25.4-2", PLASMA_COPYRIGHT)
     return folder
 
 
@@ -97,6 +133,10 @@ def _selection(tmp_path, mate_chosen=("nature/Leaf.jpg", "nature/Moss.jpg")):
         MATE: {
             "chosen": {f"usr/share/backgrounds/mate/{path}": "a plant" for path in mate_chosen},
             "left_out": {"usr/share/backgrounds/mate/abstract/Blob.png": "abstract: a blob"},
+        },
+        ENLIGHTENMENT: {
+            "chosen": {"usr/share/enlightenment/data/backgrounds/Maple.edj": "maple leaves"},
+            "left_out": {},
         },
         # Nothing chosen, so not needed: its .deb is in no folder and never downloaded.
         "test-gnome-backgrounds": {"chosen": {}, "left_out": {"usr/share/backgrounds/gnome/blobs.svg": "drawing"}},
@@ -115,11 +155,13 @@ def test_keeps_only_the_largest_resolution_of_each_chosen_photo(debs, tmp_path):
     gather_photos(out, debs=debs, selection=_selection(tmp_path))
     assert _names(out) == [
         "manifest.json",
+        f"{ENLIGHTENMENT}--Maple.jpg",
         f"{MATE}--Leaf.jpg",
         f"{MATE}--Moss.jpg",
         f"{PLASMA}--Lake.png",
     ]
     assert Image.open(out / f"{PLASMA}--Lake.png").size == (64, 40)
+    assert (out / f"{ENLIGHTENMENT}--Maple.jpg").read_bytes() == _jpeg((64, 36))  # the largest, byte for byte
 
 
 def test_manifest_names_package_licence_size_and_checksum(debs, tmp_path):
@@ -185,3 +227,17 @@ def test_licence_of_a_file_installed_out_of_its_source_folder_is_its_own_paragra
     )
     assert licence_of("usr/share/backgrounds/Bridge_by_A.jpg", text) == "CC-BY-4.0"
     assert licence_of("usr/share/backgrounds/warty.png", text) == "CC-BY-SA-3.0"
+
+
+def test_an_edje_file_that_is_not_one_or_is_cut_short_is_refused_in_one_line():
+    whole = _edje([("edje/images/0", _jpeg((16, 9)), 0)])
+    for edje, said in [
+        (b"GIF89a" + bytes(20), "not an Edje file of EET's second version"),
+        (whole[:8], "too short"),
+        (whole[:30], "its directory names 1 entries"),
+        (whole[:-100], "an entry ends past the file"),
+        (_edje([("edje/collections/0", b"layout", 0)]), "holds no JPEG picture"),
+    ]:
+        with pytest.raises(DataError, match=said) as refused:
+            largest_jpeg(edje, "Maple.edj")
+        assert str(refused.value).startswith("Maple.edj") and len(str(refused.value).splitlines()) == 1
