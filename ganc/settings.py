@@ -64,6 +64,14 @@ class Settings(BaseSettings):
         16_384, gt=0, description="memory a job may use on a worker: a spec estimated above it is refused"
     )
     worker_metrics_port: int = Field(9101, ge=0, description="the worker's Prometheus port (0: none)")
+    gateway_metrics_port: int = Field(
+        9102,
+        ge=0,
+        description="the gateway's Prometheus port, apart from the API's so that only monitoring reaches it (0: none)",
+    )
+    metrics_host: str = Field(
+        "0.0.0.0", description="address the worker's and the gateway's Prometheus ports listen on"
+    )
     api_token: str | None = Field(None, description="bearer token of the job endpoints (unset: they refuse everything)")
     data_roots: PathList = Field(default_factory=lambda: [Path("data")], description="folders job specs may read")
     debug: bool = Field(

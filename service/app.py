@@ -45,6 +45,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        stop_metrics = None
+        if settings.gateway_metrics_port:
+            stop_metrics = metrics.serve(settings.metrics_host, settings.gateway_metrics_port)
         backends = build_backends(settings)
         estimates = LatencyEstimates()
         catalog = Catalog(settings.model_repository, backends, estimates, settings.warmup_runs, settings.warmup_size)
@@ -63,6 +66,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.jobs.close()
         for backend in backends.values():
             await backend.close()
+        if stop_metrics:
+            stop_metrics()
 
     app = FastAPI(
         title="ganc gateway",

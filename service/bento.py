@@ -1,6 +1,7 @@
 """The BentoML service: a thin lifecycle shell around the FastAPI app (`bentoml serve service.bento:GatewayService`).
 
-BentoML answers /livez and /readyz itself, readiness delegated to the app's catalog; /metrics is the app's.
+BentoML answers /livez and /readyz itself, readiness delegated to the app's catalog; the app serves its metrics
+on a port of its own (GANC_GATEWAY_METRICS_PORT).
 """
 
 import bentoml

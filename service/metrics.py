@@ -1,21 +1,21 @@
 """The gateway's Prometheus metrics (names start with ganc_; latency in seconds).
 
-Under `bentoml serve` with several workers, prometheus_client runs in multiprocess mode
-(PROMETHEUS_MULTIPROC_DIR is set): gauges then say how to combine the workers' values, and
-`/metrics` aggregates every worker's files.
+They are served on a port of their own (`serve`), not the API's: a network policy can then let only the
+monitoring system reach them. Where BentoML sets PROMETHEUS_MULTIPROC_DIR, prometheus_client runs in
+multiprocess mode: gauges then say how to combine the processes' values, and a scrape reads every file.
 """
 
 import os
+from collections.abc import Callable
 
 from prometheus_client import (
-    CONTENT_TYPE_LATEST,
     REGISTRY,
     CollectorRegistry,
     Counter,
     Gauge,
     Histogram,
-    generate_latest,
     multiprocess,
+    start_http_server,
 )
 
 # From 2 ms to 10 s: brackets the budgets people use, for small students on GPUs up to teachers on CPUs.
@@ -46,10 +46,20 @@ PARAMS = Gauge("ganc_variant_params", "Parameters", ("family", "variant"), multi
 BACKEND_UP = Gauge("ganc_backend_up", "1 when the backend is healthy", ("backend", "hardware"), multiprocess_mode="max")
 
 
-def render() -> tuple[bytes, str]:
-    """The exposition text of every metric (of every worker in multiprocess mode)."""
+def serve(host: str, port: int) -> Callable[[], None]:
+    """Serve /metrics on `host`:`port` from a thread; return what stops it (and frees the port)."""
+    registry = REGISTRY
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
-        return generate_latest(registry), CONTENT_TYPE_LATEST
-    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+    try:
+        server, thread = start_http_server(port, addr=host, registry=registry)
+    except OSError as error:
+        raise OSError(f"the gateway's metrics port {host}:{port} cannot be opened: {error.strerror}") from None
+
+    def stop() -> None:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+    return stop

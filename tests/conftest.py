@@ -1,8 +1,13 @@
+import os
 from pathlib import Path
 
 import pytest
 
 from tests.support import running, stop_all
+
+# Gateways the tests start (in process or not) open no metrics port unless a test gives one: they would all
+# want the default's. The tests that read metrics give a free one (tests.support.with_metrics_port).
+os.environ.setdefault("GANC_GATEWAY_METRICS_PORT", "0")
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -81,7 +81,7 @@ def serve_metrics(**_: object) -> None:
     settings = get_settings()
     if settings.worker_metrics_port:
         REGISTRY.register(JobsCollector(JobStore(settings.jobs_root), lambda: queue_depth(app)))
-        start_http_server(settings.worker_metrics_port, addr="0.0.0.0")
+        start_http_server(settings.worker_metrics_port, addr=settings.metrics_host)
 
 
 STALE_STAGING_S = 3600.0  # a publisher's staging folder older than this was left by one that was killed

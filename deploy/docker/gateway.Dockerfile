@@ -10,5 +10,5 @@ RUN pip install --no-cache-dir '.[serve]'
 COPY bentofile.yaml ./
 ENV GANC_MODEL_REPOSITORY=/models GANC_JOBS_ROOT=/jobs BENTOML_HOME=/home/ganc/bentoml BENTOML_DO_NOT_TRACK=true
 USER ganc
-EXPOSE 3000
+EXPOSE 3000 9102
 CMD ["bentoml", "serve", "service.bento:GatewayService", "--host", "0.0.0.0", "--port", "3000"]

@@ -17,7 +17,7 @@ from compression.models import ModelSpec
 from ganc.card import INPUT_NAME, OUTPUT_NAME, VariantCard
 from ganc.repository import derive_python_flavour, publish_variant
 from service.images import finish, prepare
-from tests.support import GANC, card_fields, free_port, png, spawn, stop, wait_for_http
+from tests.support import GANC, card_fields, free_ports, png, scrape, spawn, stop, wait_for_http
 
 pytestmark = pytest.mark.integration
 
@@ -36,11 +36,16 @@ class Gateway:
     """`ganc serve` over `repo`, ready when built."""
 
     def __init__(self, repo: Path, env: dict[str, str], workdir: Path) -> None:
-        self.port = free_port()
+        self.port, self.metrics_port = free_ports(2)
         self.url = f"http://127.0.0.1:{self.port}"
         log = workdir / f"gateway-{self.port}.log"
         command = [GANC, "serve", "--port", str(self.port), "--repo", str(repo)]
-        defaults = {"GANC_CATALOG_POLL_S": "0.5", "GANC_WARMUP_RUNS": "2", "GANC_WARMUP_SIZE": "128"}
+        defaults = {
+            "GANC_CATALOG_POLL_S": "0.5",
+            "GANC_WARMUP_RUNS": "2",
+            "GANC_WARMUP_SIZE": "128",
+            "GANC_GATEWAY_METRICS_PORT": str(self.metrics_port),
+        }
         self.process = spawn(command, {**defaults, **env}, log)
         wait_for_http(f"{self.url}/readyz", self.process, log)
 
@@ -52,6 +57,9 @@ class Gateway:
             headers={"Content-Type": "image/png"},
             timeout=30,
         )
+
+    def metrics(self) -> str:
+        return scrape(self.metrics_port)
 
     def stop(self) -> None:
         stop(self.process)
@@ -105,7 +113,7 @@ def test_requests_keep_succeeding_on_the_cpu_when_triton_stops_and_on_triton_whe
     after = load(48)
     assert [r.status_code for r in after] == [200] * 48
     assert {r.headers["x-ganc-backend"] for r in after[-8:]} == {"cpu"}
-    metrics = httpx.get(f"{gateway.url}/metrics").text
+    metrics = gateway.metrics()
     assert 'ganc_backend_up{backend="triton"' in metrics
     # Restarted, it forgot the models it had been told to load: the probe loads them and Triton serves again.
     triton.start()
@@ -145,7 +153,7 @@ def test_metrics_carry_the_serving_labels(stack):
     gateway = start()
     for _ in range(6):
         assert gateway.translate(png(), budget_ms=10_000).status_code == 200
-    text = httpx.get(f"{gateway.url}/metrics").text
+    text = gateway.metrics()
     lines = [line for line in text.splitlines() if line.startswith("ganc_request_latency_seconds_count")]
     assert lines and all('family="tiny"' in line and 'variant="s8"' in line and "hardware=" in line for line in lines)
     served = sum(float(line.rsplit(" ", 1)[1]) for line in lines)
@@ -173,7 +181,7 @@ def test_made_up_paths_add_no_metric_series_and_no_metric_files(tmp_path, tiny_o
     try:
 
         def series() -> set[str]:
-            text = httpx.get(f"{gateway.url}/metrics").text
+            text = gateway.metrics()
             return {line.rsplit(" ", 1)[0] for line in text.splitlines() if line and not line.startswith("#")}
 
         def files() -> dict[str, int]:

@@ -1,4 +1,4 @@
-"""A real Prometheus scrapes a real gateway (two BentoML workers) and a real compression worker during a
+"""A real Prometheus scrapes a real gateway (on its metrics port) and a real compression worker during a
 short load; every recording rule and every PromQL expression of every Grafana dashboard panel returns data."""
 
 import json
@@ -74,15 +74,18 @@ def test_every_dashboard_query_and_recording_rule_returns_data(tmp_path, tiny_on
     for variant, psnr in (("teacher", 30.0), ("small", 29.0)):
         card = VariantCard(**card_fields(tiny_onnx, variant=variant, quality={"psnr": psnr}))
         publish_variant(tmp_path / "repo", tiny_onnx, card)
-    gateway_port, worker_port, prometheus_port = free_ports(3)
+    gateway_port, gateway_metrics_port, worker_port, prometheus_port = free_ports(4)
     serve = [GANC, "serve", "--port", str(gateway_port), "--repo", str(tmp_path / "repo")]
-    gateway = spawn(serve, {**env, "GANC_WARMUP_RUNS": "1", "GANC_WARMUP_SIZE": "64"}, tmp_path / "gateway.log")
+    gateway_env = {**env, "GANC_WARMUP_RUNS": "1", "GANC_WARMUP_SIZE": "64"}
+    gateway = spawn(
+        serve, {**gateway_env, "GANC_GATEWAY_METRICS_PORT": str(gateway_metrics_port)}, tmp_path / "gateway.log"
+    )
     worker = start_worker({**env, "GANC_WORKER_METRICS_PORT": str(worker_port)}, tmp_path / "worker.log")
     config = {
         "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
         "rule_files": [str(DEPLOY / "prometheus" / "rules" / "*.yml")],
         "scrape_configs": [
-            {"job_name": "ganc-gateway", "static_configs": [{"targets": [f"127.0.0.1:{gateway_port}"]}]},
+            {"job_name": "ganc-gateway", "static_configs": [{"targets": [f"127.0.0.1:{gateway_metrics_port}"]}]},
             {"job_name": "ganc-worker", "static_configs": [{"targets": [f"127.0.0.1:{worker_port}"]}]},
         ],
     }

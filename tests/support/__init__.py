@@ -5,7 +5,15 @@ fixtures, and no test module imports another."""
 from tests.support.jobs import TOKEN, broker_env, send, start_worker, wait_for
 from tests.support.processes import GANC, ProcessStat, in_session, process_table, running, spawn, stop, stop_all
 from tests.support.samples import TINY, card_fields, identity_onnx, png
-from tests.support.servers import LocalTriton, free_port, free_ports, wait_for_http, wait_for_redis
+from tests.support.servers import (
+    LocalTriton,
+    free_port,
+    free_ports,
+    scrape,
+    wait_for_http,
+    wait_for_redis,
+    with_metrics_port,
+)
 
 __all__ = [
     "GANC",
@@ -22,6 +30,7 @@ __all__ = [
     "png",
     "process_table",
     "running",
+    "scrape",
     "send",
     "spawn",
     "start_worker",
@@ -30,4 +39,5 @@ __all__ = [
     "wait_for",
     "wait_for_http",
     "wait_for_redis",
+    "with_metrics_port",
 ]

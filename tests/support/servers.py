@@ -39,6 +39,16 @@ def free_port() -> int:
     return free_ports(1)[0]
 
 
+def with_metrics_port(**fields) -> dict:
+    """Settings fields with the gateway's metrics on a free loopback port (tests open none unless asked)."""
+    return {**fields, "gateway_metrics_port": free_port(), "metrics_host": "127.0.0.1"}
+
+
+def scrape(port: int) -> str:
+    """What the metrics port `port` on loopback says."""
+    return httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+
+
 def wait_for_http(url: str, process: subprocess.Popen, log: Path, timeout_s: float = 120) -> None:
     """Until GET `url` answers 200; fail with the end of `log` if `process` dies or time runs out."""
     deadline = time.monotonic() + timeout_s

@@ -1,9 +1,8 @@
-"""Liveness, readiness and metrics."""
+"""Liveness and readiness (metrics have a port of their own: service/metrics.py)."""
 
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse
 
-from ... import metrics
 from ..deps import CatalogDep
 
 router = APIRouter(tags=["health"])
@@ -20,9 +19,3 @@ async def get_readyz(catalog: CatalogDep) -> JSONResponse:
     if catalog.ready():
         return JSONResponse({"status": "ready", "families": sorted(catalog.families)})
     return JSONResponse({"status": "not ready", "detail": "no family has a loaded variant yet"}, status_code=503)
-
-
-@router.get("/metrics", responses={200: {"content": {"text/plain": {}}, "description": "Prometheus' text format"}})
-async def get_metrics() -> Response:
-    body, content_type = metrics.render()
-    return Response(body, media_type=content_type)

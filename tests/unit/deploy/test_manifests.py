@@ -115,7 +115,7 @@ def test_compose_wires_the_stack_together():
     # Prometheus scrapes what compose runs, on the ports they serve.
     scraped = yaml.safe_load((DEPLOY / "prometheus" / "prometheus.yml").read_text())["scrape_configs"]
     targets = {t for job in scraped for group in job["static_configs"] for t in group["targets"]}
-    assert targets == {"gateway:3000", "worker:9101", "triton:8002"}
+    assert targets == {"gateway:9102", "worker:9101", "triton:8002"}
     assert "../model_repository:/models:ro" in services["gateway"]["volumes"]  # it only reads
     assert "../model_repository:/models" in services["worker"]["volumes"]  # it publishes
     for name in ("gateway", "worker"):
@@ -235,7 +235,15 @@ def test_ganc_pods_call_out_only_to_redis_triton_and_dns_and_metrics_are_scraped
     assert with_egress == ["NetworkPolicy/ganc-callers-to-redis-triton-and-dns"]
     callers = policies[with_egress[0]]["podSelector"]["matchExpressions"][0]["values"]
     assert sorted(callers) == ["ganc-gateway", "ganc-worker"]
-    scrapers = policies["NetworkPolicy/ganc-metrics-from-prometheus"]["ingress"][0]["from"]
+    scraped = policies["NetworkPolicy/ganc-metrics-from-prometheus"]["ingress"][0]
+    scrapers = scraped["from"]
+    metrics_ports = {port["port"] for port in scraped["ports"]}
+    for pod in ("gateway", "worker", "triton"):  # every metrics port is scraped, and only from monitoring
+        containers = k8s_documents()[f"Deployment/ganc-{pod}"]["spec"]["template"]["spec"]["containers"]
+        declared = {p["containerPort"] for c in containers for p in c.get("ports", []) if p.get("name") == "metrics"}
+        assert declared and declared <= metrics_ports, pod
+    public = policies["NetworkPolicy/ganc-gateway-from-anywhere"]["ingress"][0]["ports"]
+    assert [port["port"] for port in public] == [3000]
     assert all(
         p["namespaceSelector"] == {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}} for p in scrapers
     )

@@ -192,7 +192,15 @@ def test_serve_keeps_the_gateway_workers_the_environment_gives_unless_the_flag_s
     from ganc.cli.serve import gateway_environment
 
     env = {"GANC_GATEWAY_WORKERS": "1", "PATH": "/bin"}
-    assert gateway_environment(env, tmp_path, None)["GANC_GATEWAY_WORKERS"] == "1"
-    assert gateway_environment({}, tmp_path, 1)["GANC_GATEWAY_WORKERS"] == "1"
-    assert "GANC_GATEWAY_WORKERS" not in gateway_environment({}, tmp_path, None)
-    assert gateway_environment(env, tmp_path, None)["GANC_MODEL_REPOSITORY"] == str(tmp_path)
+    assert gateway_environment(env, tmp_path, None, "127.0.0.1")["GANC_GATEWAY_WORKERS"] == "1"
+    assert gateway_environment({}, tmp_path, 1, "127.0.0.1")["GANC_GATEWAY_WORKERS"] == "1"
+    assert "GANC_GATEWAY_WORKERS" not in gateway_environment({}, tmp_path, None, "127.0.0.1")
+    assert gateway_environment(env, tmp_path, None, "127.0.0.1")["GANC_MODEL_REPOSITORY"] == str(tmp_path)
+
+
+def test_serve_opens_the_metrics_port_on_the_apis_address_unless_the_environment_names_one(tmp_path):
+    from ganc.cli.serve import gateway_environment
+
+    assert gateway_environment({}, tmp_path, None, "127.0.0.1")["GANC_METRICS_HOST"] == "127.0.0.1"
+    given = {"GANC_METRICS_HOST": "10.0.0.5"}
+    assert gateway_environment(given, tmp_path, None, "0.0.0.0")["GANC_METRICS_HOST"] == "10.0.0.5"

@@ -18,15 +18,16 @@ from ganc.settings import Settings
 from service.app import create_app
 from service.estimates import size_bucket
 from service.images import finish, prepare
-from tests.support import card_fields, identity_onnx, png
+from tests.support import card_fields, identity_onnx, png, scrape, with_metrics_port
 
 PNG = {"Content-Type": "image/png"}
 
 
 @pytest.fixture
 def client(repo):
-    settings = Settings(model_repository=repo, warmup_runs=1, warmup_size=32, catalog_poll_s=0.2)
-    with TestClient(create_app(settings)) as test_client:
+    fields = with_metrics_port(model_repository=repo, warmup_runs=1, warmup_size=32, catalog_poll_s=0.2)
+    with TestClient(create_app(Settings(**fields))) as test_client:
+        test_client.metrics_port = fields["gateway_metrics_port"]
         yield test_client
 
 
@@ -162,15 +163,29 @@ def test_health_readiness_and_metrics(client):
     assert client.get("/livez").json() == {"status": "alive"}
     assert client.get("/readyz").status_code == 200
     client.post("/v1/translate/tiny", content=png(40, 24), headers={"Content-Type": "image/png"})
-    text = client.get("/metrics").text
+    assert client.get("/metrics").status_code == 404  # not on the API's port: on a port of its own
+    text = scrape(client.metrics_port)
     assert 'ganc_request_latency_seconds_bucket{backend="cpu",family="tiny"' in text
     assert 'ganc_variant_macs{family="tiny",variant="small"} 1000.0' in text
     assert "ganc_router_decisions_total" in text and "ganc_pixels_total" in text
     client.post("/v1/translate/tiny", content=b"junk", headers=PNG)
     client.post("/v1/translate/made-up-family", content=png(40, 24), headers=PNG)
-    text = client.get("/metrics").text
+    text = scrape(client.metrics_port)
     assert 'ganc_refused_requests_total{family="tiny",status="415"}' in text
     assert 'ganc_refused_requests_total{family="(unknown)",status="404"}' in text
+
+
+def test_the_metrics_port_closes_with_the_gateway_and_a_taken_one_is_refused_in_one_line(repo):
+    fields = with_metrics_port(model_repository=repo, warmup_runs=1, warmup_size=32)
+    settings, port = Settings(**fields), fields["gateway_metrics_port"]
+    with TestClient(create_app(settings)):
+        assert "ganc_variant_macs" in scrape(port)
+        taken = f"the gateway's metrics port 127.0.0.1:{port} cannot be opened"
+        with pytest.raises(OSError, match=taken) as refused, TestClient(create_app(settings)):
+            pass
+        assert len(str(refused.value).splitlines()) == 1
+    with TestClient(create_app(settings)):  # the port was given back: a new gateway opens it again
+        assert "ganc_variant_macs" in scrape(port)
 
 
 def test_a_body_over_the_cap_is_refused(repo):
@@ -227,7 +242,7 @@ def test_images_whose_decoded_memory_together_passes_the_bound_get_429(repo):
 
 
 def test_anything_unexpected_is_a_json_500_that_is_logged_and_counted(repo, caplog):
-    settings = Settings(model_repository=repo, warmup_runs=1, warmup_size=32)
+    settings = Settings(**with_metrics_port(model_repository=repo, warmup_runs=1, warmup_size=32))
     with TestClient(create_app(settings), raise_server_exceptions=False) as client:
 
         async def broken(*_args, **_kwargs):
@@ -236,14 +251,15 @@ def test_anything_unexpected_is_a_json_500_that_is_logged_and_counted(repo, capl
         client.app.state.gateway.translate = broken
         response = client.post("/v1/translate/tiny", content=png(40, 24), headers=PNG)
         assert response.status_code == 500 and "RuntimeError" in response.json()["error"]
-        assert 'ganc_unexpected_errors_total{route="/v1/translate/{family}"} 1.0' in client.get("/metrics").text
+        scraped = scrape(settings.gateway_metrics_port)
+        assert 'ganc_unexpected_errors_total{route="/v1/translate/{family}"} 1.0' in scraped
     assert "unexpected error serving POST /v1/translate/tiny" in caplog.text
 
 
 def test_made_up_family_names_never_become_metric_labels(client):
     for name in ("a1", "b2", "c3"):
         assert client.post(f"/v1/translate/{name}", content=png(8, 8), headers=PNG).status_code == 404
-    text = client.get("/metrics").text
+    text = scrape(client.metrics_port)
     assert not any(f'family="{name}"' in text for name in ("a1", "b2", "c3"))
     assert 'ganc_in_flight_requests{family="(unknown)"}' in text
 

@@ -42,7 +42,6 @@ OPERATIONS = [
     "GET /v1/models",
     "GET /livez",
     "GET /readyz",
-    "GET /metrics",
     "POST /v1/jobs",
     "GET /v1/jobs",
     "GET /v1/jobs/{job_id}",

@@ -14,7 +14,7 @@ from service.backends import BackendError, TritonBackend
 from service.catalog import Catalog
 from service.estimates import LatencyEstimates
 from service.gateway import Gateway
-from tests.support import png
+from tests.support import png, scrape, with_metrics_port
 
 
 @pytest.fixture
@@ -63,11 +63,11 @@ def test_a_triton_that_hangs_up_fails_requests_cleanly(hangs_up):
 
 
 def test_the_gateway_starts_on_the_cpu_when_triton_hangs_up(repo, hangs_up):
-    settings = Settings(model_repository=repo, triton_url=hangs_up, warmup_runs=1, warmup_size=32)
+    settings = Settings(**with_metrics_port(model_repository=repo, triton_url=hangs_up, warmup_runs=1, warmup_size=32))
     with TestClient(create_app(settings)) as client:
         response = client.post("/v1/translate/tiny", content=png(40, 24), headers={"Content-Type": "image/png"})
         assert response.status_code == 200 and response.headers["x-ganc-backend"] == "cpu"
-        assert 'ganc_backend_up{backend="triton",hardware="triton"} 0.0' in client.get("/metrics").text
+        assert 'ganc_backend_up{backend="triton",hardware="triton"} 0.0' in scrape(settings.gateway_metrics_port)
         assert any(" on triton: " in problem for problem in client.get("/v1/models").json()["problems"])
 
 
