@@ -166,11 +166,14 @@ def make_trainer(arm: dict, args: argparse.Namespace) -> DistillTrainer:
     if arm.get("in_photo"):
         in_photo = InPhotoLabels(train.files.a, teacher.generator, trainer.made.sides[0])
 
-        def in_photo_batch(step: int):
-            a, out, taps = in_photo.batch(step, training.batch_size, run.seed)
+        # The crop is labelled within its photo: the "inputs" are the step, which the labelling reads.
+        trainer.inputs = lambda step: (torch.tensor(step),)
+
+        def in_photo_labels(inputs):
+            a, out, taps = in_photo.batch(int(inputs[0]), training.batch_size, run.seed)
             return a, a, out, taps
 
-        trainer.training_batch = in_photo_batch
+        trainer.labelled = in_photo_labels
     if arm.get("reference_taps"):
         _tap_as_the_reference(trainer)
     return trainer
@@ -179,19 +182,19 @@ def make_trainer(arm: dict, args: argparse.Namespace) -> DistillTrainer:
 def _tap_as_the_reference(trainer: DistillTrainer) -> None:
     """Features matched after down-sampling and blocks 3, 6 and 9 only, through the first four mappings."""
     trainer.modules["mappings"] = nn.ModuleList(list(trainer.modules["mappings"])[: len(REFERENCE_TAPS)])
-    student, batch = trainer.modules["G"], trainer.training_batch
+    student, labelled = trainer.modules["G"], trainer.labelled
     forward = student.forward_with_taps
 
     def student_taps(x: torch.Tensor):
         out, taps = forward(x)
         return out, [taps[i] for i in REFERENCE_TAPS]
 
-    def teacher_batch(step: int):
-        a, b, out, taps = batch(step)
+    def teacher_labels(inputs):
+        a, b, out, taps = labelled(inputs)
         return a, b, out, [taps[i] for i in REFERENCE_TAPS]
 
     student.forward_with_taps = student_taps
-    trainer.training_batch = teacher_batch
+    trainer.labelled = teacher_labels
 
 
 def train_arm(name: str, arm: dict, args, outside, own) -> dict[str, Any]:
@@ -205,7 +208,7 @@ def train_arm(name: str, arm: dict, args, outside, own) -> dict[str, Any]:
             trainer.config = trainer.config.model_copy(update={"part_inputs": "own"})
         start = time.perf_counter()
         with autocast(trainer.training.precision):
-            trainer.train_step(step)
+            trainer.train_step(step, trainer.inputs(step))
         for scheduler in trainer.schedulers.values():
             scheduler.step()
         elapsed += time.perf_counter() - start

@@ -67,20 +67,20 @@ def trainer_for(args: argparse.Namespace, setting: dict) -> DistillTrainer:
 def timed_step(trainer: DistillTrainer, step: int, setting: dict) -> tuple[float, float]:
     """Seconds of one training step, and of the teacher's labelling within it."""
     torch.set_num_threads(setting.get("threads", 2))
-    batch = trainer.training_batch
+    labelled = trainer.labelled
     spent = {"teacher": 0.0}
 
-    def timed_batch(s: int):
+    def timed_labels(inputs):
         start = time.perf_counter()
-        out = batch(s)
+        out = labelled(inputs)
         spent["teacher"] += time.perf_counter() - start
         return out
 
-    trainer.training_batch = timed_batch
+    trainer.labelled = timed_labels
     start = time.perf_counter()
     with autocast(setting["precision"]):
-        trainer.train_step(step)
-    trainer.training_batch = batch
+        trainer.train_step(step, trainer.inputs(step))
+    trainer.labelled = labelled
     return time.perf_counter() - start, spent["teacher"]
 
 

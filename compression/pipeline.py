@@ -7,6 +7,10 @@ has finished; a resumed pipeline skips finished stages and resumes a training st
 checkpoint; a stage whose inputs changed since it ran (compression/stage_inputs.py) is refused, or run again
 with every stage after it. Everything that can be checked cheaply (paths, choice set, target, budgets) is checked
 before the first expensive step, and publishing comes last, so a failed job publishes nothing.
+
+Under torchrun (`ganc compress --nproc-per-node N`) every process runs the training stages together
+(compression/training/placement.py); rank 0 alone builds the data, searches, exports, publishes and writes the
+job's files, while the others wait for it.
 """
 
 import functools
@@ -49,10 +53,12 @@ from .report import write_report
 from .search import Judge, check_budgets_reachable, latency_target, measure_model_ms, run_search
 from .stage_inputs import INPUTS_FILE, changed_fields, read_inputs, stage_inputs
 from .training import DataConfig, DistillRun, Teacher, TeacherRun, load_teacher, train_distill, train_teacher
+from .training.placement import Placement
 
 MARKER = "done.json"
 BUDGETS_CHECKED = "budgets_checked.json"  # the budgets this job found reachable before any work
 RUN_FOLDER = "run"
+RANK_LOGS = "ranks"  # each training process's output, when `ganc compress --nproc-per-node` started several
 
 
 def student_variant(config: str) -> str:
@@ -88,9 +94,11 @@ class Pipeline:
         progress: Progress = no_progress,
         keep_versions: int | None = None,
         rerun_changed: bool = False,
+        placement: Placement = Placement(),
     ) -> None:
-        self.spec, self.work, self.repo, self.job, self.progress = spec, work_dir, repo, job, progress
-        self.keep_versions, self.rerun_changed = keep_versions, rerun_changed
+        self.spec, self.work, self.repo, self.job = spec, work_dir, repo, job
+        self.keep_versions, self.rerun_changed, self.placement = keep_versions, rerun_changed, placement
+        self.progress = progress if placement.writes else no_progress
 
     @functools.cached_property
     def inputs(self) -> dict[str, dict[str, Any]]:
@@ -98,11 +106,26 @@ class Pipeline:
         return stage_inputs(self.spec)
 
     # -- bookkeeping ---------------------------------------------------------------------------
-    def stage(self, name: str, run: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    def stage(self, name: str, run: Callable[[], dict[str, Any]], *, everyone: bool = False) -> dict[str, Any]:
         """The outputs of stage `name`: recorded when it finished before with the same inputs, else from running it
-        now (from scratch when its inputs changed, resumed from its checkpoints when they did not)."""
+        now (from scratch when its inputs changed, resumed from its checkpoints when they did not). A training
+        stage runs in `everyone` of the processes training together; any other in rank 0 while they wait."""
+        marker = self.work / name / MARKER
+        if self.placement.writes:
+            self._prepare_stage(name)
+        self.placement.barrier()
+        if not marker.is_file() and (everyone or self.placement.writes):
+            start = time.monotonic()
+            outputs = {**run(), "seconds": round(time.monotonic() - start, 1)}
+            if self.placement.writes:
+                write_text_atomically(marker, json.dumps(outputs, indent=2, default=str) + "\n")
+                self.progress(name, 1, 1, "done")
+        self.placement.barrier()
+        return json.loads(marker.read_text())
+
+    def _prepare_stage(self, name: str) -> None:
+        """Stage `name`'s folder with its inputs recorded; emptied first when they changed since it ran."""
         folder = self.work / name
-        marker = folder / MARKER
         inputs, recorded = self.inputs[name], read_inputs(folder)
         if folder.exists() and recorded != inputs:
             # Inputs that changed, or a stage that a ganc which did not record them began.
@@ -114,15 +137,9 @@ class Pipeline:
                 )
             self.progress(name, 0, 1, f"runs again: {', '.join(changed)} changed")
             shutil.rmtree(folder)
-        if marker.is_file():
-            return json.loads(marker.read_text())
-        folder.mkdir(parents=True, exist_ok=True)
-        write_text_atomically(folder / INPUTS_FILE, json.dumps(inputs, indent=2) + "\n")
-        start = time.monotonic()
-        outputs = {**run(), "seconds": round(time.monotonic() - start, 1)}
-        write_text_atomically(marker, json.dumps(outputs, indent=2, default=str) + "\n")
-        self.progress(name, 1, 1, "done")
-        return outputs
+        if not (folder / MARKER).is_file():
+            folder.mkdir(parents=True, exist_ok=True)
+            write_text_atomically(folder / INPUTS_FILE, json.dumps(inputs, indent=2) + "\n")
 
     # -- checks before any expensive work ------------------------------------------------------
     def check(self) -> None:
@@ -132,7 +149,9 @@ class Pipeline:
         if spec.teacher.checkpoint is None:
             stages["teacher"] = spec.teacher
         for name, stage in stages.items():
-            check_runnable(stage.precision, name)
+            check_runnable(stage.precision, name, self.placement.device)
+            if name != "search":
+                self.placement.check_batch(stage.batch_size, name)
         dataset = spec.dataset
         if dataset.path is not None:
             find_split(dataset.path, "train")
@@ -237,9 +256,12 @@ class Pipeline:
     def teacher(self, dataset: str) -> dict[str, Any]:
         if self.spec.teacher.checkpoint is not None:  # converted once, if it was made elsewhere
             imported = self.work / "teacher" / "imported.pt"
-            return {"checkpoint": str(as_ganc_checkpoint(self.spec.teacher.checkpoint, imported))}
+            if self.placement.writes:
+                as_ganc_checkpoint(self.spec.teacher.checkpoint, imported)
+            self.placement.barrier()
+            return {"checkpoint": str(imported)}
         run = self.teacher_run(dataset)
-        train_teacher(run, resume=_started(run.out), progress=self.progress)
+        train_teacher(run, resume=self._started(run.out), progress=self.progress, placement=self.placement)
         return {"checkpoint": str(resolve_checkpoint(run.out))}
 
     def distill(self, dataset: str, teacher: str) -> dict[str, Any]:
@@ -263,8 +285,11 @@ class Pipeline:
         return Judge(list(split.eval_pairs(search.eval_images)), teacher.generator, teacher.paired, search.precision)
 
     def search(self, dataset: str, teacher_path: str, supernet_run: str) -> dict[str, Any]:
+        """Sub-networks scored on the placement's device, their latency measured on the search's target."""
         teacher = load_teacher(Path(teacher_path))
+        teacher.generator.to(self.placement.device)
         _, supernet = load_generator(Path(supernet_run))
+        supernet.to(self.placement.device)
         result = run_search(
             supernet,
             get_choice_set(self.spec.supernet.choices),
@@ -351,15 +376,18 @@ class Pipeline:
         return {"published": published, "held_back": {name: v for name, v in gate.items() if not v["passed"]}}
 
     def run(self) -> dict[str, Any]:
-        self.check()
+        if self.placement.writes:
+            self.check()
+        self.placement.barrier()
         dataset = self.stage("data", self.data)["dataset"]
-        teacher = self.stage("teacher", lambda: self.teacher(dataset))["checkpoint"]
+        teacher = self.stage("teacher", lambda: self.teacher(dataset), everyone=True)["checkpoint"]
         init_from = None
         if self.spec.supernet.path == "original":
-            init_from = self.stage("distill", lambda: self.distill(dataset, teacher))["run"]
-        supernet = self.stage("supernet", lambda: self.supernet(dataset, teacher, init_from))["run"]
+            init_from = self.stage("distill", lambda: self.distill(dataset, teacher), everyone=True)["run"]
+        supernet = self.stage("supernet", lambda: self.supernet(dataset, teacher, init_from), everyone=True)["run"]
         search = self.stage("search", lambda: self.search(dataset, teacher, supernet))
-        finetuned = self.stage("finetune", lambda: self.finetune(dataset, teacher, supernet, search["ladder"]))["runs"]
+        finetune = functools.partial(self.finetune, dataset, teacher, supernet, search["ladder"])
+        finetuned = self.stage("finetune", finetune, everyone=True)["runs"]
         exported = self.stage(
             "export", lambda: self.export(dataset, teacher, supernet, finetuned, search["latency_ms"])
         )
@@ -368,8 +396,15 @@ class Pipeline:
 
     # -- helpers of the stages -----------------------------------------------------------------
     def _train_student(self, run: DistillRun) -> dict[str, Any]:
-        train_distill(run, resume=_started(run.out), progress=self.progress)
+        train_distill(run, resume=self._started(run.out), progress=self.progress, placement=self.placement)
         return {"run": str(run.out)}
+
+    def _started(self, out: Path) -> bool:
+        """A run folder that a previous attempt already started (it is resumed, not begun again): every process
+        decides before any of them writes."""
+        started = (out / "config.json").is_file()
+        self.placement.barrier()
+        return started
 
     def _held_out(self, dataset: str, split: str, teacher: Teacher) -> TranslationDataset:
         return judged_split(dataset, split, teacher.generator.size_multiple)
@@ -444,11 +479,6 @@ def _report_data(progress: Progress, what: str, done: int, total: int) -> None:
     progress("data", done, total, what)
 
 
-def _started(out: Path) -> bool:
-    """A run folder that a previous attempt already started (it is resumed, not begun again)."""
-    return (out / "config.json").is_file()
-
-
 def run_pipeline(
     spec: CompressionSpec,
     work_dir: Path,
@@ -459,17 +489,27 @@ def run_pipeline(
     rerun_changed: bool = False,
     progress: Progress = no_progress,
     keep_versions: int | None = None,
+    placement: Placement = Placement(),
 ) -> dict[str, Any]:
-    """Run (or resume) every stage of `spec` in `work_dir`, publishing into `repo` under job id `job` (and
-    keeping the newest `keep_versions` versions of each model it publishes; None: all of them). A resumed stage
-    whose inputs changed since it ran is refused (ResumeError), or with `rerun_changed` run again with every
+    """Run (or resume) every stage of `spec` in `work_dir` on `placement`, publishing into `repo` under job id `job`
+    (and keeping the newest `keep_versions` versions of each model it publishes; None: all of them). A resumed
+    stage whose inputs changed since it ran is refused (ResumeError), or with `rerun_changed` run again with every
     stage after it."""
-    if not resume and work_dir.exists() and any(work_dir.iterdir()):
-        raise ValueError(f"work folder {work_dir} is not empty; pass --resume to continue that job")
-    work_dir.mkdir(parents=True, exist_ok=True)
-    write_text_atomically(work_dir / "spec.json", spec.model_dump_json(indent=2) + "\n")
+    if placement.writes:
+        if not resume and work_dir.exists() and any(p.name != RANK_LOGS for p in work_dir.iterdir()):
+            raise ValueError(f"work folder {work_dir} is not empty; pass --resume to continue that job")
+        work_dir.mkdir(parents=True, exist_ok=True)
+        write_text_atomically(work_dir / "spec.json", spec.model_dump_json(indent=2) + "\n")
+    placement.barrier()
     pipeline = Pipeline(
-        spec, work_dir, repo, job, progress=progress, keep_versions=keep_versions, rerun_changed=rerun_changed
+        spec,
+        work_dir,
+        repo,
+        job,
+        progress=progress,
+        keep_versions=keep_versions,
+        rerun_changed=rerun_changed,
+        placement=placement,
     )
     return pipeline.run()
 

@@ -69,6 +69,7 @@ class DatasetSpec(_Strict):
 
 
 Precision = Literal["auto", "fp32", "bf16"]
+DEVICE_PATTERN = r"^(auto|cpu|cuda(:[0-9]{1,2})?)$"  # auto: a CUDA GPU where there is one, else the CPU
 
 
 class TrainingSpec(_Strict):
@@ -263,6 +264,18 @@ class CompressionSpec(_Strict):
     publish_teacher: bool = True
     replace: bool = Field(False, description="publish into a family that another job made (its variants go on)")
     seed: Seed = 0
+    device: str = Field(
+        "auto",
+        pattern=DEVICE_PATTERN,
+        description="where the teacher labels, the stages train and the search scores: auto (a CUDA GPU where there "
+        "is one, else the CPU), cpu, cuda or cuda:N; latency is measured on the search's target whatever trains",
+    )
+    data_workers: int | None = Field(
+        None,
+        ge=0,
+        le=64,
+        description="processes that make training batches ahead (default: none on a CPU, 4 for a GPU)",
+    )
     soft_time_limit_s: float | None = Field(None, gt=0, description="a job past this stops and fails cleanly")
     time_limit_s: float | None = Field(None, gt=0, description="a job past this is killed (after the soft limit)")
 

@@ -40,7 +40,7 @@ def export_onnx(
     """Write `model` to `path` with FP32 input and output [N, C, H, W]; `fp16` stores weights in half precision;
     `fold_output` rewrites a thin output convolution as thin_output.py explains (bench/thin_output.py turns it off
     to measure what it saves)."""
-    model = copy.deepcopy(model).eval()
+    model = copy.deepcopy(model).cpu().eval()  # trained on a GPU or not, exported (and measured) from the CPU
     multiple = size_multiple(model)
     side = _trace_side(multiple)
     example = torch.zeros(1, channels_in, side, side)

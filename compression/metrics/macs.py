@@ -15,6 +15,8 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 from torchprofile import profile_macs
 
+from ..device import device_of
+
 
 @dataclass(frozen=True)
 class MacsReport:
@@ -35,7 +37,7 @@ def count_macs(model: nn.Module, size: int = 256, input_channels: int = 3) -> Ma
     """Count MACs for one `size` x `size` image in both conventions, and the parameters."""
     was_training = model.training
     model.eval()
-    x = torch.zeros(1, input_channels, size, size)
+    x = torch.zeros(1, input_channels, size, size, device=device_of(model))
     try:
         with torch.no_grad():
             with warnings.catch_warnings():

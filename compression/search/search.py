@@ -22,6 +22,7 @@ from ganc.atomic import write_text_atomically
 from ganc.card import MACS_SIZE
 from ganc.spec import Precision, SearchSpec
 
+from ..device import device_of
 from ..metrics import count_macs, psnr
 from ..metrics.quality import generate, teacher_outputs
 from ..models import ChannelConfig, ChoiceSet, SuperMobileResnetGenerator
@@ -88,7 +89,7 @@ class Judge:
         return Judge(self.pairs[:count], self.teacher, self.paired, self.precision, self.references[:count])
 
     def quality(self, model: nn.Module) -> dict[str, float]:
-        with autocast(self.precision):
+        with autocast(self.precision, device_of(model)):
             outputs = [output.float() for output in generate(model, [a for _name, a, _b in self.pairs])]
         against = {"psnr_teacher": self.references}
         if self.paired:

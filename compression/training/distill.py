@@ -44,7 +44,7 @@ from ..data import TranslationDataset
 from ..data.made import MadeInputs
 from ..foreign import read_checkpoint
 from ..metrics import evaluate_generator
-from ..metrics.quality import teacher_outputs
+from ..metrics.quality import generate, teacher_outputs
 from ..models import ChannelConfig, ModelSpec, SuperMobileResnetGenerator, extract_subnet, get_choice_set
 from ..models.layers import reference_init
 from ..models.resnet import ResnetLayout
@@ -53,6 +53,7 @@ from ..models.weight_transfer import transfer_by_l1
 from ..progress import Progress, no_progress
 from .data import DataConfig, open_splits
 from .losses import GANLoss, distillation_loss
+from .placement import Placement
 from .run import RunFolder, Trainer, check_fresh_or_resumable, run_training
 from .teacher import SAMPLE_ROWS
 
@@ -173,8 +174,9 @@ class DistillTrainer(Trainer):
         train: TranslationDataset,
         val: TranslationDataset | None,
         progress: Progress = no_progress,
+        placement: Placement = Placement(),
     ) -> None:
-        super().__init__(config.training, config.seed)
+        super().__init__(config.training, config.seed, placement)
         self.config, self.teacher, self.train_data, self.val_data = config, teacher, train, val
         self.paired = teacher.paired
         self.stage = {"mobile": "distill", "supernet": "supernet", "subnet": "finetune"}[config.student]
@@ -284,12 +286,21 @@ class DistillTrainer(Trainer):
         """Paired data: the real target. Unpaired data: the teacher's output (the pseudo pair)."""
         return b if self.paired else teacher_out
 
-    def training_batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, list[torch.Tensor]]:
-        """Step `step`'s inputs A and targets B (made inputs: B is A), and the teacher's output and features on A."""
+    def place(self) -> None:
+        super().place()
+        self.teacher.generator.to(self.placement.device)
+
+    def inputs(self, step: int) -> tuple[torch.Tensor, ...]:
+        """Step `step`'s inputs A and targets B (made inputs: A alone), this process's rows of them."""
         if self.made is not None:
-            a = b = self.made.batch(step, self.training.batch_size, self.seed)
-        else:
-            a, b = self.train_data.batch(step, self.training.batch_size, self.seed)
+            return self.placement.shard(self.made.batch(step, self.training.batch_size, self.seed))
+        return self.placement.shard(*self.train_data.batch(step, self.training.batch_size, self.seed))
+
+    def labelled(
+        self, inputs: tuple[torch.Tensor, ...]
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, list[torch.Tensor]]:
+        """A and B (made inputs: B is A), and the teacher's output and features on A."""
+        a, b = (inputs[0], inputs[0]) if len(inputs) == 1 else inputs
         with torch.no_grad():
             teacher_out, teacher_taps = self.teacher.generator.forward_with_taps(a)
         return a, b, teacher_out, teacher_taps
@@ -307,9 +318,9 @@ class DistillTrainer(Trainer):
             student.choice_set.sample(rng) for _ in range(SANDWICH_RANDOM)
         ]
 
-    def train_step(self, step: int) -> dict[str, float]:
+    def train_step(self, step: int, inputs: tuple[torch.Tensor, ...]) -> dict[str, float]:
         student, d = self.modules["G"], self.modules["D"]
-        a, b, teacher_out, teacher_taps = self.training_batch(step)
+        a, b, teacher_out, teacher_taps = self.labelled(inputs)
         target = self.reconstruction_target(b, teacher_out)
         # What the discriminator learns as real: B, or for unlabelled photos the teacher's style itself.
         real = b if self.train_data.has_targets else teacher_out
@@ -330,7 +341,7 @@ class DistillTrainer(Trainer):
         loss_d_real = torch.zeros(())
         if adversarial:
             loss_d_real = self.gan_loss(judge(real), True)
-            (0.5 * loss_d_real).backward()
+            self.backward(0.5 * loss_d_real)
         for config in configs:
             if config is not None:
                 student.set_config(config)
@@ -338,7 +349,7 @@ class DistillTrainer(Trainer):
             loss_d = loss_gan = torch.zeros(())
             if adversarial:
                 loss_d_fake = self.gan_loss(judge(out.detach()), False)
-                (0.5 * loss_d_fake / len(configs)).backward()
+                self.backward(0.5 * loss_d_fake / len(configs))
                 loss_d = 0.5 * (loss_d_fake.detach() + loss_d_real.detach())
                 d.requires_grad_(False)
                 loss_gan = self.gan_loss(judge(out), True, for_discriminator=False)
@@ -348,12 +359,12 @@ class DistillTrainer(Trainer):
             total = (
                 self.config.lambda_gan * loss_gan + self.lambda_recon * loss_recon + self.lambda_distill * loss_distill
             )
-            (total / len(configs)).backward()
+            self.backward(total / len(configs))
             for name, loss in zip(logged, (loss_gan, loss_recon, loss_distill, loss_d)):
                 logged[name] += loss.item() / len(configs)
         if adversarial:
-            self.optimizers["D"].step()
-        self.optimizers["G"].step()
+            self.optimizer_step("D")
+        self.optimizer_step("G")
         return logged
 
     def _forward(self, a: torch.Tensor, teacher_taps: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -403,12 +414,11 @@ class DistillTrainer(Trainer):
         student.eval()
         with torch.no_grad():
             for (_name, a, b), reference in zip(self._val_pairs[:SAMPLE_ROWS], self._val_references):
-                x = a.unsqueeze(0)
                 row = [a, reference]
                 for _prefix, config in self._configs():
                     if config is not None:
                         student.set_config(config)
-                    row.append(student(x)[0])
+                    row.append(generate(student, [a])[0])
                 rows.append([*row, b] if self.paired else row)
         student.train()
         return rows
@@ -444,15 +454,19 @@ def _map_back(mappings: nn.ModuleList, trunk: torch.Tensor) -> None:
             mapping.weight[trunk, torch.arange(len(trunk)), 0, 0] = 1.0
 
 
-def train_distill(run: DistillRun, resume: bool = False, progress: Progress = no_progress) -> dict[str, float]:
-    """Distil the teacher into a mobile student, a supernet or a sub-network in `run.out`; returns the last metrics."""
+def train_distill(
+    run: DistillRun, resume: bool = False, progress: Progress = no_progress, placement: Placement = Placement()
+) -> dict[str, float]:
+    """Distil the teacher into a mobile student, a supernet or a sub-network in `run.out` on `placement`; returns
+    the last metrics."""
     folder = RunFolder(run.out)
-    check_fresh_or_resumable(folder, resume)
+    if placement.writes:  # the others may find rank 0's first files already there
+        check_fresh_or_resumable(folder, resume)
     teacher = load_teacher(run.teacher)
     if run.data.dataset is None:
         run = run.model_copy(update={"data": run.data.model_copy(update={"dataset": teacher.dataset})})
     train, val = open_splits(run.data, teacher.generator.size_multiple)
     if teacher.paired and train.layout in ("unpaired", "photos"):
         raise ValueError("a pix2pix teacher needs paired data to distil on")
-    trainer = DistillTrainer(run, teacher, train, val, progress)
+    trainer = DistillTrainer(run, teacher, train, val, progress, placement)
     return run_training(trainer, folder, run, resume, progress)

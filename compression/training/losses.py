@@ -45,7 +45,7 @@ class ImagePool:
                 out.append(image)
             elif rng.random() < 0.5:
                 slot = rng.randrange(self.size)
-                out.append(self.images[slot].clone())
+                out.append(self.images[slot].to(images.device, copy=True))  # a resumed pool was loaded on the CPU
                 self.images[slot] = image.clone()
             else:
                 out.append(image)

@@ -7,12 +7,15 @@ A run folder holds
     samples/step_NNNNNNN.png    input | output | target rows on validation images
 
 Everything random in a step derives from (seed, step), so resuming from the checkpoint of step s
-reproduces an uninterrupted run bit for bit.
+reproduces an uninterrupted run bit for bit. A step's inputs are made on the CPU, ahead of the step by the
+placement's data workers where it has any (torch.utils.data, pinned for a GPU), and moved to its device; the
+step runs there. Under torchrun the processes share each step's batch (placement.py), and rank 0 alone writes.
 """
 
 import csv
 import re
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -20,6 +23,7 @@ import torch
 from PIL import Image
 from pydantic import BaseModel, ValidationError
 from torch import nn
+from torch.utils.data import DataLoader, Dataset
 
 from ganc.atomic import write_text_atomically
 from ganc.spec import TrainingSpec
@@ -28,8 +32,9 @@ from ganc.validation import describe
 from ..checkpoint import CheckpointError, load_checkpoint, resolve_checkpoint, save_checkpoint
 from ..data import to_image
 from ..models import ModelSpec
-from ..precision import autocast
+from ..precision import autocast, grad_scaler
 from ..progress import Progress, no_progress
+from .placement import Placement
 
 _CHECKPOINT = re.compile(r"step_(\d+)\.pt")
 KEEP_CHECKPOINTS = 3
@@ -53,19 +58,42 @@ class Trainer(ABC):
     stage: str
     kind: str
 
-    def __init__(self, training: TrainingSpec, seed: int) -> None:
-        self.training, self.seed = training, seed
+    def __init__(self, training: TrainingSpec, seed: int, placement: Placement) -> None:
+        self.training, self.seed, self.placement = training, seed, placement
+        placement.check_batch(training.batch_size, "training")
         self.modules: dict[str, nn.Module] = {}
         self.optimizers: dict[str, torch.optim.Optimizer] = {}
         self.schedulers: dict[str, torch.optim.lr_scheduler.LRScheduler] = {}
+        self.scaler = grad_scaler(training.precision, placement.device)
 
     def adam(self, name: str, parameters) -> None:
         optimizer = torch.optim.Adam(parameters, lr=self.training.lr, betas=(self.training.beta1, 0.999))
         self.optimizers[name] = optimizer
         self.schedulers[name] = torch.optim.lr_scheduler.LambdaLR(optimizer, linear_decay(self.training.steps))
 
+    def place(self) -> None:
+        """The modules on the placement's device, equal in every process (rank 0's)."""
+        for module in self.modules.values():
+            module.to(self.placement.device)
+        self.placement.broadcast(self.modules.values())
+
+    def backward(self, loss: torch.Tensor) -> None:
+        self.scaler.scale(loss).backward()
+
+    def optimizer_step(self, name: str) -> None:
+        """Optimiser `name`'s step on the gradients averaged over the processes (unscaled, and skipped where fp16
+        overflowed)."""
+        optimizer = self.optimizers[name]
+        self.placement.average_gradients(p for group in optimizer.param_groups for p in group["params"])
+        self.scaler.step(optimizer)
+
     @abstractmethod
-    def train_step(self, step: int) -> dict[str, float]: ...
+    def inputs(self, step: int) -> tuple[torch.Tensor, ...]:
+        """Step `step`'s inputs on the CPU, this process's rows of them: a pure function of (seed, step)."""
+
+    @abstractmethod
+    def train_step(self, step: int, inputs: tuple[torch.Tensor, ...]) -> dict[str, float]:
+        """One step on `inputs` (on the device), under the stage's autocast."""
 
     @abstractmethod
     def evaluate(self) -> dict[str, float]: ...
@@ -196,34 +224,71 @@ def restore(trainer: Trainer, checkpoint: Path) -> int:
     return int(state["step"])
 
 
+class _StepInputs(Dataset):
+    """The inputs of steps start..steps-1, in order, each with its step."""
+
+    def __init__(self, inputs: Callable[[int], tuple[torch.Tensor, ...]], start: int, steps: int) -> None:
+        self.inputs, self.start, self.steps = inputs, start, steps
+
+    def __len__(self) -> int:
+        return self.steps - self.start
+
+    def __getitem__(self, index: int) -> tuple[int, tuple[torch.Tensor, ...]]:
+        return self.start + index, self.inputs(self.start + index)
+
+
+def step_inputs(trainer: Trainer, start: int) -> DataLoader:
+    """The inputs of every step from `start`, made ahead by the placement's data workers (none: when asked)."""
+    placement = trainer.placement
+    return DataLoader(
+        _StepInputs(trainer.inputs, start, trainer.training.steps),
+        batch_size=None,
+        num_workers=placement.data_workers,
+        pin_memory=placement.device.type == "cuda",
+        prefetch_factor=2 if placement.data_workers else None,
+    )
+
+
 def run_training(
     trainer: Trainer, run: RunFolder, config: BaseModel, resume: bool, progress: Progress = no_progress
 ) -> dict[str, float]:
-    """Train from step 0 (or the latest checkpoint when resuming) to `steps`; return the last metrics."""
+    """Train from step 0 (or the latest checkpoint when resuming) to `steps`; return the last metrics (rank 0's:
+    the other processes of a distributed run return none)."""
     steps, every = trainer.training.steps, trainer.training.every
+    placement = trainer.placement
+    trainer.place()
     start = 0
     if resume and run.checkpoint_steps():
         start = restore(trainer, run.latest_checkpoint())
-        run.truncate_logs(start)
-    run.write_config(config)
+        if placement.writes:
+            run.truncate_logs(start)
+    if placement.writes:
+        run.write_config(config)
+    else:
+        progress = no_progress
     metrics: dict[str, float] = {}
     progress(trainer.stage, start, steps, "resumed" if start else "started")
-    for step in range(start, steps):
-        with autocast(trainer.training.precision):
-            losses = trainer.train_step(step)
+    for step, inputs in step_inputs(trainer, start):
+        inputs = tuple(tensor.to(placement.device, non_blocking=True) for tensor in inputs)
+        with autocast(trainer.training.precision, placement.device):
+            losses = trainer.train_step(step, inputs)
+        trainer.scaler.update()
         for scheduler in trainer.schedulers.values():
             scheduler.step()
+        losses = placement.average(losses)
         done = step + 1
-        run.append_log("train_log.csv", done, losses)
         # Evaluate, draw samples and checkpoint every `every` steps and at the end.
-        if done % every == 0 or done == steps:
-            metrics = trainer.evaluate()
-            run.append_log("val_log.csv", done, metrics)
-            run.save_samples(done, trainer.sample_rows())
-            save_training_checkpoint(run, trainer, done, config)
+        if placement.writes:
+            run.append_log("train_log.csv", done, losses)
+            if done % every == 0 or done == steps:
+                metrics = trainer.evaluate()
+                run.append_log("val_log.csv", done, metrics)
+                run.save_samples(done, trainer.sample_rows())
+                save_training_checkpoint(run, trainer, done, config)
         progress(trainer.stage, done, steps, " ".join(f"{k} {v:.3g}" for k, v in losses.items()))
-    if start == steps and not metrics:
+    if start == steps and not metrics and placement.writes:
         metrics = trainer.evaluate()
+    placement.barrier()  # the last checkpoint is written before any process reads it
     return metrics
 
 

@@ -17,10 +17,12 @@ from ganc.spec import TeacherSpec, TrainingSpec
 from ..checkpoint import described
 from ..data import TranslationDataset
 from ..metrics import evaluate_generator
+from ..metrics.quality import generate
 from ..models import ModelSpec
 from ..progress import Progress, no_progress
 from .data import TRAIN_SPLIT, DataConfig, open_splits
 from .losses import GANLoss, ImagePool
+from .placement import Placement
 from .run import RunFolder, Trainer, check_fresh_or_resumable, run_training
 
 SAMPLE_ROWS = 4
@@ -66,16 +68,18 @@ class TeacherRun(BaseModel):
 
 
 class _TeacherTrainer(Trainer):
-    def __init__(self, run: TeacherRun, train: TranslationDataset, val: TranslationDataset | None) -> None:
-        super().__init__(run.training, run.seed)
+    def __init__(
+        self, run: TeacherRun, train: TranslationDataset, val: TranslationDataset | None, placement: Placement
+    ) -> None:
+        super().__init__(run.training, run.seed, placement)
         self.config, self.train_data, self.val_data = run.teacher, train, val
         self.val_limit = run.data.val_limit
         self.gan_loss = GANLoss(run.teacher.gan_mode)
         self.g_spec, self.d_spec = run.generator_spec(), run.discriminator_spec()
         torch.manual_seed(run.seed)
 
-    def batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.train_data.batch(step, self.training.batch_size, self.seed)
+    def inputs(self, step: int) -> tuple[torch.Tensor, ...]:
+        return self.placement.shard(*self.train_data.batch(step, self.training.batch_size, self.seed))
 
     def val_pairs(self):
         return self.val_data.eval_pairs(self.val_limit) if self.val_data is not None else []
@@ -92,7 +96,7 @@ class _TeacherTrainer(Trainer):
         g.eval()
         with torch.no_grad():
             for _name, a, b in list(self.val_pairs())[:SAMPLE_ROWS]:
-                rows.append([a, g(a.unsqueeze(0))[0], b])
+                rows.append([a, generate(g, [a])[0], b])
         g.train()
         return rows
 
@@ -101,29 +105,31 @@ class Pix2PixTrainer(_TeacherTrainer):
     stage = "teacher"
     kind = "pix2pix"
 
-    def __init__(self, run: TeacherRun, train: TranslationDataset, val: TranslationDataset | None) -> None:
-        super().__init__(run, train, val)
+    def __init__(
+        self, run: TeacherRun, train: TranslationDataset, val: TranslationDataset | None, placement: Placement
+    ) -> None:
+        super().__init__(run, train, val, placement)
         self.modules = {"G": self.g_spec.build(), "D": self.d_spec.build()}
         self.adam("G", self.modules["G"].parameters())
         self.adam("D", self.modules["D"].parameters())
 
-    def train_step(self, step: int) -> dict[str, float]:
+    def train_step(self, step: int, inputs: tuple[torch.Tensor, ...]) -> dict[str, float]:
         g, d = self.modules["G"], self.modules["D"]
-        a, b = self.batch(step)
+        a, b = inputs
         fake = g(a)
         # Discriminator: real pairs against generated pairs.
         self.optimizers["D"].zero_grad()
         loss_d_fake = self.gan_loss(d(torch.cat([a, fake.detach()], 1)), False)
         loss_d_real = self.gan_loss(d(torch.cat([a, b], 1)), True)
         loss_d = 0.5 * (loss_d_fake + loss_d_real)
-        loss_d.backward()
-        self.optimizers["D"].step()
+        self.backward(loss_d)
+        self.optimizer_step("D")
         # Generator: fool the discriminator and stay close to the target.
         self.optimizers["G"].zero_grad()
         loss_gan = self.gan_loss(d(torch.cat([a, fake], 1)), True, for_discriminator=False)
         loss_l1 = F.l1_loss(fake, b)
-        (loss_gan + self.config.lambda_l1 * loss_l1).backward()
-        self.optimizers["G"].step()
+        self.backward(loss_gan + self.config.lambda_l1 * loss_l1)
+        self.optimizer_step("G")
         return {
             "g_gan": loss_gan.item(),
             "g_l1": loss_l1.item(),
@@ -141,8 +147,10 @@ class CycleGanTrainer(_TeacherTrainer):
     stage = "teacher"
     kind = "cyclegan"
 
-    def __init__(self, run: TeacherRun, train: TranslationDataset, val: TranslationDataset | None) -> None:
-        super().__init__(run, train, val)
+    def __init__(
+        self, run: TeacherRun, train: TranslationDataset, val: TranslationDataset | None, placement: Placement
+    ) -> None:
+        super().__init__(run, train, val, placement)
         self.modules = {
             "G": self.g_spec.build(),
             "F": self.g_spec.build(),
@@ -153,9 +161,9 @@ class CycleGanTrainer(_TeacherTrainer):
         self.adam("D", [*self.modules["D"].parameters(), *self.modules["D_A"].parameters()])
         self.pools = {"B": ImagePool(POOL_SIZE), "A": ImagePool(POOL_SIZE)}
 
-    def train_step(self, step: int) -> dict[str, float]:
+    def train_step(self, step: int, inputs: tuple[torch.Tensor, ...]) -> dict[str, float]:
         g, f, d_b, d_a = (self.modules[k] for k in ("G", "F", "D", "D_A"))
-        real_a, real_b = self.batch(step)
+        real_a, real_b = inputs
         rng = random.Random(f"{self.seed}-{step}")
         fake_b, fake_a = g(real_a), f(real_b)
         # Generators: adversarial, cycle consistency and identity losses.
@@ -165,8 +173,8 @@ class CycleGanTrainer(_TeacherTrainer):
         loss_gan = self.gan_loss(d_b(fake_b), True, False) + self.gan_loss(d_a(fake_a), True, False)
         loss_cycle = F.l1_loss(f(fake_b), real_a) + F.l1_loss(g(fake_a), real_b)
         loss_identity = F.l1_loss(g(real_b), real_b) + F.l1_loss(f(real_a), real_a)
-        (loss_gan + LAMBDA_CYCLE * loss_cycle + LAMBDA_CYCLE * LAMBDA_IDENTITY * loss_identity).backward()
-        self.optimizers["G"].step()
+        self.backward(loss_gan + LAMBDA_CYCLE * loss_cycle + LAMBDA_CYCLE * LAMBDA_IDENTITY * loss_identity)
+        self.optimizer_step("G")
         for net in (d_a, d_b):
             net.requires_grad_(True)
         # Discriminators: real images against (partly historical) fakes.
@@ -175,8 +183,8 @@ class CycleGanTrainer(_TeacherTrainer):
         loss_d_b = self.gan_loss(d_b(real_b), True) + self.gan_loss(d_b(pooled_b), False)
         loss_d_a = self.gan_loss(d_a(real_a), True) + self.gan_loss(d_a(pooled_a), False)
         loss_d = 0.5 * (loss_d_b + loss_d_a)
-        loss_d.backward()
-        self.optimizers["D"].step()
+        self.backward(loss_d)
+        self.optimizer_step("D")
         return {
             "g_gan": loss_gan.item(),
             "cycle": loss_cycle.item(),
@@ -199,10 +207,14 @@ class CycleGanTrainer(_TeacherTrainer):
             pool.load_state_dict(state[name])
 
 
-def train_teacher(run: TeacherRun, resume: bool = False, progress: Progress = no_progress) -> dict[str, float]:
-    """Train (or resume) a teacher into `run.out`; returns the final validation metrics."""
+def train_teacher(
+    run: TeacherRun, resume: bool = False, progress: Progress = no_progress, placement: Placement = Placement()
+) -> dict[str, float]:
+    """Train (or resume) a teacher into `run.out` on `placement`; returns the final validation metrics. Each
+    process of a distributed CycleGAN keeps its own history of fakes; a checkpoint holds rank 0's."""
     folder = RunFolder(run.out)
-    check_fresh_or_resumable(folder, resume)
+    if placement.writes:  # the others may find rank 0's first files already there
+        check_fresh_or_resumable(folder, resume)
     multiple = run.generator_spec().build().size_multiple
     train, val = open_splits(run.data, multiple)
     model = run.teacher.model
@@ -210,5 +222,5 @@ def train_teacher(run: TeacherRun, resume: bool = False, progress: Progress = no
         raise ValueError(f"cyclegan needs an unpaired dataset ({TRAIN_SPLIT}A/ and B/), got {train.layout}")
     if model == "pix2pix" and train.layout == "unpaired":
         raise ValueError("pix2pix needs paired data (aligned A|B images or A/ and B/ folders); use --model cyclegan")
-    trainer = (Pix2PixTrainer if model == "pix2pix" else CycleGanTrainer)(run, train, val)
+    trainer = (Pix2PixTrainer if model == "pix2pix" else CycleGanTrainer)(run, train, val, placement)
     return run_training(trainer, folder, run, resume, progress)

@@ -1,6 +1,7 @@
 """`ganc compress SPEC.yaml`: the whole pipeline, from dataset to published family."""
 
 import json
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -42,15 +43,33 @@ def compress(
     ] = None,
     job: Annotated[str | None, typer.Option(help="job id for the cards (default: the work folder name)")] = None,
     repo: Repo = None,
+    device: Annotated[
+        str | None, typer.Option(help="auto, cpu, cuda or cuda:N (default: the spec's `device`, auto)")
+    ] = None,
+    nproc_per_node: Annotated[
+        int, typer.Option(min=1, help="training processes on this machine, sharing every batch (torchrun's engine)")
+    ] = 1,
 ) -> None:
     """Train the teacher, the supernet, search, fine-tune, export and publish a family of variants."""
     spec = load_spec_file(spec_path)
-    from compression.pipeline import run_pipeline
+    from compression.pipeline import RANK_LOGS, run_pipeline
 
     work = work_dir or get_settings().jobs_root / spec.family
+    device = device or spec.device
+    if nproc_per_node > 1 and "LOCAL_RANK" not in os.environ:
+        from .launch import check_process_count, launch
+
+        check_process_count(nproc_per_node, device)
+        arguments = ["compress", str(spec_path), "--work-dir", str(work), "--job", job or work.name]
+        arguments += ["--device", device, "--repo", str(repository(repo))]
+        arguments += ["--resume"] * resume + ["--rerun-changed"] * rerun_changed
+        typer.echo(launch(nproc_per_node, arguments, work / RANK_LOGS), nl=False)
+        return
+    from compression.training.placement import training_placement
+
     bars = ProgressBars()
     keep = get_settings().keep_versions
-    with tracebacks_kept_in(work):
+    with tracebacks_kept_in(work), training_placement(device, spec.data_workers) as placement:
         result = run_pipeline(
             spec,
             work,
@@ -60,10 +79,12 @@ def compress(
             rerun_changed=rerun_changed,
             progress=bars,
             keep_versions=keep,
+            placement=placement,
         )
     bars.close()
-    typer.echo(json.dumps(result))
-    typer.echo(f"report: {result['report']}", err=True)
+    if placement.writes:
+        typer.echo(json.dumps(result))
+        typer.echo(f"report: {result['report']}", err=True)
 
 
 @friendly_errors

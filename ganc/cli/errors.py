@@ -13,6 +13,8 @@ from ..errors import first_line, is_refusal, traceback_file
 from ..settings import SettingsError, get_settings
 from ..validation import describe
 
+NOT_A_REFUSAL = ", not a refusal of input"  # the line after the error line of a failure ganc did not expect
+
 
 def friendly_errors(command: Callable) -> Callable:
     @functools.wraps(command)
@@ -37,7 +39,7 @@ def _point_to_traceback(error: BaseException) -> None:
         return
     kept = traceback_file(error)
     where = f"its traceback is in {kept}" if kept else "run with --debug (or GANC_DEBUG=1) to see its traceback"
-    typer.echo(f"{type(error).__name__}, not a refusal of input: {where}", err=True)
+    typer.echo(f"{type(error).__name__}{NOT_A_REFUSAL}: {where}", err=True)
 
 
 def _debug() -> bool:

@@ -46,6 +46,7 @@ Every = Annotated[int, typer.Option(help="steps between checkpoints, evaluations
 CropSize = Annotated[int | None, typer.Option(help="training crop (default: the sample set's size, else 256)")]
 LoadSize = Annotated[int | None, typer.Option(help="resize to this before cropping (default: no resize)")]
 ValLimit = Annotated[int | None, typer.Option(help="validation images per evaluation (default 16)")]
+Device = Annotated[str, typer.Option(help="auto (a CUDA GPU where there is one, else the CPU), cpu, cuda or cuda:N")]
 PartInputsOption = Annotated[
     PartInputs,
     typer.Option(help="own: the student runs end to end; teacher: each part learns from the teacher's input to it"),
@@ -80,6 +81,7 @@ def train_teacher_command(
     load_size: LoadSize = None,
     val_limit: ValLimit = None,
     resume: Resume = False,
+    device: Device = "auto",
 ) -> None:
     """Train a pix2pix or CycleGAN teacher (checkpoints, logs and sample grids in --out)."""
     from compression.training import TeacherRun, train_teacher
@@ -104,7 +106,7 @@ def train_teacher_command(
         )
         return TeacherRun(out=out, data=_data(dataset, crop_size, load_size, val_limit), teacher=teacher, seed=seed)
 
-    _train(train_teacher, _run(TeacherRun, out, resume, steps, new_run), resume)
+    _train(train_teacher, _run(TeacherRun, out, resume, steps, new_run), resume, device)
 
 
 @train_app.command("distill")
@@ -127,6 +129,7 @@ def train_distill_command(
     load_size: LoadSize = None,
     val_limit: ValLimit = None,
     resume: Resume = False,
+    device: Device = "auto",
 ) -> None:
     """Distil the teacher into a mobile student of one width (the original GAN Compression path)."""
     from compression.training import DistillRun, train_distill
@@ -146,7 +149,7 @@ def train_distill_command(
             seed=seed,
         )
 
-    _train(train_distill, _run(DistillRun, out, resume, steps, new_run), resume)
+    _train(train_distill, _run(DistillRun, out, resume, steps, new_run), resume, device)
 
 
 @train_app.command("supernet")
@@ -169,6 +172,7 @@ def train_supernet_command(
     load_size: LoadSize = None,
     val_limit: ValLimit = None,
     resume: Resume = False,
+    device: Device = "auto",
 ) -> None:
     """Train a once-for-all supernet from the teacher, one random sub-network per step."""
     from compression.training import DistillRun, train_distill
@@ -188,7 +192,7 @@ def train_supernet_command(
             seed=seed,
         )
 
-    _train(train_distill, _run(DistillRun, out, resume, steps, new_run), resume)
+    _train(train_distill, _run(DistillRun, out, resume, steps, new_run), resume, device)
 
 
 def _data(dataset: Path | None, crop_size: int | None, load_size: int | None, val_limit: int | None) -> "DataConfig":
@@ -213,9 +217,13 @@ def _run(kind: type[Run], out: Path, resume: bool, steps: int | None, new_run: C
     return run.with_steps(steps) if steps is not None else run
 
 
-def _train(train: Callable[..., dict[str, float]], run: BaseModel, resume: bool) -> None:
+def _train(train: Callable[..., dict[str, float]], run: BaseModel, resume: bool, device: str) -> None:
+    """Train `run` on `device`: alone, or as one of the processes torchrun started (rank 0 prints)."""
+    from compression.training.placement import training_placement
+
     bars = ProgressBars()
-    with tracebacks_kept_in(run.out):
-        metrics = train(run, resume, bars)
+    with tracebacks_kept_in(run.out), training_placement(device) as placement:
+        metrics = train(run, resume, bars, placement)
     bars.close()
-    typer.echo(json.dumps({"out": str(run.out), "metrics": {k: round(v, 4) for k, v in metrics.items()}}))
+    if placement.writes:
+        typer.echo(json.dumps({"out": str(run.out), "metrics": {k: round(v, 4) for k, v in metrics.items()}}))

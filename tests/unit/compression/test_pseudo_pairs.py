@@ -110,7 +110,7 @@ def test_the_student_learns_the_teachers_answer_to_exactly_the_input_it_sees(pho
     student = copy.deepcopy(trainer.modules["G"])
     with torch.no_grad():
         expected = F.l1_loss(student(a), teacher.generator(a)).item()
-    assert trainer.train_step(0)["recon"] == pytest.approx(expected, rel=1e-5)
+    assert trainer.train_step(0, trainer.inputs(0))["recon"] == pytest.approx(expected, rel=1e-5)
 
 
 @pytest.mark.parametrize(

@@ -192,7 +192,7 @@ def test_supernet_sampling_covers_the_choice_set(teacher_run, tmp_path):
     trainer = DistillTrainer(config, teacher, train, None)
     seen = [set() for _ in range(8)]
     for step in range(30):
-        trainer.train_step(step)
+        trainer.train_step(step, trainer.inputs(step))
         for position, width in enumerate(trainer.modules["G"].active_config.channels):
             seen[position].add(width)
     choices = get_choice_set("channels-32").choices
@@ -287,7 +287,7 @@ def test_the_students_adversarial_loss_is_judged_by_the_discriminator_before_its
     d_before = {k: v.clone() for k, v in trainer.modules["D"].state_dict().items()}
     g_before = {k: v.clone() for k, v in trainer.modules["G"].state_dict().items()}
     a, _b = train.batch(0, trainer.training.batch_size, trainer.seed)
-    logged = trainer.train_step(0)
+    logged = trainer.train_step(0, trainer.inputs(0))
     assert not _same_weights(trainer.modules["D"], d_before)  # the discriminator did step
     judge, student = copy.deepcopy(trainer.modules["D"]), copy.deepcopy(trainer.modules["G"])
     judge.load_state_dict(d_before)
@@ -324,7 +324,7 @@ def test_sandwich_sampling_accumulates_the_largest_the_smallest_and_two_random_s
                 total += grad / len(configs)
     captured = {}
     trainer.optimizers["G"].step = lambda: captured.update(grads=[p.grad.clone() for p in parameters])
-    trainer.train_step(0)
+    trainer.train_step(0, trainer.inputs(0))
     for got, want in zip(captured["grads"], expected):
         assert torch.allclose(got, want, atol=1e-6)
 
@@ -335,13 +335,13 @@ def test_parts_given_the_teachers_inputs_each_learn_their_piece_of_the_teacher(t
     run = _distill_run(tmp_path / "s", teacher_run, steps=30, lr=2e-3, part_inputs="teacher", lambda_gan=0)
     trainer = DistillTrainer(run, teacher, train, val)
     student = trainer.modules["G"]
-    a, b, _teacher_out, taps = trainer.training_batch(0)
+    a, b, _teacher_out, taps = trainer.labelled(trainer.inputs(0))
     before = copy.deepcopy(student)
     with torch.no_grad():
         parts = [before.encoder(a), *(block(tap) for block, tap in zip(before.blocks, taps))]
         expected_distill = sum(torch.nn.functional.mse_loss(p, t).item() for p, t in zip(parts, taps))
         expected_recon = torch.nn.functional.l1_loss(before.decode(a, taps[-1]), b).item()
-    losses = trainer.train_step(0)
+    losses = trainer.train_step(0, trainer.inputs(0))
     assert losses["distill"] == pytest.approx(expected_distill, rel=1e-5)
     assert losses["recon"] == pytest.approx(expected_recon, rel=1e-5)
     train_distill(run)
