@@ -16,6 +16,7 @@ from pathlib import Path
 from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 
 from compression.pipeline import run_pipeline
+from compression.training.placement import training_placement
 from ganc.errors import first_line, is_refusal, keep_traceback, traceback_file
 from ganc.job_store import FINAL_STATES, JobRecord, JobStore
 from ganc.repository import read_card
@@ -90,7 +91,10 @@ def run_job(store: JobStore, job_id: str, settings: Settings, progress: JobProgr
     )
     try:
         spec = confine_to_roots(store.spec(job_id), settings.data_roots)
-        with heartbeat(store.folder(job_id) / HEARTBEAT_FILE, settings.heartbeat_s):
+        with (
+            heartbeat(store.folder(job_id) / HEARTBEAT_FILE, settings.heartbeat_s),
+            training_placement(spec.device, spec.data_workers) as placement,  # `ganc worker --gpus`: its one GPU
+        ):
             result = run_pipeline(
                 spec,
                 work,
@@ -100,6 +104,7 @@ def run_job(store: JobStore, job_id: str, settings: Settings, progress: JobProgr
                 rerun_changed=True,  # a job's spec is fixed: only a newer ganc's stage format differs
                 progress=progress,
                 keep_versions=settings.keep_versions,
+                placement=placement,
             )
     except JobCancelledError:
         return cancel(store, job_id)

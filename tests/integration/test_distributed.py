@@ -56,8 +56,9 @@ def test_two_processes_train_as_one_with_the_same_global_batch(teacher, tmp_path
     distill(teacher, tmp_path / "one", 2, 1)
     distill(teacher, tmp_path / "two", 2, 2)
     # Only the order of float sums differs (each process sums over its half): the students agree to float
-    # precision (measured: 1e-4 at most over a [-1, 1] range, most pixels 1e-5). Longer, two runs drift apart as much as one process does with another thread count (45 dB of
-    # agreement after 4 steps, measured either way), which is no property of sharing the batch.
+    # precision (measured: 1e-4 at most over a [-1, 1] range, most pixels 1e-5). Longer, two runs drift apart as
+    # much as one process does with another thread count (45 dB of agreement after 4 steps, measured either way),
+    # which is no property of sharing the batch.
     assert (outputs(tmp_path / "one") - outputs(tmp_path / "two")).abs().max() < 1e-3
     one, two = ((tmp_path / run / "train_log.csv").read_text().splitlines() for run in ("one", "two"))
     assert len(two) == 3 and [r.split(",")[:3] for r in one] == [r.split(",")[:3] for r in two]  # step, losses
@@ -80,6 +81,14 @@ def test_two_processes_resume_mid_stage_and_write_each_file_once(teacher, tmp_pa
     assert max((whole[name] - resumed[name]).abs().max().item() for name in whole) < 1e-6
     steps = [line.split(",")[0] for line in (run / "train_log.csv").read_text().splitlines()]
     assert steps == ["step", "1", "2", "3", "4"]
+
+
+@pytest.mark.gpu
+def test_a_stage_trained_on_a_gpu_is_loaded_on_any_machine(teacher, tmp_path):
+    distill(teacher, tmp_path / "gpu", 2, 1, "--device", "cuda")
+    checkpoint = load_checkpoint(tmp_path / "gpu" / "checkpoints" / "step_0000002.pt")
+    assert all(t.device.type == "cpu" for t in checkpoint["training"]["modules"]["G"].values())
+    assert torch.isfinite(outputs(tmp_path / "gpu")).all()
 
 
 def write_spec(tmp_path: Path, **changes) -> Path:

@@ -1,5 +1,6 @@
 """A distillation run as one of the processes torchrun starts (or alone): `python -m tests.support.distributed_distill
-TEACHER OUT STEPS [--resume]`. The tests compare what one process and two make of the same global batch."""
+TEACHER OUT STEPS [--resume] [--device NAME]` (the CPU unless named). The tests compare what one process and two
+make of the same global batch."""
 
 import sys
 from pathlib import Path
@@ -22,7 +23,8 @@ def main() -> None:
         training=TrainingSpec(steps=steps, batch_size=BATCH, every=EVERY, lr=1e-3, beta1=0.9),
         lambda_gan=0.0,  # a discriminator's batch norm would see each process's share of the batch
     )
-    with training_placement("cpu") as placement:
+    device = sys.argv[sys.argv.index("--device") + 1] if "--device" in sys.argv else "cpu"
+    with training_placement(device) as placement:
         train_distill(run, resume="--resume" in sys.argv, placement=placement)
 
 

@@ -5,7 +5,7 @@ import torch
 
 from compression import precision
 from compression.pipeline import run_pipeline
-from compression.precision import PrecisionError, autocast, check_runnable, resolve
+from compression.precision import PrecisionError, autocast, check_runnable, grad_scaler, resolve
 from ganc.spec import parse_spec
 from tests.unit.compression.test_pipeline_checks import BASE
 
@@ -36,3 +36,27 @@ def test_a_job_asking_bf16_where_it_is_emulated_fails_before_training(tmp_path, 
         run_pipeline(spec, tmp_path / "work", tmp_path / "repo", "job")
     assert not (tmp_path / "repo").exists()
     assert sorted(p.name for p in (tmp_path / "work").iterdir()) == ["spec.json"]
+
+
+@pytest.mark.parametrize("bf16, expected", [(True, "bf16"), (False, "fp16")])
+def test_auto_on_a_gpu_is_bf16_where_it_computes_it_else_fp16(monkeypatch, bf16, expected):
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: bf16)
+    gpu = torch.device("cuda", 0)
+    assert resolve("auto", gpu) == expected and resolve("fp32", gpu) == "fp32"
+    if not bf16:
+        with pytest.raises(PrecisionError, match="supernet.precision: bf16 needs a GPU that computes it"):
+            check_runnable("bf16", "supernet", gpu)
+    check_runnable("auto", "supernet", gpu)
+
+
+def test_only_fp16_scales_its_losses():
+    assert not grad_scaler("auto").is_enabled() and not grad_scaler("bf16").is_enabled()
+
+
+@pytest.mark.gpu
+def test_a_gpu_trains_under_its_autocast_and_scales_fp16_losses():
+    gpu = torch.device("cuda", 0)
+    with autocast("auto", gpu):
+        out = torch.nn.functional.conv2d(torch.ones(1, 1, 3, 3, device=gpu), torch.ones(1, 1, 1, 1, device=gpu))
+    assert out.dtype == (torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16)
+    assert grad_scaler("auto", gpu).is_enabled() == (not torch.cuda.is_bf16_supported())

@@ -1,0 +1,63 @@
+"""A stage's placement: its share of each global batch, what one process does alone, and batches made ahead by
+data workers exactly as in process."""
+
+import os
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from compression.training.placement import Placement, PlacementError, training_placement
+from compression.training.run import step_inputs
+
+
+def test_each_process_takes_its_equal_rows_of_the_global_batch():
+    batch, targets = torch.arange(8).reshape(4, 2), torch.arange(4)
+    shares = [Placement(rank=rank, world_size=2).shard(batch, targets) for rank in (0, 1)]
+    assert [share[1].tolist() for share in shares] == [[0, 1], [2, 3]]
+    assert torch.equal(torch.cat([share[0] for share in shares]), batch)
+    assert torch.equal(Placement().shard(batch)[0], batch)
+
+
+def test_a_global_batch_that_does_not_split_over_the_processes_is_refused():
+    Placement(world_size=2).check_batch(4, "supernet")
+    with pytest.raises(PlacementError, match="supernet.batch_size 3 does not split over 2 training processes"):
+        Placement(world_size=2).check_batch(3, "supernet")
+
+
+def test_alone_a_process_writes_and_averages_nothing():
+    placement = Placement()
+    assert placement.writes and not placement.distributed
+    parameter = torch.nn.Parameter(torch.ones(2))
+    parameter.grad = torch.full((2,), 3.0)
+    placement.average_gradients([parameter])
+    placement.barrier()
+    assert parameter.grad.tolist() == [3.0, 3.0] and placement.average({"loss": 2.0}) == {"loss": 2.0}
+
+
+def test_without_torchrun_a_process_trains_alone_on_the_cpu_with_no_data_workers(monkeypatch):
+    for name in ("WORLD_SIZE", "RANK", "LOCAL_RANK"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with training_placement("auto") as placement:
+        assert placement == Placement(torch.device("cpu"), 0, 1, 0)
+    with training_placement("cpu", data_workers=2) as placement:
+        assert placement.data_workers == 2
+
+
+def made(step: int) -> tuple[torch.Tensor, ...]:
+    """A step's inputs as a trainer makes them, a pure function of the step (in ganc, of seed and step), and the
+    process that made them."""
+    generator = torch.Generator().manual_seed(step)
+    return torch.rand(2, 3, generator=generator), torch.full((2,), float(step)), torch.tensor(os.getpid())
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_data_workers_make_the_inputs_of_every_step_in_order_from_where_a_run_resumes(workers):
+    trainer = SimpleNamespace(inputs=made, training=SimpleNamespace(steps=9), placement=Placement(data_workers=workers))
+    seen = list(step_inputs(trainer, start=4))
+    assert [step for step, _ in seen] == [4, 5, 6, 7, 8]
+    for step, inputs in seen:
+        assert all(torch.equal(a, b) for a, b in zip(inputs[:2], made(step)[:2]))
+    makers = {int(inputs[2]) for _, inputs in seen}
+    assert (os.getpid() in makers) == (workers == 0)  # with workers, made in their processes
