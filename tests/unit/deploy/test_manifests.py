@@ -89,7 +89,7 @@ def test_only_the_gateway_is_reachable_and_redis_and_triton_answer_only_ganc():
     for server in ("redis", "triton"):
         rule = policies[f"NetworkPolicy/ganc-{server}-from-ganc"]["ingress"][0]
         callers = {peer["podSelector"]["matchLabels"]["app.kubernetes.io/name"] for peer in rule["from"]}
-        assert callers == {"ganc-gateway", "ganc-worker"}, server
+        assert callers == {"ganc-gateway", "ganc-worker", "ganc-worker-gpu"}, server
 
 
 def redis_settings(text: str) -> list[str]:
@@ -108,14 +108,14 @@ def test_redis_keeps_queued_jobs_the_same_way_everywhere():
 def test_compose_wires_the_stack_together():
     compose = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())
     services = compose["services"]
-    assert set(services) == {"redis", "gateway", "worker", "triton", "prometheus", "grafana"}
+    assert set(services) == {"redis", "gateway", "worker", "worker-gpu", "triton", "prometheus", "grafana"}
     gpu = services["triton"]["deploy"]["resources"]["reservations"]["devices"][0]
     assert gpu["driver"] == "nvidia" and "gpu" in gpu["capabilities"]
     assert "--model-control-mode=explicit" in services["triton"]["command"]
     # Prometheus scrapes what compose runs, on the ports they serve.
     scraped = yaml.safe_load((DEPLOY / "prometheus" / "prometheus.yml").read_text())["scrape_configs"]
     targets = {t for job in scraped for group in job["static_configs"] for t in group["targets"]}
-    assert targets == {"gateway:9102", "worker:9101", "triton:8002"}
+    assert targets == {"gateway:9102", "worker:9101", "worker-gpu:9101", "triton:8002"}
     assert "../model_repository:/models:ro" in services["gateway"]["volumes"]  # it only reads
     assert "../model_repository:/models" in services["worker"]["volumes"]  # it publishes
     for name in ("gateway", "worker"):
@@ -172,6 +172,7 @@ def test_each_pod_gets_only_the_secret_keys_it_uses():
             "GANC_TRITON_CONTROL_KEY",
         },
         "Deployment/ganc-worker": {"GANC_BROKER_URL", "GANC_RESULT_BACKEND", "GANC_TRITON_CONTROL_KEY"},
+        "Deployment/ganc-worker-gpu": {"GANC_BROKER_URL", "GANC_RESULT_BACKEND", "GANC_TRITON_CONTROL_KEY"},
         "Deployment/ganc-triton": {"GANC_TRITON_CONTROL_KEY"},
         "StatefulSet/ganc-redis": {"REDIS_PASSWORD"},
     }
@@ -234,7 +235,7 @@ def test_ganc_pods_call_out_only_to_redis_triton_and_dns_and_metrics_are_scraped
     with_egress = [n for n, p in policies.items() if p.get("egress")]
     assert with_egress == ["NetworkPolicy/ganc-callers-to-redis-triton-and-dns"]
     callers = policies[with_egress[0]]["podSelector"]["matchExpressions"][0]["values"]
-    assert sorted(callers) == ["ganc-gateway", "ganc-worker"]
+    assert sorted(callers) == ["ganc-gateway", "ganc-worker", "ganc-worker-gpu"]
     scraped = policies["NetworkPolicy/ganc-metrics-from-prometheus"]["ingress"][0]
     scrapers = scraped["from"]
     metrics_ports = {port["port"] for port in scraped["ports"]}
@@ -247,3 +248,18 @@ def test_ganc_pods_call_out_only_to_redis_triton_and_dns_and_metrics_are_scraped
     assert all(
         p["namespaceSelector"] == {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}} for p in scrapers
     )
+
+
+def test_gpu_workers_take_one_gpu_each_and_run_where_gpus_are():
+    pod = pods()["Deployment/ganc-worker-gpu"]
+    worker = pod["containers"][0]
+    assert worker["resources"]["limits"]["nvidia.com/gpu"] == 1 and worker["args"] == ["ganc", "worker", "--gpus", "0"]
+    assert pod["nodeSelector"] and any(t["key"] == "nvidia.com/gpu" for t in pod["tolerations"])
+    assert {"name": "shm", "mountPath": "/dev/shm"} in worker["volumeMounts"]
+    cpu_worker = k8s_documents()["Deployment/ganc-worker"]["spec"]["selector"]["matchLabels"]
+    assert cpu_worker != k8s_documents()["Deployment/ganc-worker-gpu"]["spec"]["selector"]["matchLabels"]
+    services = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())["services"]
+    gpu = services["worker-gpu"]
+    assert gpu["profiles"] == ["gpu"] and gpu["command"] == ["ganc", "worker", "--gpus", "0"]
+    assert gpu["deploy"]["resources"]["reservations"]["devices"][0]["capabilities"] == ["gpu"]
+    assert gpu["environment"] == services["worker"]["environment"] and gpu["volumes"] == services["worker"]["volumes"]
