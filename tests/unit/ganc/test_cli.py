@@ -1,4 +1,6 @@
 import json
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -204,3 +206,8 @@ def test_serve_opens_the_metrics_port_on_the_apis_address_unless_the_environment
     assert gateway_environment({}, tmp_path, None, "127.0.0.1")["GANC_METRICS_HOST"] == "127.0.0.1"
     given = {"GANC_METRICS_HOST": "10.0.0.5"}
     assert gateway_environment(given, tmp_path, None, "0.0.0.0")["GANC_METRICS_HOST"] == "10.0.0.5"
+
+
+def test_the_command_line_runs_as_a_module_as_torchrun_starts_it():
+    done = subprocess.run([sys.executable, "-m", "ganc.cli", "compress", "--help"], capture_output=True, text=True)
+    assert done.returncode == 0 and "--nproc-per-node" in done.stdout and "Usage: ganc compress" in done.stdout
