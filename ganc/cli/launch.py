@@ -69,12 +69,17 @@ def launch(nproc: int, arguments: list[str], log_dir: Path) -> str:
     try:
         elastic_launch(config, ganc)(*arguments)
     except ChildFailedError as error:
-        rank, _ = error.get_first_failure()
+        rank, failure = error.get_first_failure()
         errors = {r: _last_error(_log(log_dir, r, "stderr")) for r in range(nproc)}
         # A rank that refused its input is the cause; the others then lose their peer and fail after it.
         refused = [r for r, (_, refusal) in errors.items() if refusal]
-        rank = refused[0] if refused else rank
-        raise LaunchError(f"training process {rank} of {nproc} failed: {errors[rank][0]}") from None
+        if refused:
+            raise LaunchError(f"training process {refused[0]} of {nproc} failed: {errors[refused[0]][0]}") from None
+        if failure.exitcode < 0:
+            cause = f"was killed by {failure.signal_name()}"
+        else:
+            cause = f"failed: {errors[rank][0]}" if errors[rank][0] else f"ended with exit status {failure.exitcode}"
+        raise LaunchError(f"training process {rank} of {nproc} {cause} (its output: {log_dir})") from None
     return _log(log_dir, 0, "stdout").read_text()
 
 
@@ -85,11 +90,11 @@ def _log(log_dir: Path, rank: int, stream: str) -> Path:
 
 
 def _last_error(log: Path) -> tuple[str, bool]:
-    """The last `error:` line of `log` (else its last line), and whether it was a refusal of input (one line,
-    no traceback: see ganc/cli/errors.py)."""
+    """The last `error:` line of `log` (empty: none), and whether it was a refusal of input (one line, no
+    traceback: see ganc/cli/errors.py)."""
     lines = [line for line in (log.read_text(errors="replace") if log.is_file() else "").splitlines() if line.strip()]
     said = [number for number, line in enumerate(lines) if line.startswith("error: ")]
     if not said:
-        return (lines[-1] if lines else f"no output; see {log.parent}"), False
+        return "", False
     following = lines[said[-1] + 1 : said[-1] + 2]
     return lines[said[-1]].removeprefix("error: "), not any(NOT_A_REFUSAL in line for line in following)

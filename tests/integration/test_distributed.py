@@ -2,9 +2,12 @@
 mid-stage, files written once, the whole pipeline under `ganc compress --nproc-per-node`, and a failing rank."""
 
 import json
+import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -13,7 +16,7 @@ import yaml
 
 from compression.checkpoint import load_checkpoint, load_generator
 from ganc.repository import read_index
-from tests.support import GANC, TINY, spawn
+from tests.support import GANC, TINY, process_table, spawn
 
 ROOT = Path(__file__).parents[2]
 TORCHRUN = str(Path(sys.executable).parent / "torchrun")
@@ -128,6 +131,34 @@ def test_a_rank_that_refuses_is_named_in_one_line_and_nothing_is_published(tmp_p
     )
     assert not read_index(tmp_path / "repo").versions
     assert not (tmp_path / "work" / "data").exists()  # refused before any work
+
+
+def rank_process(launcher: int, rank: int) -> int:
+    """The pid of training process `rank` that the launcher `launcher` started (its run is named after it)."""
+    wanted = {f"TORCHELASTIC_RUN_ID=ganc-{launcher}".encode(), f"RANK={rank}".encode()}
+    for entry in process_table():
+        try:
+            environ = set(Path(f"/proc/{entry.pid}/environ").read_bytes().split(b"\0"))
+        except OSError:
+            continue
+        if wanted <= environ and not entry.ended:
+            return entry.pid
+    raise AssertionError(f"no training process {rank} of launcher {launcher}")
+
+
+def test_a_rank_that_dies_mid_stage_is_named_in_one_line_and_nothing_is_published(tmp_path):
+    spec = write_spec(tmp_path, supernet={**TINY["supernet"], "steps": 2000, "every": 2000})
+    command = [GANC, "compress", str(spec), "--work-dir", str(tmp_path / "work"), "--repo", str(tmp_path / "repo")]
+    launcher = spawn([*command, "--device", "cpu", "--nproc-per-node", "2"], {}, tmp_path / "compress.log")
+    deadline = time.monotonic() + 300
+    while not (tmp_path / "work" / "supernet" / "run" / "config.json").is_file():  # the supernet is training
+        assert launcher.poll() is None and time.monotonic() < deadline, (tmp_path / "compress.log").read_text()
+        time.sleep(0.5)
+    os.kill(rank_process(launcher.pid, 1), signal.SIGKILL)
+    assert launcher.wait(timeout=120) == 1
+    last = (tmp_path / "compress.log").read_text().strip().splitlines()[-1]
+    assert last.startswith("error: training process 1 of 2 was killed by SIGKILL (its output: "), last
+    assert not read_index(tmp_path / "repo").versions
 
 
 @pytest.mark.parametrize(
