@@ -40,6 +40,9 @@ def test_a_good_spec_gets_the_reference_defaults():
         ({"search": {"latency_budgets_ms": [float("inf")]}}, "search.latency_budgets_ms"),
         ({"seed": 2**40}, "seed"),
         ({"min_agreement_db": float("inf")}, "min_agreement_db"),
+        ({"device": "gpu"}, "device"),
+        ({"device": "cuda:x"}, "device"),
+        ({"data_workers": -1}, "data_workers"),
     ],
 )
 def test_bad_specs_name_the_field(change, field):

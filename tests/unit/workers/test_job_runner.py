@@ -111,3 +111,11 @@ def test_a_job_whose_input_is_refused_fails_with_its_line_and_no_traceback(store
     ended = deliver(store, job.id, tmp_path)
     assert ended.state == "failed" and "absent" in ended.error and ended.traceback is None
     assert not (store.folder(job.id) / "traceback.log").exists()
+
+
+def test_a_job_asking_for_a_gpu_this_worker_lacks_fails_with_its_line_before_any_work(store, tmp_path, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    job = store.create(parse_spec({**SPEC, "device": "cuda"}))
+    ended = deliver(store, job.id, tmp_path)
+    assert ended.state == "failed" and ended.error.startswith("device cuda: this machine has no CUDA device")
+    assert ended.traceback is None and not store.work_folder(job.id).exists()
