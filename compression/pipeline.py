@@ -26,6 +26,7 @@ from torch import nn
 
 from ganc.atomic import check_writable, write_text_atomically
 from ganc.card import model_name
+from ganc.job_store import REPORT_FILE
 from ganc.repository import prune_versions, publish_family, read_card, read_index
 from ganc.spec import CompressionSpec, SpecError, TrainingSpec
 
@@ -392,7 +393,8 @@ class Pipeline:
             "export", lambda: self.export(dataset, teacher, supernet, finetuned, search["latency_ms"])
         )
         published = self.stage("publish", lambda: self.publish(exported["variants"], exported["gate"]))
-        return {**published, "report": str(write_report(self.work, self.spec, published))}
+        report = write_report(self.work, self.spec, published) if self.placement.writes else self.work / REPORT_FILE
+        return {**published, "report": str(report)}
 
     # -- helpers of the stages -----------------------------------------------------------------
     def _train_student(self, run: DistillRun) -> dict[str, Any]:
