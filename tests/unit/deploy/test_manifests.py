@@ -13,7 +13,7 @@ DEPLOY = Path(__file__).parents[3] / "deploy"
 
 def test_kubernetes_manifests_validate_strictly_against_the_schemas():
     tool = Path(sys.executable).parent / "kubernetes-validate"
-    manifests = sorted(map(str, (DEPLOY / "k8s").glob("*.yaml")))
+    manifests = sorted(map(str, (DEPLOY / "k8s").rglob("*.yaml")))
     result = subprocess.run([str(tool), "-k", "1.30.0", "--strict", *manifests], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
     kinds = {doc["kind"] for path in manifests for doc in yaml.safe_load_all(Path(path).read_text())}
@@ -32,7 +32,7 @@ def test_kubernetes_manifests_validate_strictly_against_the_schemas():
 def k8s_documents() -> dict[str, dict]:
     return {
         f"{d['kind']}/{d['metadata']['name']}": d
-        for p in (DEPLOY / "k8s").glob("*.yaml")
+        for p in (DEPLOY / "k8s").rglob("*.yaml")
         for d in yaml.safe_load_all(p.read_text())
     }
 
