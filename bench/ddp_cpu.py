@@ -6,10 +6,10 @@ sharing the same global batch.
 
 A step is the vintage recipe's: the teacher labels 4 made 256-px inputs (output and features after every block),
 a mobile student (ngf 32) runs forward and backward, its gradients are averaged over the processes and Adam
-steps, under the recipe's precision (`auto`). One process with all the cores (intra-op threads) and N processes
-of one thread each (gloo, each taking 4/N of the batch) run one after the other, --rounds times interleaved;
-each times --steps steps after 2 warm-up steps. Prints JSON (steps per second, the speed-up) and writes it under
-bench/out/.
+steps, under the recipe's precision (`auto`). One process with all the cores (intra-op threads), N processes of
+one thread each (gloo, each taking 4/N of the batch), and one process of one thread (how far threads already
+parallelise the step) run one after the other, --rounds times interleaved; each times --steps steps after 2
+warm-up steps. Prints JSON (steps per second, the speed-ups) and writes it under bench/out/.
 """
 
 import argparse
@@ -62,16 +62,18 @@ def time_steps(args: argparse.Namespace) -> None:
             print(json.dumps({"processes": placement.world_size, "step_s": statistics.median(seconds[WARMUP:])}))
 
 
-def measure(args: argparse.Namespace, processes: int) -> float:
-    """Median seconds a step with `processes` processes (one: all the cores; several: one thread each)."""
-    cores = os.cpu_count() or 1
+def measure(args: argparse.Namespace, processes: int, threads: int) -> float:
+    """Median seconds a step with `processes` processes of `threads` threads each."""
     worker = [__file__, "--worker", "--teacher", str(args.teacher), "--dataset", str(args.dataset)]
     worker += ["--steps", str(args.steps), "--out", str(args.out)]
-    if processes == 1:
-        command, threads = [sys.executable, *worker], cores
-    else:
-        torchrun = str(Path(sys.executable).parent / "torchrun")
-        command, threads = [torchrun, "--standalone", f"--nproc-per-node={processes}", *worker], cores // processes
+    command = [sys.executable, *worker]
+    if processes > 1:
+        command = [
+            str(Path(sys.executable).parent / "torchrun"),
+            "--standalone",
+            f"--nproc-per-node={processes}",
+            *worker,
+        ]
     env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
     done = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])["step_s"]
@@ -90,20 +92,30 @@ def main() -> None:
     if args.worker:
         time_steps(args)
         return
-    times: dict[int, list[float]] = {1: [], args.processes: []}
+    cores = os.cpu_count() or 1
+    # One process on every core; the processes, one thread each; and one process on one core, for how far the
+    # cores' threads already parallelise a step.
+    settings = {
+        "1 process": (1, cores),
+        f"{args.processes} processes": (args.processes, 1),
+        "1 process, 1 thread": (1, 1),
+    }
+    times: dict[str, list[float]] = {name: [] for name in settings}
     for _ in range(args.rounds):
-        for processes in times:
-            times[processes].append(measure(args, processes))
-            print(processes, "processes:", round(times[processes][-1], 3), "s a step", file=sys.stderr, flush=True)
-    one, several = (statistics.median(times[p]) for p in times)
+        for name, (processes, threads) in settings.items():
+            times[name].append(measure(args, processes, threads))
+            print(name, round(times[name][-1], 3), "s a step", file=sys.stderr, flush=True)
+    median = {name: statistics.median(ts) for name, ts in times.items()}
+    one, several = median["1 process"], median[f"{args.processes} processes"]
     report = {
         "machine": platform.processor() or platform.machine(),
-        "cores": os.cpu_count(),
+        "cores": cores,
         "torch": torch.__version__,
         "batch": BATCH,
-        "step_s": {str(p): [round(t, 3) for t in ts] for p, ts in times.items()},
-        "steps_per_s": {"1": round(1 / one, 3), str(args.processes): round(1 / several, 3)},
+        "step_s": {name: [round(t, 3) for t in ts] for name, ts in times.items()},
+        "steps_per_s": {name: round(1 / t, 3) for name, t in median.items()},
         "speedup": round(one / several, 3),
+        "threads_speedup": round(median["1 process, 1 thread"] / one, 3),
     }
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "ddp_cpu.json").write_text(json.dumps(report, indent=2) + "\n")

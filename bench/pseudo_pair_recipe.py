@@ -91,8 +91,14 @@ YCBCR = torch.tensor([[0.299, 0.587, 0.114], [-0.1687, -0.3313, 0.5], [0.5, -0.4
 
 
 def _ssim(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Mean SSIM of images in [-1, 1] (Gaussian window of 11, sigma 1.5, per channel), differentiable."""
-    x, y = (x + 1) / 2, (y + 1) / 2
+    """Mean SSIM of images in [-1, 1] (Gaussian window of 11, sigma 1.5, per channel), differentiable; in fp32
+    outside autocast, as its variances are differences of close numbers (under bfloat16 they went negative and the
+    student to NaN)."""
+    with torch.autocast(x.device.type, enabled=False):
+        return _ssim_fp32((x.float() + 1) / 2, (y.float() + 1) / 2)
+
+
+def _ssim_fp32(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     taps = torch.exp(-((torch.arange(11, dtype=x.dtype, device=x.device) - 5) ** 2) / (2 * 1.5**2))
     window = (taps[:, None] * taps[None, :] / taps.sum() ** 2).expand(x.shape[1], 1, 11, 11)
 
@@ -107,7 +113,7 @@ def _ssim(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 RECONSTRUCTIONS = {
     "l2": F.mse_loss,
-    "l1 + ssim": lambda out, target: F.l1_loss(out, target) + 1 - _ssim(out.float(), target.float()),
+    "l1 + ssim": lambda out, target: F.l1_loss(out, target) + 1 - _ssim(out, target),
     "l1 on ycbcr": lambda out, target: F.l1_loss(
         torch.einsum("ij,bjhw->bihw", YCBCR.to(out), out), torch.einsum("ij,bjhw->bihw", YCBCR.to(out), target)
     ),
