@@ -115,5 +115,8 @@ def training_placement(device: str, data_workers: int | None = None) -> Iterator
     dist.init_process_group(backend, timeout=WAIT_FOR_RANK_0, device_id=resolved if backend == "nccl" else None)
     try:
         yield Placement(resolved, dist.get_rank(), world_size, data_workers)
+        # Every process done with the group before any tears it down: one that closed its connections while
+        # another still read from them aborted the other at exit (seen once in a full test run under load).
+        dist.barrier()
     finally:
         dist.destroy_process_group()
