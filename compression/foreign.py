@@ -117,12 +117,14 @@ def read_checkpoint(path: Path) -> dict[str, Any]:
     return payload if is_ganc_checkpoint(payload) else imported_payload(path)
 
 
-def as_ganc_checkpoint(path: Path, imported: Path) -> Path:
-    """`path` itself where it holds a ganc checkpoint; else its foreign generator, written to `imported`."""
+def as_ganc_checkpoint(path: Path, imported: Path, write: bool = True) -> Path:
+    """`path` itself where it holds a ganc checkpoint; else `imported`, where its foreign generator is written
+    (unless `write` is false: in several processes one writes it, and the others need its path)."""
     path = resolve_checkpoint(path)
     if is_ganc_checkpoint(read_torch_file(path)):
         return path
-    write_payload(imported, imported_payload(path))
+    if write:
+        write_payload(imported, imported_payload(path))
     return imported
 
 

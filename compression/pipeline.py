@@ -257,10 +257,9 @@ class Pipeline:
     def teacher(self, dataset: str) -> dict[str, Any]:
         if self.spec.teacher.checkpoint is not None:  # converted once, if it was made elsewhere
             imported = self.work / "teacher" / "imported.pt"
-            if self.placement.writes:
-                as_ganc_checkpoint(self.spec.teacher.checkpoint, imported)
+            checkpoint = as_ganc_checkpoint(self.spec.teacher.checkpoint, imported, write=self.placement.writes)
             self.placement.barrier()
-            return {"checkpoint": str(imported)}
+            return {"checkpoint": str(checkpoint)}
         run = self.teacher_run(dataset)
         train_teacher(run, resume=self._started(run.out), progress=self.progress, placement=self.placement)
         return {"checkpoint": str(resolve_checkpoint(run.out))}

@@ -21,7 +21,7 @@ from compression.data import (
 from compression.data.made import MadeInputs, MixSettings
 from compression.data.sample import skimage_photos
 from compression.export.gate import QualityGateError, judge_students
-from compression.pipeline import run_pipeline
+from compression.pipeline import Pipeline, run_pipeline
 from compression.training import DistillRun, load_teacher
 from compression.training.data import DataConfig, open_splits
 from compression.training.distill import DistillTrainer
@@ -158,6 +158,16 @@ def test_a_foreign_teacher_is_compressed_on_unlabelled_photos(photos, foreign_te
     assert gate[student.variant]["passed"] and gate[student.variant]["score_db"] > gate[student.variant]["floor_db"]
     run = json.loads((tmp_path / "work" / "supernet" / "run" / "config.json").read_text())
     assert run["data"]["dataset"].endswith("data/dataset")
+
+
+def test_a_teacher_imported_by_ganc_import_is_taken_as_it_is(photos, foreign_teacher, tmp_path):
+    imported = tmp_path / "vintagify.pt"
+    result = CliRunner().invoke(app, ["import", "--format", "vintagify", str(foreign_teacher), "--out", str(imported)])
+    assert result.exit_code == 0, result.output
+    pipeline = Pipeline(parse_spec(spec(photos, imported)), tmp_path / "work", tmp_path / "repo", "job")
+    assert pipeline.teacher("unused") == {"checkpoint": str(imported)}
+    assert not (tmp_path / "work" / "teacher" / "imported.pt").exists()
+    assert load_teacher(imported).kind == "imported"
 
 
 def test_blocks_that_learn_from_the_teachers_inputs_do_not_start_as_the_identity(photos, foreign_teacher, tmp_path):
