@@ -12,8 +12,9 @@ scored against the teacher on the photos of DIR (none of the dataset's; whole, s
 own training photos (whole, short side `size`), beside the unchanged photos' score (the floor). "before" is the
 recipe that shipped the previous vintage family: 128-px crops of photos at a short side of 256-512 px labelled
 within the whole photo, the reference's taps after blocks 3, 6 and 9, instance norm without scale and shift,
-L1 x 100 + features x 0.01, Adam 2e-4 with beta1 0.5. The loss arms replace the reconstruction's L1 (x 10) by
-L2, by L1 + (1 - SSIM), or by L1 on YCbCr (BT.601), at the same weight. Prints JSON and writes it, with a
+L1 x 100 + features x 0.01, Adam 2e-4 with beta1 0.5. The recipe's reconstruction is L1 + (1 - SSIM) (x 10), the
+default for pseudo pairs since 2026-12-07; the loss arms replace it by L1 alone, by L2, or by L1 on YCbCr (BT.601),
+at the same weight. Prints JSON and writes it, with a
 chart of agreement against steps and against wall time, under bench/out/.
 """
 
@@ -45,7 +46,7 @@ from compression.data.made import MadeInputs, MixSettings
 from compression.metrics import psnr
 from compression.metrics.quality import generate
 from compression.precision import autocast
-from compression.training import DistillRun, distill, load_teacher
+from compression.training import DistillRun, distill, load_teacher, losses
 from compression.training.data import DataConfig, open_splits
 from compression.training.distill import DistillTrainer
 from ganc.spec import TrainingSpec
@@ -55,7 +56,7 @@ BEFORE = {
     "in_photo": True,
     "reference_taps": True,
     "norm": "instance",
-    "run": {"lambda_recon": 100.0, "lambda_distill": 0.01},
+    "run": {"lambda_recon": 100.0, "lambda_distill": 0.01, "reconstruction": "l1"},
     "training": {"lr": 2e-4, "beta1": 0.5},
 }
 TRUNK_256 = "32_32_64_16_16_16_32_32"  # the recipe's ngf-32 student with the teacher's trunk width: 6.5G MACs
@@ -72,7 +73,7 @@ ARMS: dict[str, dict[str, Any]] = {
     "losses: L1 alone": {"run": {"lambda_distill": 0.0}},
     "losses: + GAN": {"run": {"lambda_gan": 1.0}},
     "losses: L2 instead of L1": {"reconstruction": "l2"},
-    "losses: L1 + (1 - SSIM)": {"reconstruction": "l1 + ssim"},
+    "losses: L1 without SSIM": {"run": {"reconstruction": "l1"}},
     "losses: L1 on YCbCr": {"reconstruction": "l1 on ycbcr"},
     "optimiser: Adam 2e-4, beta1 0.5": {"training": {"lr": 2e-4, "beta1": 0.5}},
     "capacity: ngf 64": {"run": {"ngf": 64}},
@@ -84,51 +85,22 @@ ARMS: dict[str, dict[str, Any]] = {
         "run": {"ngf": None, "config": TRUNK_256, "part_inputs": "teacher"},
         "then_own": 150,
     },
+    "parts, then joined, L1 without SSIM": {
+        "run": {"ngf": None, "config": TRUNK_256, "part_inputs": "teacher", "reconstruction": "l1"},
+        "then_own": 150,
+    },
     "before": BEFORE,
 }
 DISTINCT_ARMS = ("inputs: 64 distinct", "inputs: 512 distinct", "recipe")
 YCBCR = torch.tensor([[0.299, 0.587, 0.114], [-0.1687, -0.3313, 0.5], [0.5, -0.4187, -0.0813]])  # BT.601
 
 
-def _ssim(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Mean SSIM of images in [-1, 1] (Gaussian window of 11, sigma 1.5, per channel), differentiable; in fp32
-    outside autocast, as its variances are differences of close numbers (under bfloat16 they went negative and the
-    student to NaN)."""
-    with torch.autocast(x.device.type, enabled=False):
-        return _ssim_fp32((x.float() + 1) / 2, (y.float() + 1) / 2)
-
-
-def _ssim_fp32(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    taps = torch.exp(-((torch.arange(11, dtype=x.dtype, device=x.device) - 5) ** 2) / (2 * 1.5**2))
-    window = (taps[:, None] * taps[None, :] / taps.sum() ** 2).expand(x.shape[1], 1, 11, 11)
-
-    def blur(t: torch.Tensor) -> torch.Tensor:
-        return F.conv2d(t, window, groups=x.shape[1])
-
-    mx, my = blur(x), blur(y)
-    vx, vy, cov = blur(x * x) - mx**2, blur(y * y) - my**2, blur(x * y) - mx * my
-    c1, c2 = 0.01**2, 0.03**2
-    return (((2 * mx * my + c1) * (2 * cov + c2)) / ((mx**2 + my**2 + c1) * (vx + vy + c2))).mean()
-
-
-RECONSTRUCTIONS = {
+RECONSTRUCTIONS = {  # losses the trainer does not offer, measured in its place
     "l2": F.mse_loss,
-    "l1 + ssim": lambda out, target: F.l1_loss(out, target) + 1 - _ssim(out, target),
     "l1 on ycbcr": lambda out, target: F.l1_loss(
         torch.einsum("ij,bjhw->bihw", YCBCR.to(out), out), torch.einsum("ij,bjhw->bihw", YCBCR.to(out), target)
     ),
 }
-
-
-class _Functional:
-    """torch.nn.functional with `l1_loss` replaced, for the arms that measure another reconstruction loss (the
-    trainer's reconstruction is its one call of it; its feature losses are MSE, left alone)."""
-
-    def __init__(self, l1_loss) -> None:
-        self.l1_loss = l1_loss
-
-    def __getattr__(self, name: str):
-        return getattr(F, name)
 
 
 REFERENCE_TAPS = (0, 3, 6, 9)  # after down-sampling and after blocks 3, 6 and 9 of 9
@@ -197,7 +169,7 @@ def make_trainer(arm: dict, args: argparse.Namespace) -> DistillTrainer:
         teacher=args.teacher,
         student="mobile",
         training=training,
-        **{"ngf": 32, "lambda_gan": 0.0, "seed": 0, **arm.get("run", {})},
+        **{"ngf": 32, "lambda_gan": 0.0, "reconstruction": "l1+ssim", "seed": 0, **arm.get("run", {})},
     )
     teacher = load_teacher(args.teacher)
     if "norm" in arm:  # students normalise as their teacher does: present the teacher as the arm wants
@@ -248,7 +220,10 @@ def _tap_as_the_reference(trainer: DistillTrainer) -> None:
 
 def train_arm(name: str, arm: dict, args, outside, own) -> dict[str, Any]:
     torch.manual_seed(0)
-    distill.F = _Functional(RECONSTRUCTIONS[arm["reconstruction"]]) if "reconstruction" in arm else F
+    distill.reconstruction_loss = losses.reconstruction_loss
+    if "reconstruction" in arm:
+        measured = RECONSTRUCTIONS[arm["reconstruction"]]
+        distill.reconstruction_loss = lambda _kind, out, target: measured(out, target)
     trainer = make_trainer(arm, args)
     student = trainer.modules["G"]
     curve = [{"step": 0, "seconds": 0.0, "outside": agreement(student, *outside), "own": agreement(student, *own)}]

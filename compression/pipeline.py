@@ -229,6 +229,7 @@ class Pipeline:
             training=training,
             lambda_recon=self.spec.supernet.lambda_recon,
             lambda_distill=self.spec.supernet.lambda_distill,
+            reconstruction=self.spec.supernet.reconstruction,
             lambda_gan=self.spec.supernet.lambda_gan,
             sampling=self.spec.supernet.sampling,
             student_init=self.spec.supernet.student_init,

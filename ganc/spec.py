@@ -93,6 +93,7 @@ class TrainingSpec(_Strict):
 
 
 GanMode = Literal["lsgan", "hinge", "vanilla"]
+Reconstruction = Literal["l1", "l1+ssim"]
 # GAN Compression's adversarial losses: hinge for pix2pix (paired), least squares for CycleGAN (and pseudo pairs).
 REFERENCE_GAN_MODE: dict[str, GanMode] = {"pix2pix": "hinge", "cyclegan": "lsgan"}
 
@@ -158,6 +159,9 @@ class SupernetSpec(TrainingSpec):
     )
     lambda_distill: float | None = Field(
         None, ge=0, description="the students' weight of feature distillation; default: the reference's, 1 or 0.01"
+    )
+    reconstruction: Reconstruction = Field(
+        "l1", description="the students' loss to the target (weighted by lambda_recon): L1, or L1 + (1 - SSIM)"
     )
     lambda_gan: float = Field(1.0, ge=0, description="the students' adversarial weight (0: no discriminator)")
 
@@ -232,9 +236,10 @@ class Int8Spec(_Strict):
 
 
 # What a pseudo-pair spec trains with unless it says otherwise: students that only have to agree with their
-# teacher learn faster by plain regression, with Adam's usual momentum and a higher rate (bench/pseudo_pair_recipe.py).
+# teacher learn faster by plain regression, with Adam's usual momentum and a higher rate, and come closer to it
+# with SSIM beside L1 (bench/pseudo_pair_recipe.py).
 PSEUDO_PAIR_TRAINING = {
-    "supernet": {"lr": 1e-3, "beta1": 0.9, "lambda_gan": 0.0},
+    "supernet": {"lr": 1e-3, "beta1": 0.9, "lambda_gan": 0.0, "reconstruction": "l1+ssim"},
     "finetune": {"lr": 5e-4, "beta1": 0.9},
 }
 # ... and, where the spec names neither a choice set nor what the parts learn from, students whose parts learn

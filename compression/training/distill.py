@@ -29,7 +29,15 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from torch import nn
 from torch.nn import functional as F
 
-from ganc.spec import REFERENCE_GAN_MODE, PartInputs, Sampling, StudentInit, SupernetSpec, TrainingSpec
+from ganc.spec import (
+    REFERENCE_GAN_MODE,
+    PartInputs,
+    Reconstruction,
+    Sampling,
+    StudentInit,
+    SupernetSpec,
+    TrainingSpec,
+)
 
 from ..checkpoint import (
     IMPORTED,
@@ -52,7 +60,7 @@ from ..models.super_mobile_resnet import SuperConv2d
 from ..models.weight_transfer import transfer_by_l1
 from ..progress import Progress, no_progress
 from .data import DataConfig, open_splits
-from .losses import GANLoss, distillation_loss
+from .losses import GANLoss, distillation_loss, reconstruction_loss
 from .placement import Placement
 from .run import RunFolder, Trainer, check_fresh_or_resumable, run_training
 from .teacher import SAMPLE_ROWS
@@ -88,6 +96,7 @@ class DistillRun(BaseModel):
     training: TrainingSpec
     lambda_recon: float | None = Field(None, ge=0, description="default: the reference's weight for the teacher")
     lambda_distill: float | None = Field(None, ge=0, description="default: the reference's weight for the teacher")
+    reconstruction: Reconstruction = "l1"
     lambda_gan: float = Field(1.0, ge=0, description="0: no adversarial term, and no discriminator to train")
     sampling: Sampling = Field("uniform", description="a supernet's sub-networks per step (see SupernetSpec)")
     student_init: StudentInit = Field(
@@ -355,7 +364,7 @@ class DistillTrainer(Trainer):
                 loss_gan = self.gan_loss(judge(out), True, for_discriminator=False)
                 d.requires_grad_(True)
             # Student: GAN + reconstruction + feature distillation.
-            loss_recon = F.l1_loss(out, target)
+            loss_recon = reconstruction_loss(self.config.reconstruction, out, target)
             total = (
                 self.config.lambda_gan * loss_gan + self.lambda_recon * loss_recon + self.lambda_distill * loss_distill
             )

@@ -1,4 +1,5 @@
-"""Losses of pix2pix, CycleGAN and GAN Compression's distillation, and CycleGAN's image pool."""
+"""Losses of pix2pix, CycleGAN and GAN Compression's distillation, the students' reconstruction, and CycleGAN's
+image pool."""
 
 import random
 
@@ -6,7 +7,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ganc.spec import GanMode
+from ganc.spec import GanMode, Reconstruction
 
 
 class GANLoss(nn.Module):
@@ -66,3 +67,29 @@ def distillation_loss(
         (F.mse_loss(mapping(s), t) for s, t, mapping in zip(student_taps, teacher_taps, mappings, strict=True)),
         torch.zeros(()),
     )
+
+
+def reconstruction_loss(kind: Reconstruction, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """How far a student's output is from its target: L1, or L1 + (1 - SSIM) (measured 1 dB closer to the teacher
+    for pseudo pairs at equal steps: docs/method.md)."""
+    loss = F.l1_loss(output, target)
+    return loss + 1 - ssim(output, target) if kind == "l1+ssim" else loss
+
+
+def ssim(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Mean SSIM of images in [-1, 1] (Gaussian window of 11, sigma 1.5, per channel), differentiable. In fp32
+    outside autocast: its variances are differences of close numbers, which under bfloat16 went negative and took
+    a student to NaN."""
+    with torch.autocast(x.device.type, enabled=False):
+        x, y = (x.float() + 1) / 2, (y.float() + 1) / 2
+        side = min(11, *x.shape[-2:])
+        taps = torch.exp(-((torch.arange(side, dtype=x.dtype, device=x.device) - (side - 1) / 2) ** 2) / 4.5)
+        window = (taps[:, None] * taps[None, :] / taps.sum() ** 2).expand(x.shape[1], 1, side, side)
+
+        def blur(t: torch.Tensor) -> torch.Tensor:
+            return F.conv2d(t, window, groups=x.shape[1])
+
+        mx, my = blur(x), blur(y)
+        vx, vy, cov = blur(x * x) - mx**2, blur(y * y) - my**2, blur(x * y) - mx * my
+        c1, c2 = 0.01**2, 0.03**2
+        return (((2 * mx * my + c1) * (2 * cov + c2)) / ((mx**2 + my**2 + c1) * (vx + vy + c2))).mean()

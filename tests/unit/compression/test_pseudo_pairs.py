@@ -290,12 +290,14 @@ def test_a_photo_folder_that_cannot_be_used_is_refused_in_one_line_before_any_wo
 def test_a_pseudo_pair_spec_trains_by_the_recipe_unless_it_says_otherwise(photos, foreign_teacher):
     recipe = parse_spec(spec(photos, foreign_teacher))
     assert (recipe.supernet.lr, recipe.supernet.beta1, recipe.supernet.lambda_gan) == (1e-3, 0.9, 0.0)
+    assert recipe.supernet.reconstruction == "l1+ssim"
     assert (recipe.finetune.lr, recipe.finetune.beta1) == (5e-4, 0.9)
     told = spec(photos, foreign_teacher)
     told["supernet"] = {**told["supernet"], "lr": 3e-4, "lambda_gan": 1.0}
     assert (parse_spec(told).supernet.lr, parse_spec(told).supernet.lambda_gan) == (3e-4, 1.0)
     paired = parse_spec({**spec(photos, foreign_teacher), "dataset": {"sample": "sr4x", "size": 32}})
     assert (paired.supernet.lr, paired.supernet.beta1, paired.supernet.lambda_gan) == (2e-4, 0.5, 1.0)
+    assert paired.supernet.reconstruction == "l1"
     unnamed = parse_spec({**spec(photos, foreign_teacher), "dataset": {"sample": "sr4x", "size": 32}, "supernet": {}})
     assert (unnamed.supernet.part_inputs, unnamed.supernet.choices) == ("own", "channels-48")
 

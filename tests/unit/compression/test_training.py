@@ -13,7 +13,7 @@ from compression.models.weight_transfer import transfer_by_l1
 from compression.training import DataConfig, DistillRun, TeacherRun, load_teacher, train_distill, train_teacher
 from compression.training.data import open_splits
 from compression.training.distill import DistillTrainer
-from compression.training.losses import distillation_loss
+from compression.training.losses import distillation_loss, reconstruction_loss
 from ganc.spec import TeacherSpec, TrainingSpec
 
 
@@ -197,6 +197,29 @@ def test_supernet_sampling_covers_the_choice_set(teacher_run, tmp_path):
             seen[position].add(width)
     choices = get_choice_set("channels-32").choices
     assert seen == [set(c) for c in choices]
+
+
+@pytest.mark.parametrize("reconstruction", ["l1", "l1+ssim"])
+def test_the_student_learns_by_the_reconstruction_loss_its_run_names(teacher_run, tmp_path, reconstruction):
+    teacher = load_teacher(teacher_run)
+    train, _val = open_splits(DataConfig(dataset=teacher.dataset), 4)
+    config = _distill_run(tmp_path / "s", teacher_run, lambda_gan=0.0, reconstruction=reconstruction)
+    trainer = DistillTrainer(config, teacher, train, None)
+    student, mappings = trainer.modules["G"], trainer.modules["mappings"]
+    parameters = [*student.parameters(), *mappings.parameters()]
+    a, b = trainer.inputs(0)
+    with torch.no_grad():
+        _, teacher_taps = teacher.generator.forward_with_taps(a)
+    out, taps = student.forward_with_taps(a)
+    loss = trainer.lambda_recon * reconstruction_loss(reconstruction, out, b) + trainer.lambda_distill * (
+        distillation_loss(taps, teacher_taps, mappings)
+    )
+    expected = torch.autograd.grad(loss, parameters, allow_unused=True)
+    captured = {}
+    trainer.optimizers["G"].step = lambda: captured.update(grads=[p.grad.clone() for p in parameters])
+    trainer.train_step(0, trainer.inputs(0))
+    for got, want in zip(captured["grads"], expected, strict=True):
+        assert want is None or torch.allclose(got, want, atol=1e-6)
 
 
 def test_unpaired_distillation_learns_from_the_teachers_outputs(datasets, tmp_path):
