@@ -13,7 +13,7 @@ import typer
 from pydantic import BaseModel
 
 from ..errors import tracebacks_kept_in
-from ..spec import PartInputs, StudentInit, SupernetSpec, TeacherSpec, TrainingSpec
+from ..spec import PartInputs, Reconstruction, StudentInit, SupernetSpec, TeacherSpec, TrainingSpec
 from .errors import friendly_errors
 from .options import given
 from .progress import ProgressBars
@@ -50,6 +50,9 @@ Device = Annotated[str, typer.Option(help="auto (a CUDA GPU where there is one, 
 PartInputsOption = Annotated[
     PartInputs,
     typer.Option(help="own: the student runs end to end; teacher: each part learns from the teacher's input to it"),
+]
+ReconstructionOption = Annotated[
+    Reconstruction, typer.Option(help="the student's loss to the target: l1, or l1+ssim (L1 + 1 - SSIM)")
 ]
 BATCH_SIZE, LR, EVERY = (default(TrainingSpec, name) for name in ("batch_size", "lr", "every"))
 
@@ -119,6 +122,7 @@ def train_distill_command(
         StudentInit, typer.Option(help="teacher: start from its channels of largest L1 norm; fresh: N(0, 0.02)")
     ] = default(SupernetSpec, "student_init"),
     part_inputs: PartInputsOption = default(SupernetSpec, "part_inputs"),
+    reconstruction: ReconstructionOption = default(SupernetSpec, "reconstruction"),
     dataset: Annotated[Path | None, typer.Option(help="dataset folder (default: the teacher's)")] = None,
     steps: Steps = None,
     batch_size: BatchSize = BATCH_SIZE,
@@ -145,6 +149,7 @@ def train_distill_command(
             ngf=ngf,
             student_init=student_init,
             part_inputs=part_inputs,
+            reconstruction=reconstruction,
             training=training,
             seed=seed,
         )
@@ -162,6 +167,7 @@ def train_supernet_command(
     ),
     init_from: Annotated[Path | None, typer.Option(help="start from a `ganc train distill` run")] = None,
     part_inputs: PartInputsOption = default(SupernetSpec, "part_inputs"),
+    reconstruction: ReconstructionOption = default(SupernetSpec, "reconstruction"),
     dataset: Annotated[Path | None, typer.Option(help="dataset folder (default: the teacher's)")] = None,
     steps: Steps = None,
     batch_size: BatchSize = BATCH_SIZE,
@@ -188,6 +194,7 @@ def train_supernet_command(
             choices=choices,
             init_from=init_from,
             part_inputs=part_inputs,
+            reconstruction=reconstruction,
             training=training,
             seed=seed,
         )

@@ -50,9 +50,11 @@ def test_sample_then_train_then_resume_a_teacher(tmp_path):
     assert result.exit_code == 0, result.output
     # Parts that learn from the teacher's inputs need its trunk (ngf 8: c2 = 8) in every sub-network.
     parts = ["train", "supernet", "--teacher", tmp_path / "t", "--part-inputs", "teacher", "--steps", "1"]
-    result = run(*parts, "--out", tmp_path / "p", "--choices", "channels-32-trunk-8", "--batch-size", "1")
+    ssim = ("--reconstruction", "l1+ssim")
+    result = run(*parts, *ssim, "--out", tmp_path / "p", "--choices", "channels-32-trunk-8", "--batch-size", "1")
     assert result.exit_code == 0, result.output
-    assert json.loads((tmp_path / "p" / "config.json").read_text())["part_inputs"] == "teacher"
+    config = json.loads((tmp_path / "p" / "config.json").read_text())
+    assert (config["part_inputs"], config["reconstruction"]) == ("teacher", "l1+ssim")
     result = run(*parts, "--out", tmp_path / "q", "--choices", "channels-32")
     assert result.exit_code == 1 and "`channels-32-trunk-8`" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "q").exists()
