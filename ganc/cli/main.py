@@ -17,8 +17,11 @@ import typer
 
 from ..settings import ENV_PREFIX
 from . import compress, data, imports, models, repo, serve, submit, train, worker
+from .errors import OneLineUsageErrors
 
-app = typer.Typer(help="ganc: compress image-to-image GAN generators and serve them.", no_args_is_help=True)
+app = typer.Typer(
+    cls=OneLineUsageErrors, help="ganc: compress image-to-image GAN generators and serve them.", no_args_is_help=True
+)
 
 
 @app.callback()

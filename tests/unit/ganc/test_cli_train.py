@@ -70,6 +70,10 @@ def test_sample_then_train_then_resume_a_teacher(tmp_path):
         (["train", "teacher", "--out", "{tmp}/t", "--resume"], "not a run folder"),
         (["train", "teacher", "--out", "{tmp}/t", "--dataset", "{tmp}", "--model", "gan"], "model: Input should be"),
         (["train", "supernet", "--out", "{tmp}/s", "--teacher", "{tmp}/none"], "does not exist"),
+        (["train", "supernet", "--out", "{tmp}/s", "--reconstruction", "ssim"], "Invalid value for '--reconstruction'"),
+        (["train", "supernet", "--out", "{tmp}/s", "--part-inputs", "all"], "Invalid value for '--part-inputs'"),
+        (["train", "supernet", "--out", "{tmp}/s", "--colour", "red"], "No such option: --colour"),
+        (["train", "students", "--out", "{tmp}/s"], "No such command 'students'"),
         (
             ["train", "supernet", "--out", "{tmp}/s", "--teacher", "{tmp}", "--choices", "channels-7"],
             "unknown choice set",

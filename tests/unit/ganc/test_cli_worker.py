@@ -5,6 +5,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -61,8 +62,18 @@ def test_a_signal_to_stop_reaches_every_worker():
     )
     supervisor = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
     pids = [int(pid) for pid in supervisor.stdout.readline().split()]
+    deadline = time.monotonic() + 30
+    while not catches(supervisor.pid, signal.SIGTERM) and time.monotonic() < deadline:
+        time.sleep(0.01)  # a signal sent before supervise() took it would end the supervisor unhandled
     supervisor.send_signal(signal.SIGTERM)
     assert supervisor.wait(timeout=30) == 128 + signal.SIGTERM
     for pid in pids:
         with pytest.raises(ProcessLookupError):  # stopped, and reaped by the supervisor
             os.kill(pid, 0)
+
+
+def catches(pid: int, signum: int) -> bool:
+    """Whether process `pid` has a handler for `signum` (Linux: the SigCgt mask of /proc/PID/status)."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    mask = next(line.split()[1] for line in status.splitlines() if line.startswith("SigCgt:"))
+    return bool(int(mask, 16) & (1 << (signum - 1)))
