@@ -70,7 +70,7 @@ def distillation_loss(
 
 
 def reconstruction_loss(kind: Reconstruction, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """How far a student's output is from its target: L1, or L1 + (1 - SSIM) (measured 1 dB closer to the teacher
+    """How far a student's output is from its target: L1, or L1 + (1 - SSIM) (measured 1.4 dB closer to the teacher
     for pseudo pairs at equal steps: docs/method.md)."""
     loss = F.l1_loss(output, target)
     return loss + 1 - ssim(output, target) if kind == "l1+ssim" else loss
