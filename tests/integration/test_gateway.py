@@ -106,9 +106,19 @@ def test_requests_keep_succeeding_on_the_cpu_when_triton_stops_and_on_triton_whe
         with ThreadPoolExecutor(8) as pool:
             return list(pool.map(lambda _: gateway.translate(data), range(count)))
 
-    before = load(48)
-    assert all(r.status_code == 200 for r in before)
-    assert "triton" in {r.headers["x-ganc-backend"] for r in before}
+    def load_until_triton_serves(what: str) -> None:
+        # How soon Triton's share starts depends on both backends' measured speeds, which other work on the
+        # machine moves; a backend left unchosen is tried again once its estimate goes stale (2 s here).
+        deadline = time.monotonic() + 60
+        served: set[str] = set()
+        while "triton" not in served:
+            assert time.monotonic() < deadline, f"Triton never served {what}"
+            time.sleep(1)
+            responses = load(16)
+            assert [r.status_code for r in responses] == [200] * 16
+            served = {r.headers["x-ganc-backend"] for r in responses}
+
+    load_until_triton_serves("under load")
     triton.stop()
     after = load(48)
     assert [r.status_code for r in after] == [200] * 48
@@ -117,14 +127,7 @@ def test_requests_keep_succeeding_on_the_cpu_when_triton_stops_and_on_triton_whe
     assert 'ganc_backend_up{backend="triton"' in metrics
     # Restarted, it forgot the models it had been told to load: the probe loads them and Triton serves again.
     triton.start()
-    deadline = time.monotonic() + 60
-    served = set()
-    while "triton" not in served:
-        assert time.monotonic() < deadline, "Triton never served again after its restart"
-        time.sleep(1)
-        again = load(16)
-        assert [r.status_code for r in again] == [200] * 16
-        served = {r.headers["x-ganc-backend"] for r in again}
+    load_until_triton_serves("again after its restart")
 
 
 def test_a_version_published_while_serving_is_picked_up(stack, tmp_path):
