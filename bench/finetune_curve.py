@@ -23,23 +23,17 @@ from torch import nn
 
 from compression.checkpoint import load_generator
 from compression.data import TranslationDataset, judging_preprocess
-from compression.data.folders import list_images
+from compression.data.folders import list_images, read_summary
 from compression.metrics.quality import generate
 from compression.training import DistillRun, load_teacher, train_distill
 from compression.training.run import KEEP_CHECKPOINTS
 from ganc.cli.progress import ProgressBars
 
 
-def longer_run(job_run: Path, steps: int, out: Path) -> DistillRun:
+def longer_run(job_config: dict, steps: int, out: Path) -> DistillRun:
     """The job's fine-tuning run of one rung, for `steps` steps, keeping a checkpoint every third of them."""
-    config = json.loads((job_run / "config.json").read_text())
-    config["out"] = str(out)
-    config["training"].update(steps=steps, every=steps // KEEP_CHECKPOINTS)
-    return DistillRun.model_validate(config)
-
-
-def run_steps(run: Path) -> int:
-    return json.loads((run / "config.json").read_text())["training"]["steps"]
+    training = {**job_config["training"], "steps": steps, "every": steps // KEEP_CHECKPOINTS}
+    return DistillRun.model_validate({**job_config, "out": str(out), "training": training})
 
 
 def curve(run: Path, judged: dict) -> list[dict]:
@@ -84,15 +78,15 @@ def main() -> None:
     if not (job_run / "config.json").is_file():
         parser.error(f"{job_run} holds no fine-tuning run; known: {[rung['config'] for rung in ladder]}")
 
-    run = longer_run(job_run, args.steps, args.out / "finetune-curve" / f"{config}-{args.steps}")
+    job_config = json.loads((job_run / "config.json").read_text())
+    run = longer_run(job_config, args.steps, args.out / "finetune-curve" / f"{config}-{args.steps}")
     bars = ProgressBars()
     train_distill(run, resume=run.out.exists(), progress=bars)
     bars.close()
 
     teacher = load_teacher(run.teacher).generator
     dataset = Path(run.data.dataset)
-    size = json.loads((dataset / "dataset.json").read_text())["size"]
-    outside = whole_photos(list_images(args.photos), size)
+    outside = whole_photos(list_images(args.photos), read_summary(dataset)["size"])
     train = TranslationDataset(dataset, "train", judging_preprocess(dataset, teacher.size_multiple))
     own = [a for _name, a, _b in train.eval_pairs()]
     judged = {name: (photos, generate(teacher, photos)) for name, photos in (("outside", outside), ("own", own))}
@@ -100,7 +94,7 @@ def main() -> None:
         "config": config,
         "floor": {name: agreement(nn.Identity(), *pair) for name, pair in judged.items()},
         "runs": {
-            f"the job's {run_steps(job_run)} steps": curve(job_run, judged),
+            f"the job's {job_config['training']['steps']} steps": curve(job_run, judged),
             f"{args.steps} steps": curve(Path(run.out), judged),
         },
     }
