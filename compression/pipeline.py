@@ -307,18 +307,17 @@ class Pipeline:
         }
 
     def finetune(self, dataset: str, teacher: str, supernet_run: str, ladder: list[str]) -> dict[str, Any]:
-        """Each sub-network of the ladder distilled further on its own (none when finetune.steps is 0)."""
-        finetune = self.spec.finetune
-        if finetune.steps == 0:
-            return {"runs": dict.fromkeys(ladder)}
-        runs = {}
-        for config in ladder:
-            out = self.work / "finetune" / config
+        """Each sub-network of the ladder distilled further on its own for its steps (none where they are 0)."""
+        runs: dict[str, str | None] = {}
+        for config, steps in zip(ladder, self.spec.finetune_steps(), strict=True):
+            if steps == 0:
+                runs[config] = None
+                continue
             run = self.distill_run(
-                out,
+                self.work / "finetune" / config,
                 dataset,
                 teacher,
-                finetune.training(),
+                self.spec.finetune.for_variant(steps),
                 student="subnet",
                 config=config,
                 init_from=supernet_run,

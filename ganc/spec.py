@@ -221,10 +221,21 @@ class SearchSpec(_Strict):
         return "macs" if self.macs_budgets else "latency_ms"
 
 
+FinetuneSteps = Annotated[int, Field(ge=0)]
+
+
 class FinetuneSpec(TrainingSpec):
     """Distil each chosen sub-network further on its own for `steps` (0: publish it as extracted)."""
 
-    steps: int = Field(0, ge=0)
+    steps: FinetuneSteps | list[FinetuneSteps] = Field(
+        0,
+        description="for every variant, or one number per search budget in the order the budgets are written (a "
+        "smaller student may need longer to come as close to its teacher)",
+    )
+
+    def for_variant(self, steps: int) -> TrainingSpec:
+        """These settings for one variant, fine-tuned for `steps` (see CompressionSpec.finetune_steps)."""
+        return TrainingSpec(**{**{name: getattr(self, name) for name in TrainingSpec.model_fields}, "steps": steps})
 
 
 class Int8Spec(_Strict):
@@ -323,6 +334,24 @@ class CompressionSpec(_Strict):
         return self
 
     @model_validator(mode="after")
+    def _fine_tuning_steps_per_budget(self) -> "CompressionSpec":
+        steps, budgets = self.finetune.steps, len(self.search.budgets)
+        if isinstance(steps, list) and len(steps) != budgets:
+            raise ValueError(
+                f"finetune.steps: {len(steps)} numbers for {budgets} search budgets; give one per budget, or one "
+                "number for all"
+            )
+        return self
+
+    def finetune_steps(self) -> list[int]:
+        """Fine-tuning steps of each variant of the ladder, which runs from the smallest budget up."""
+        budgets = self.search.macs_budgets or self.search.latency_budgets_ms
+        steps = self.finetune.steps
+        if isinstance(steps, int):
+            return [steps] * len(budgets)
+        return [n for _, n in sorted(zip(budgets, steps, strict=True), key=lambda pair: pair[0])]
+
+    @model_validator(mode="after")
     def _distillable_teacher(self) -> "CompressionSpec":
         if self.teacher.checkpoint is None and self.teacher.arch != "resnet":
             raise ValueError("teacher.arch: the pipeline distils from a resnet teacher (its trunk is tapped)")
@@ -409,6 +438,7 @@ def _limited_fields(s: CompressionSpec) -> list[tuple[str, dict[str, float | Non
                     for stage in STAGES
                     for field in ("steps", "every")
                 },
+                "finetune.steps": max(s.finetune_steps()),
                 "supernet.distill_steps": s.supernet.distill_steps,
                 "search.iterations": s.search.iterations,
             },
@@ -460,7 +490,7 @@ def _training_stages(s: CompressionSpec) -> dict[str, int]:
     stages = {"supernet": s.supernet.batch_size}
     if s.teacher.checkpoint is None:
         stages["teacher"] = s.teacher.batch_size
-    if s.finetune.steps:
+    if any(s.finetune_steps()):
         stages["finetune"] = s.finetune.batch_size
     return stages
 

@@ -180,7 +180,7 @@ def test_a_resume_runs_again_only_the_stages_whose_inputs_changed(pipeline_run, 
     events = []
     run_pipeline(parse_spec(TINY), work, repo, "job-1", resume=True, progress=lambda *e: events.append(e))
     assert events == []  # the same spec: nothing runs again
-    longer = {**TINY, "finetune": {**TINY["finetune"], "steps": 4}}
+    longer = {**TINY, "finetune": {**TINY["finetune"], "steps": [4]}}  # one number per budget
     with pytest.raises(ResumeError, match=r"stage finetune was run with other inputs \(finetune\.steps\)"):
         run_pipeline(parse_spec(longer), work, repo, "job-1", resume=True)
     assert events == [] and len(read_index(repo).versions) == 2  # refused before any work

@@ -43,11 +43,22 @@ def test_a_good_spec_gets_the_reference_defaults():
         ({"device": "gpu"}, "device"),
         ({"device": "cuda:x"}, "device"),
         ({"data_workers": -1}, "data_workers"),
+        ({"finetune": {"steps": [100, 200]}}, "finetune.steps: 2 numbers for 1 search budgets"),
+        ({"finetune": {"steps": [-1]}}, "finetune.steps"),
     ],
 )
 def test_bad_specs_name_the_field(change, field):
     with pytest.raises(SpecError, match=f"spec: .*{field}"):
         parse_spec({**GOOD, **change})
+
+
+def test_fine_tuning_steps_are_given_for_every_variant_or_per_budget_in_the_order_written():
+    every = parse_spec({**GOOD, "search": {"macs_budgets": [6e9, 3e9]}, "finetune": {"steps": 500}})
+    assert every.finetune_steps() == [500, 500]
+    per_budget = {"search": {"macs_budgets": [6.5e9, 2.8e9, 4.5e9]}, "finetune": {"steps": [1500, 3000, 0]}}
+    spec = parse_spec({**GOOD, **per_budget})
+    assert spec.finetune_steps() == [3000, 0, 1500]  # the ladder's order: smallest budget first
+    assert spec.finetune.for_variant(3000).steps == 3000 and spec.finetune.for_variant(3000).lr == spec.finetune.lr
 
 
 @pytest.mark.parametrize("name", ["sr4x", "edges2photo", "vintage"])
@@ -107,6 +118,10 @@ def test_a_server_takes_jobs_within_its_limits_only():
         ({"task": "x" * 10_000_000}, "task: 10000000 characters, above this server's limit of 1024"),
         ({"supernet": {"lambda_distill": 1e30}}, "supernet.lambda_distill"),
         ({"teacher": {"every": 10**12}}, "teacher.every"),
+        (
+            {"search": {"macs_budgets": [1e9, 2e9]}, "finetune": {"steps": [10, 10**12]}},
+            "finetune.steps: 1000000000000 is",
+        ),
     ],
 )
 def test_every_field_is_bounded_by_the_servers_limits(change, refusal):
