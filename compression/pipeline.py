@@ -53,7 +53,16 @@ from .progress import Progress, no_progress
 from .report import write_report
 from .search import Judge, check_budgets_reachable, latency_target, measure_model_ms, run_search
 from .stage_inputs import INPUTS_FILE, changed_fields, read_inputs, stage_inputs
-from .training import DataConfig, DistillRun, Teacher, TeacherRun, load_teacher, train_distill, train_teacher
+from .training import (
+    DataConfig,
+    DistillRun,
+    Teacher,
+    TeacherRun,
+    load_teacher,
+    train_distill,
+    train_distill_side_by_side,
+    train_teacher,
+)
 from .training.placement import Placement
 
 MARKER = "done.json"
@@ -308,12 +317,8 @@ class Pipeline:
 
     def finetune(self, dataset: str, teacher: str, supernet_run: str, ladder: list[str]) -> dict[str, Any]:
         """Each sub-network of the ladder distilled further on its own for its steps (none where they are 0)."""
-        runs: dict[str, str | None] = {}
-        for config, steps in zip(ladder, self.spec.finetune_steps(), strict=True):
-            if steps == 0:
-                runs[config] = None
-                continue
-            run = self.distill_run(
+        runs = {
+            config: self.distill_run(
                 self.work / "finetune" / config,
                 dataset,
                 teacher,
@@ -323,8 +328,13 @@ class Pipeline:
                 init_from=supernet_run,
                 part_inputs="own",  # end to end: what joins parts that learnt apart
             )
-            runs[config] = self._train_student(run)["run"]
-        return {"runs": runs}
+            for config, steps in zip(ladder, self.spec.finetune_steps(), strict=True)
+            if steps
+        }
+        if runs:  # side by side: the teacher labels every step once for all of them
+            started = [self._started(run.out) for run in runs.values()]
+            train_distill_side_by_side(list(runs.values()), started, self.progress, self.placement)
+        return {"runs": {config: str(runs[config].out) if config in runs else None for config in ladder}}
 
     def export(
         self,

@@ -62,7 +62,7 @@ from ..progress import Progress, no_progress
 from .data import DataConfig, open_splits
 from .losses import GANLoss, distillation_loss, reconstruction_loss
 from .placement import Placement
-from .run import RunFolder, Trainer, check_fresh_or_resumable, run_training
+from .run import RunFolder, Trainer, Training, check_fresh_or_resumable, run_side_by_side
 from .teacher import SAMPLE_ROWS
 
 # The loss weights (reconstruction, distillation): pix2pix's as the reference has them; for pseudo pairs
@@ -175,6 +175,23 @@ def load_teacher(path: Path) -> Teacher:
     )
 
 
+class TeacherLabels:
+    """The teacher's output and features on a step's inputs, kept for every student that trains on that very
+    batch: students trained side by side (run_side_by_side) have their inputs labelled once."""
+
+    def __init__(self, teacher: Teacher) -> None:
+        self.teacher = teacher
+        self._inputs: torch.Tensor | None = None
+        self._labels: tuple[torch.Tensor, list[torch.Tensor]] | None = None
+
+    def __call__(self, a: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        if a is not self._inputs:
+            with torch.no_grad():
+                self._labels = self.teacher.generator.forward_with_taps(a)
+            self._inputs = a
+        return self._labels
+
+
 class DistillTrainer(Trainer):
     def __init__(
         self,
@@ -184,9 +201,11 @@ class DistillTrainer(Trainer):
         val: TranslationDataset | None,
         progress: Progress = no_progress,
         placement: Placement = Placement(),
+        labels: TeacherLabels | None = None,
     ) -> None:
         super().__init__(config.training, config.seed, placement)
         self.config, self.teacher, self.train_data, self.val_data = config, teacher, train, val
+        self.labels = labels or TeacherLabels(teacher)
         self.paired = teacher.paired
         self.stage = {"mobile": "distill", "supernet": "supernet", "subnet": "finetune"}[config.student]
         self.kind = self.stage
@@ -310,8 +329,7 @@ class DistillTrainer(Trainer):
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, list[torch.Tensor]]:
         """A and B (made inputs: B is A), and the teacher's output and features on A."""
         a, b = (inputs[0], inputs[0]) if len(inputs) == 1 else inputs
-        with torch.no_grad():
-            teacher_out, teacher_taps = self.teacher.generator.forward_with_taps(a)
+        teacher_out, teacher_taps = self.labels(a)
         return a, b, teacher_out, teacher_taps
 
     def _step_configs(self, step: int) -> list[ChannelConfig | None]:
@@ -468,14 +486,35 @@ def train_distill(
 ) -> dict[str, float]:
     """Distil the teacher into a mobile student, a supernet or a sub-network in `run.out` on `placement`; returns
     the last metrics."""
-    folder = RunFolder(run.out)
-    if placement.writes:  # the others may find rank 0's first files already there
-        check_fresh_or_resumable(folder, resume)
-    teacher = load_teacher(run.teacher)
-    if run.data.dataset is None:
-        run = run.model_copy(update={"data": run.data.model_copy(update={"dataset": teacher.dataset})})
-    train, val = open_splits(run.data, teacher.generator.size_multiple)
+    return train_distill_side_by_side([run], [resume], progress, placement)[0]
+
+
+def train_distill_side_by_side(
+    runs: list[DistillRun],
+    resume: list[bool],
+    progress: Progress = no_progress,
+    placement: Placement = Placement(),
+) -> list[dict[str, float]]:
+    """Distil one teacher into several students on the same data, step by step together (a ladder's fine-tuning):
+    each student is what it would be alone, and the teacher labels every step once for all of them. `resume`
+    says, run by run, whether it goes on from its folder. Returns each run's last metrics."""
+    shared = {(run.teacher, run.data, run.seed, run.training.batch_size, run.training.precision) for run in runs}
+    if len(shared) != 1:
+        raise ValueError("students trained side by side share their teacher, data, seed, batch size and precision")
+    teacher = load_teacher(runs[0].teacher)
+    data = runs[0].data
+    if data.dataset is None:
+        data = data.model_copy(update={"dataset": teacher.dataset})
+    train, val = open_splits(data, teacher.generator.size_multiple)
     if teacher.paired and train.layout in ("unpaired", "photos"):
         raise ValueError("a pix2pix teacher needs paired data to distil on")
-    trainer = DistillTrainer(run, teacher, train, val, progress, placement)
-    return run_training(trainer, folder, run, resume, progress)
+    labels = TeacherLabels(teacher)
+    trainings = []
+    for run, goes_on in zip(runs, resume, strict=True):
+        folder = RunFolder(run.out)
+        if placement.writes:  # the others may find rank 0's first files already there
+            check_fresh_or_resumable(folder, goes_on)
+        run = run.model_copy(update={"data": data})
+        trainer = DistillTrainer(run, teacher, train, val, progress, placement, labels)
+        trainings.append(Training(trainer, folder, run, goes_on))
+    return run_side_by_side(trainings, progress)

@@ -16,6 +16,7 @@ import csv
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -249,46 +250,85 @@ def step_inputs(trainer: Trainer, start: int) -> DataLoader:
     )
 
 
+@dataclass
+class Training:
+    """One trainer, the run folder it writes, the configuration it records, and whether it goes on from the
+    folder's latest checkpoint."""
+
+    trainer: Trainer
+    run: RunFolder
+    config: BaseModel
+    resume: bool = False
+
+
 def run_training(
     trainer: Trainer, run: RunFolder, config: BaseModel, resume: bool, progress: Progress = no_progress
 ) -> dict[str, float]:
     """Train from step 0 (or the latest checkpoint when resuming) to `steps`; return the last metrics (rank 0's:
     the other processes of a distributed run return none)."""
-    steps, every = trainer.training.steps, trainer.training.every
-    placement = trainer.placement
-    trainer.place()
-    start = 0
-    if resume and run.checkpoint_steps():
-        start = restore(trainer, run.latest_checkpoint())
-        if placement.writes:
-            run.truncate_logs(start)
-    if placement.writes:
-        run.write_config(config)
-    else:
+    return run_side_by_side([Training(trainer, run, config, resume)], progress)[0]
+
+
+def run_side_by_side(trainings: list[Training], progress: Progress = no_progress) -> list[dict[str, float]]:
+    """Train several runs step by step together, each to its own `steps`, on the inputs of the longest: their
+    trainers must make the same inputs at every step (the same data, seed and batch), which are then made once
+    for all of them, and work their steps share (a teacher's labels) can be done once. Each run is what it would
+    be alone, bit for bit. The progress shown is the longest run's."""
+    starts, metrics = [], [{} for _ in trainings]
+    for training in trainings:
+        trainer, run = training.trainer, training.run
+        trainer.place()
+        start = 0
+        if training.resume and run.checkpoint_steps():
+            start = restore(trainer, run.latest_checkpoint())
+            if trainer.placement.writes:
+                run.truncate_logs(start)
+        if trainer.placement.writes:
+            run.write_config(training.config)
+        starts.append(start)
+    longest = max(trainings, key=lambda t: t.trainer.training.steps).trainer
+    placement, steps = longest.placement, longest.training.steps
+    if not placement.writes:
         progress = no_progress
-    metrics: dict[str, float] = {}
-    progress(trainer.stage, start, steps, "resumed" if start else "started")
-    for step, inputs in step_inputs(trainer, start):
+    progress(longest.stage, min(starts), steps, "resumed" if min(starts) else "started")
+    for step, inputs in step_inputs(longest, min(starts)):
         inputs = tuple(tensor.to(placement.device, non_blocking=True) for tensor in inputs)
-        with autocast(trainer.training.precision, placement.device):
-            losses = trainer.train_step(step, inputs)
-        trainer.scaler.update()
-        for scheduler in trainer.schedulers.values():
-            scheduler.step()
-        losses = placement.average(losses)
-        done = step + 1
-        # Evaluate, draw samples and checkpoint every `every` steps and at the end.
-        if placement.writes:
-            run.append_log("train_log.csv", done, losses)
-            if done % every == 0 or done == steps:
-                metrics = trainer.evaluate()
-                run.append_log("val_log.csv", done, metrics)
-                run.save_samples(done, trainer.sample_rows())
-                save_training_checkpoint(run, trainer, done, config)
-        progress(trainer.stage, done, steps, " ".join(f"{k} {v:.3g}" for k, v in losses.items()))
-    if start == steps and not metrics and placement.writes:
-        metrics = trainer.evaluate()
-    placement.barrier()  # the last checkpoint is written before any process reads it
+        for index, (training, start) in enumerate(zip(trainings, starts, strict=True)):
+            if start <= step < training.trainer.training.steps:
+                losses = _train_one_step(training, step, inputs)
+                metrics[index] = _look(training, step + 1, losses) or metrics[index]
+                if training.trainer is longest:
+                    progress(longest.stage, step + 1, steps, " ".join(f"{k} {v:.3g}" for k, v in losses.items()))
+    for index, (training, start) in enumerate(zip(trainings, starts, strict=True)):
+        if start == training.trainer.training.steps and not metrics[index] and placement.writes:
+            metrics[index] = training.trainer.evaluate()
+    placement.barrier()  # the last checkpoints are written before any process reads them
+    return metrics
+
+
+def _train_one_step(training: Training, step: int, inputs: tuple[torch.Tensor, ...]) -> dict[str, float]:
+    trainer = training.trainer
+    with autocast(trainer.training.precision, trainer.placement.device):
+        losses = trainer.train_step(step, inputs)
+    trainer.scaler.update()
+    for scheduler in trainer.schedulers.values():
+        scheduler.step()
+    return trainer.placement.average(losses)
+
+
+def _look(training: Training, done: int, losses: dict[str, float]) -> dict[str, float]:
+    """Log the step; every `every` steps and at the end also evaluate, draw samples and checkpoint, and return the
+    metrics (none between: and on processes that do not write)."""
+    trainer, run = training.trainer, training.run
+    if not trainer.placement.writes:
+        return {}
+    run.append_log("train_log.csv", done, losses)
+    if done % trainer.training.every and done != trainer.training.steps:
+        return {}
+    metrics = trainer.evaluate()
+    run.append_log("val_log.csv", done, metrics)
+    run.save_samples(done, trainer.sample_rows())
+    save_training_checkpoint(run, trainer, done, training.config)
     return metrics
 
 

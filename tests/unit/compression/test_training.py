@@ -9,8 +9,17 @@ import torch
 from compression.checkpoint import load_checkpoint, load_generator
 from compression.data import build_sample_dataset
 from compression.models import ModelSpec, SuperMobileResnetGenerator, get_choice_set
+from compression.models.resnet import ResnetGenerator
 from compression.models.weight_transfer import transfer_by_l1
-from compression.training import DataConfig, DistillRun, TeacherRun, load_teacher, train_distill, train_teacher
+from compression.training import (
+    DataConfig,
+    DistillRun,
+    TeacherRun,
+    load_teacher,
+    train_distill,
+    train_distill_side_by_side,
+    train_teacher,
+)
 from compression.training.data import open_splits
 from compression.training.distill import DistillTrainer
 from compression.training.losses import distillation_loss, reconstruction_loss
@@ -415,3 +424,36 @@ def test_a_resumed_run_drops_the_log_rows_past_its_checkpoint_and_a_row_a_crash_
     assert [row["step"] for row in rows] == ["10", "20"]
     run.append_log("train_log.csv", 30, {"loss": 0.25})
     assert (tmp_path / "train_log.csv").read_text().splitlines()[-1] == "30,0.25"
+
+
+def test_students_fine_tuned_side_by_side_are_each_what_it_would_be_alone_and_labelled_once(
+    teacher_run, tmp_path, monkeypatch
+):
+    supernet = tmp_path / "super"
+    train_distill(_distill_run(supernet, teacher_run, student="supernet", choices="channels-16", steps=2))
+    choice_set = get_choice_set("channels-16")
+    configs, steps = [str(choice_set.smallest), str(choice_set.largest)], [4, 2]
+
+    def runs(folder):
+        return [
+            _distill_run(tmp_path / folder / c, teacher_run, student="subnet", config=c, init_from=supernet, steps=n)
+            for c, n in zip(configs, steps)
+        ]
+
+    for run in runs("alone"):
+        train_distill(run)
+    labelled = []
+    label = ResnetGenerator.forward_with_taps
+    monkeypatch.setattr(ResnetGenerator, "forward_with_taps", lambda self, x: labelled.append(len(x)) or label(self, x))
+    together = runs("together")
+    train_distill_side_by_side(together, [False, False])
+    assert len(labelled) == max(steps)  # the teacher labels each step once, for both students
+    for config in configs:
+        alone, side_by_side = tmp_path / "alone" / config, tmp_path / "together" / config
+        a, b = load_checkpoint(alone)["training"], load_checkpoint(side_by_side)["training"]
+        assert a["step"] == b["step"] == steps[configs.index(config)]
+        for key, value in a["modules"]["G"].items():
+            assert torch.equal(value, b["modules"]["G"][key]), key
+        assert (alone / "train_log.csv").read_text() == (side_by_side / "train_log.csv").read_text()
+    with pytest.raises(ValueError, match="share their teacher, data, seed, batch size and precision"):
+        train_distill_side_by_side([*runs("seeds")[:1], runs("seeds")[1].model_copy(update={"seed": 1})], [False] * 2)
