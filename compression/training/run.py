@@ -279,9 +279,9 @@ def run_side_by_side(trainings: list[Training], progress: Progress = no_progress
         trainer, run = training.trainer, training.run
         trainer.place()
         start = 0
-        if training.resume and run.checkpoint_steps():
-            start = restore(trainer, run.latest_checkpoint())
-            if trainer.placement.writes:
+        if training.resume:
+            start = restore(trainer, run.latest_checkpoint()) if run.checkpoint_steps() else 0
+            if trainer.placement.writes:  # rows past the checkpoint (or all, without one) are written again
                 run.truncate_logs(start)
         if trainer.placement.writes:
             run.write_config(training.config)

@@ -436,7 +436,9 @@ def test_students_fine_tuned_side_by_side_are_each_what_it_would_be_alone_and_la
 
     def runs(folder):
         return [
-            _distill_run(tmp_path / folder / c, teacher_run, student="subnet", config=c, init_from=supernet, steps=n)
+            _distill_run(
+                tmp_path / folder / c, teacher_run, student="subnet", config=c, init_from=supernet, steps=n
+            ).model_copy(update={"training": _training(n, every=2)})
             for c, n in zip(configs, steps)
         ]
 
@@ -455,5 +457,15 @@ def test_students_fine_tuned_side_by_side_are_each_what_it_would_be_alone_and_la
         for key, value in a["modules"]["G"].items():
             assert torch.equal(value, b["modules"]["G"][key]), key
         assert (alone / "train_log.csv").read_text() == (side_by_side / "train_log.csv").read_text()
+    # Resumed with one run done and the other killed before its first checkpoint: each goes on from where it was.
+    shutil.copytree(tmp_path / "together", tmp_path / "resumed")
+    for checkpoint in (tmp_path / "resumed" / configs[0] / "checkpoints").iterdir():
+        checkpoint.unlink()
+    train_distill_side_by_side(runs("resumed"), [True, True])
+    resumed = load_checkpoint(tmp_path / "resumed" / configs[0])["training"]["modules"]["G"]
+    alone = load_checkpoint(tmp_path / "alone" / configs[0])["training"]["modules"]["G"]
+    assert all(torch.equal(value, resumed[key]) for key, value in alone.items())
+    log = "train_log.csv"
+    assert (tmp_path / "resumed" / configs[0] / log).read_text() == (tmp_path / "alone" / configs[0] / log).read_text()
     with pytest.raises(ValueError, match="share their teacher, data, seed, batch size and precision"):
         train_distill_side_by_side([*runs("seeds")[:1], runs("seeds")[1].model_copy(update={"seed": 1})], [False] * 2)
