@@ -267,7 +267,8 @@ def caption_of(report: dict, name: str, key: str) -> str:
     if name not in report["variants"]:
         return name
     v = report["variants"][name]
-    lines = [name.replace("student-", ""), f"{v['macs'] / 1e9:.2f}G MACs  {v['latency_256px_ms']:.0f} ms"]
+    label, int8, _ = name.replace("student-", "").partition("-int8")  # INT8 on the second line: columns are narrow
+    lines = [label, f"{'INT8 ' if int8 else ''}{v['macs'] / 1e9:.2f}G MACs  {v['latency_256px_ms']:.0f} ms"]
     if key in v and not (name == TEACHER and key.endswith("_teacher")):
         lines.append(f"{metric} {v[key]:.2f} dB")
     return "\n".join(lines)

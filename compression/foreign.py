@@ -34,6 +34,7 @@ from .checkpoint import (
     write_payload,
 )
 from .models import ModelSpec
+from .published import is_published_variant, published_payload
 
 ForeignFormat = Literal["pytorch-cyclegan", "vintagify"]
 FORMATS: tuple[ForeignFormat, ...] = ("pytorch-cyclegan", "vintagify")
@@ -111,20 +112,24 @@ def imported_payload(path: Path, format: ForeignFormat | Literal["auto"] = "auto
 
 
 def read_checkpoint(path: Path) -> dict[str, Any]:
-    """A ganc checkpoint (file or run folder), or a foreign generator file read as an imported one."""
+    """A ganc checkpoint (file or run folder), a foreign generator file read as an imported one, or a variant
+    published in a ganc model repository, read back from its ONNX file (published.py)."""
+    if is_published_variant(path):
+        return published_payload(path)
     path = resolve_checkpoint(path)
     payload = read_torch_file(path)
     return payload if is_ganc_checkpoint(payload) else imported_payload(path)
 
 
 def as_ganc_checkpoint(path: Path, imported: Path, write: bool = True) -> Path:
-    """`path` itself where it holds a ganc checkpoint; else `imported`, where its foreign generator is written
-    (unless `write` is false: in several processes one writes it, and the others need its path)."""
-    path = resolve_checkpoint(path)
-    if is_ganc_checkpoint(read_torch_file(path)):
-        return path
+    """`path` itself where it holds a ganc checkpoint; else `imported`, where its foreign or published generator
+    is written (unless `write` is false: in several processes one writes it, and the others need its path)."""
+    if not is_published_variant(path):
+        path = resolve_checkpoint(path)
+        if is_ganc_checkpoint(read_torch_file(path)):
+            return path
     if write:
-        write_payload(imported, imported_payload(path))
+        write_payload(imported, read_checkpoint(path))
     return imported
 
 

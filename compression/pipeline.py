@@ -346,23 +346,28 @@ class Pipeline:
     ) -> dict[str, Any]:
         """Every variant as a verified ONNX file beside its card, in export/<variant>/."""
         teacher = load_teacher(Path(teacher_path))
-        val = list(self._held_out(dataset, "val", teacher).eval_pairs())
+        split = self._held_out(dataset, "val", teacher)
+        val = list(split.eval_pairs())
         references = teacher_outputs(teacher.generator, val)  # every variant is judged against them
+        # Where the data has targets, they are the task's truth whoever the teacher is (an imported one included).
+        on_targets = split.has_paired_targets
         variants = self._variants(teacher, supernet_run, finetuned, latency)
         exported, int8, scores = {}, {}, {}
         for done, variant in enumerate(variants, 1):
-            folder = self._export_variant(variant, teacher, val, references)
+            folder = self._export_variant(variant, on_targets, val, references)
             if not variant.is_teacher:
-                scores[variant.name] = read_card(folder / "card.json").quality[score_key(teacher.paired)]
+                scores[variant.name] = read_card(folder / "card.json").quality[score_key(on_targets)]
             exported[variant.name] = str(folder)
             if self.spec.int8 is not None:
-                int8_folder, int8[variant.name] = self._export_int8(folder, variant, teacher, dataset, val, references)
+                int8_folder, int8[variant.name] = self._export_int8(
+                    folder, variant, on_targets, dataset, val, references
+                )
                 if int8_folder is not None:
                     exported[int8_variant(variant.name)] = str(int8_folder)
             self.progress("export", done, len(variants), variant.name)
         # The quality gate: students no closer than the unchanged input (or below min_agreement_db) stay back.
-        floor = evaluate_generator(nn.Identity(), val, None if teacher.paired else references, teacher.paired)
-        verdicts = judge_students(scores, floor[score_key(teacher.paired)], self.spec.min_agreement_db)
+        floor = evaluate_generator(nn.Identity(), val, None if on_targets else references, on_targets)
+        verdicts = judge_students(scores, floor[score_key(on_targets)], self.spec.min_agreement_db)
         held_back = {name: v.as_record() for name, v in verdicts.items() if not v.passed}
         for name in held_back:
             exported.pop(name)
@@ -438,7 +443,7 @@ class Pipeline:
             variants.append(ExportVariant(student_variant(config), spec, model, latency.get(config)))
         return variants
 
-    def _export_variant(self, variant: ExportVariant, teacher: Teacher, val: list, references: list) -> Path:
+    def _export_variant(self, variant: ExportVariant, on_targets: bool, val: list, references: list) -> Path:
         """Export, verify against PyTorch, evaluate on `val` and measure; write model.onnx and card.json."""
         folder = self.work / "export" / variant.name
         folder.mkdir(parents=True, exist_ok=True)
@@ -447,9 +452,7 @@ class Pipeline:
         export_onnx(model, onnx_path, fp16=self.spec.fp16)
         verify_onnx(model, onnx_path, fp16=self.spec.fp16)
         # Against the targets (and, for students, the teacher); without targets, agreement with the teacher.
-        quality = evaluate_generator(
-            model, val, None if variant.is_teacher and teacher.paired else references, teacher.paired
-        )
+        quality = evaluate_generator(model, val, None if variant.is_teacher and on_targets else references, on_targets)
         target = latency_target(self.spec.search)
         latency_ms = variant.latency_ms if variant.latency_ms is not None else measure_model_ms(model, target)
         card = make_card(
@@ -463,14 +466,14 @@ class Pipeline:
             teacher=None if variant.is_teacher else model_name(self.spec.family, TEACHER_VARIANT),
             job=self.job,
             quality={k: round(v, 4) for k, v in quality.items()},
-            quality_against="target" if teacher.paired else "teacher",
+            quality_against="target" if on_targets else "teacher",
             latency_ms={target.name: round(latency_ms, 3)},
         )
         write_text_atomically(folder / "card.json", card.model_dump_json(indent=2) + "\n")
         return folder
 
     def _export_int8(
-        self, float_folder: Path, variant: ExportVariant, teacher: Teacher, dataset: str, val: list, references: list
+        self, float_folder: Path, variant: ExportVariant, on_targets: bool, dataset: str, val: list, references: list
     ) -> tuple[Path | None, dict[str, Any]]:
         """The INT8 model of an exported variant in its own folder when it passes, and the figures that decided."""
         folder = self.work / "export" / int8_variant(variant.name)
@@ -481,7 +484,7 @@ class Pipeline:
             folder,
             dataset,
             val,
-            None if variant.is_teacher and teacher.paired else references,
+            None if variant.is_teacher and on_targets else references,
         )
         return (folder if card is not None else None), report
 

@@ -13,6 +13,8 @@ from typing import Any
 
 from ganc.spec import CompressionSpec
 
+from .published import is_published_variant, published_model_file
+
 FORMAT = 1  # raise when what a stage writes changes meaning: every job then runs its stages again
 INPUTS_FILE = "inputs.json"
 
@@ -78,8 +80,11 @@ def _digest(value: Any) -> str:
 
 
 def _checkpoint(spec: CompressionSpec) -> str | None:
-    """A given teacher's checkpoint by its content (a user may replace the file under the same name)."""
+    """A given teacher's checkpoint by its content (a user may replace the file under the same name; a model
+    repository may publish a new version of the variant)."""
     path = spec.teacher.checkpoint
+    if path is not None and is_published_variant(path):
+        path = published_model_file(path)
     if path is None or not path.is_file():
         return None
     digest = hashlib.sha256()

@@ -99,7 +99,8 @@ REFERENCE_GAN_MODE: dict[str, GanMode] = {"pix2pix": "hinge", "cyclegan": "lsgan
 
 
 class TeacherSpec(TrainingSpec):
-    """Train a teacher, or take the given `checkpoint` (a teacher run folder or checkpoint file)."""
+    """Train a teacher, or take the given `checkpoint`: a teacher run folder or checkpoint file, a generator
+    `ganc import` reads, or a variant's folder in a ganc model repository (read back from its ONNX weights)."""
 
     checkpoint: Path | None = None
     model: Literal["pix2pix", "cyclegan"] = Field("pix2pix", description="pix2pix (paired) or cyclegan (unpaired)")

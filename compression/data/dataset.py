@@ -75,6 +75,11 @@ class TranslationDataset:
         """Whether B holds real images; a split of unlabelled photos gives the photo itself as B."""
         return self.files.layout != "photos"
 
+    @property
+    def has_paired_targets(self) -> bool:
+        """Whether each input's B is its own target (aligned or paired files), the task's truth to judge by."""
+        return self.files.layout in ("aligned", "paired")
+
     def _images(self, index: int, rng: np.random.Generator) -> tuple[Image.Image, Image.Image]:
         if self.files.layout == "photos":
             photo = load_rgb(self.files.a[index])

@@ -38,6 +38,10 @@ from ..search.latency import LatencyTarget, measure_onnx_ms
 # Only the convolutions: with InstanceNorm and the residual additions quantised as well, the sr4x teacher
 # agreed with its float self at 36 dB instead of 47 and ran no faster (onnxruntime 1.31, Xeon with AMX).
 QUANTISED_OPS = ["Conv"]
+# An INT8 variant ships only if it runs this much faster than its float self: at parity, the few percent by which
+# interleaved timings swing on a shared host let one through at random (the sr4x student 32_32_24_24_16_16_32_8
+# measured 4% faster at export and 7% slower in bench/compress_report.py minutes later, 2026-12-07).
+MIN_INT8_SPEEDUP = 1.1
 # onnxruntime's histogram calibrator keeps every activation of every calibration input until it has seen them
 # all (about 200 MB per 256x384 photo for a ResNet teacher), so inputs are cut to their centre first.
 CALIBRATION_SIDE = 128
@@ -126,8 +130,11 @@ class Int8Check:
         """Why it must not be published, or None when it may."""
         if self.agreement_db < min_agreement_db:
             return f"agrees with its float self at {self.agreement_db:.2f} dB, below {min_agreement_db:g} dB"
-        if self.int8_ms >= self.float_ms:
-            return f"no faster than its float self ({self.int8_ms:.1f} ms against {self.float_ms:.1f} ms)"
+        if self.int8_ms * MIN_INT8_SPEEDUP > self.float_ms:
+            return (
+                f"not {MIN_INT8_SPEEDUP:g}x faster than its float self ({self.int8_ms:.1f} ms against "
+                f"{self.float_ms:.1f} ms)"
+            )
         return None
 
 

@@ -9,10 +9,13 @@ whose results DepthToSpace puts back in place: the same sums, 7-18% less time fo
 
 import numpy as np
 import onnx
+import torch
 from onnx import helper, numpy_helper
 
 BLOCK = 2
 THIN_CHANNELS = 8  # fewer output channels than the narrowest SIMD block onnxruntime computes in
+FOLDED_WEIGHT = "__folded_weight"  # suffixes of the rewritten convolution's initializers
+FOLDED_BIAS = "__folded_bias"
 
 
 def fold_thin_output_conv(proto: onnx.ModelProto, size_multiple: int) -> bool:
@@ -37,10 +40,10 @@ def fold_thin_output_conv(proto: onnx.ModelProto, size_multiple: int) -> bool:
     if channels_out >= THIN_CHANNELS or height != width or height % 2 == 0 or height < 3:
         return False
     name, inputs = node.output[0], list(node.input)
-    folded = [f"{name}__space_to_depth", _add(graph, f"{name}__folded_weight", _fold_kernel(kernel))]
+    folded = [f"{name}__space_to_depth", _add(graph, name + FOLDED_WEIGHT, _fold_kernel(kernel))]
     if len(inputs) > 2 and inputs[2]:
         bias = numpy_helper.to_array(initializers[inputs[2]])
-        folded.append(_add(graph, f"{name}__folded_bias", np.tile(bias, BLOCK * BLOCK)))
+        folded.append(_add(graph, name + FOLDED_BIAS, np.tile(bias, BLOCK * BLOCK)))
     side = (height + 1) // 2
     replacement = [
         helper.make_node("SpaceToDepth", [inputs[0]], [folded[0]], blocksize=BLOCK, name=f"{node.name}_fold"),
@@ -92,6 +95,18 @@ def _fold_kernel(kernel: np.ndarray) -> np.ndarray:
                             if 0 <= kx < size:
                                 folded[a, b, :, r, s, :, q, p] = kernel[:, :, ky, kx]
     return folded.reshape(BLOCK * BLOCK * channels_out, BLOCK * BLOCK * channels_in, side, side)
+
+
+def unfold_kernel(folded: torch.Tensor, channels_out: int, size: int) -> torch.Tensor:
+    """The k x k kernel `_fold_kernel` folded: phase (0, 0) holds every tap, kernel[:, :, 2q + r, 2p + s]."""
+    side = folded.shape[-1]
+    phases = folded.reshape(BLOCK, BLOCK, channels_out, BLOCK, BLOCK, -1, side, side)[0, 0]
+    kernel = phases.permute(0, 3, 4, 1, 5, 2).reshape(channels_out, -1, BLOCK * side, BLOCK * side)
+    return kernel[:, :, :size, :size].contiguous()
+
+
+def unfold_bias(folded: torch.Tensor, channels_out: int) -> torch.Tensor:
+    return folded[:channels_out].clone()
 
 
 def _add(graph: onnx.GraphProto, name: str, array: np.ndarray) -> str:

@@ -59,6 +59,7 @@ from ..models.resnet import ResnetLayout
 from ..models.super_mobile_resnet import SuperConv2d
 from ..models.weight_transfer import transfer_by_l1
 from ..progress import Progress, no_progress
+from ..published import is_published_variant
 from .data import DataConfig, open_splits
 from .losses import GANLoss, distillation_loss, reconstruction_loss
 from .placement import Placement
@@ -153,9 +154,10 @@ class Teacher:
 
 
 def load_teacher(path: Path) -> Teacher:
-    """The teacher in a ganc teacher checkpoint (or run folder), an imported one, or a foreign generator file."""
-    checkpoint = resolve_checkpoint(path)
-    payload = read_checkpoint(checkpoint)
+    """The teacher in a ganc teacher checkpoint (or run folder), an imported one, a foreign generator file, or
+    a variant published in a ganc model repository."""
+    payload = read_checkpoint(path)
+    checkpoint = path if is_published_variant(path) else resolve_checkpoint(path)
     kind = payload.get("kind")
     if kind not in TEACHER_KINDS or (kind != IMPORTED and "discriminator" not in payload):
         raise CheckpointError(f"{checkpoint} is not a teacher checkpoint (pix2pix, cyclegan or an imported generator)")

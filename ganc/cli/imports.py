@@ -8,7 +8,7 @@ import typer
 
 from .errors import friendly_errors
 
-Format = Literal["auto", "pytorch-cyclegan", "vintagify"]
+Format = Literal["auto", "pytorch-cyclegan", "vintagify", "ganc-variant"]
 
 
 @friendly_errors
@@ -16,19 +16,25 @@ def import_checkpoint(
     out: Annotated[Path, typer.Option(help="the ganc checkpoint to write")],
     checkpoint: Annotated[
         Path | None,
-        typer.Argument(help="the generator's state dict (.pth); with --format vintagify, default: the wheel's"),
+        typer.Argument(
+            help="the generator's state dict (.pth), or a variant's folder in a ganc model repository; with "
+            "--format vintagify, default: the wheel's"
+        ),
     ] = None,
     format: Annotated[
         str,
         typer.Option(
-            help="auto (from its keys and shapes), pytorch-cyclegan (junyanz's ResNet and U-Net) or vintagify"
+            help="auto (from its keys and shapes, or a folder's card), pytorch-cyclegan (junyanz's ResNet and "
+            "U-Net), vintagify, or ganc-variant (a published variant, read back from its ONNX weights)"
         ),
     ] = "auto",
 ) -> None:
-    """Import a pix2pix/CycleGAN generator (pytorch-CycleGAN-and-pix2pix, vintagify) as a teacher ganc can compress."""
+    """Import a pix2pix/CycleGAN generator (pytorch-CycleGAN-and-pix2pix, vintagify, or one ganc published) as a
+    teacher ganc can compress."""
     from compression.checkpoint import generator_of, write_payload
     from compression.foreign import imported_payload, vintagify_weights
     from compression.metrics import count_macs
+    from compression.published import is_published_variant, published_payload
 
     if format not in Format.__args__:
         raise ValueError(f"--format must be one of {', '.join(Format.__args__)}, not {format!r}")
@@ -38,7 +44,10 @@ def import_checkpoint(
         if format != "vintagify":
             raise ValueError("give the CHECKPOINT to import (only --format vintagify knows where its weights are)")
         checkpoint = vintagify_weights()
-    payload = imported_payload(checkpoint, format)
+    if format == "ganc-variant" or (format == "auto" and is_published_variant(checkpoint)):
+        payload = published_payload(checkpoint)
+    else:
+        payload = imported_payload(checkpoint, format)
     write_payload(out, payload)
     spec, model = generator_of(payload, checkpoint)
     counts = count_macs(model, 256, int(spec.options.get("input_nc", 3)))

@@ -193,6 +193,27 @@ def test_a_resume_runs_again_only_the_stages_whose_inputs_changed(pipeline_run, 
     assert json.loads((finetuned / "config.json").read_text())["training"]["steps"] == 4
 
 
+def test_a_published_teacher_is_compressed_again_and_its_students_judged_on_the_targets(pipeline_run, tmp_path):
+    root, *_ = pipeline_run
+    repo = tmp_path / "repo"
+    shutil.copytree(root / "repo", repo)
+    teacher_folder = repo / "tiny--teacher"
+    spec = {**TINY, "teacher": {"checkpoint": str(teacher_folder)}}
+    result = run_pipeline(parse_spec(spec), tmp_path / "work", repo, "job-1")
+    assert load_teacher(tmp_path / "work" / "teacher" / "imported.pt").kind == "imported"  # read back once
+    # The teacher is exported again byte for byte as served, so its version stays: nothing republished.
+    assert result["published"]["teacher"]["version"] == 1
+    assert sorted(p.name for p in teacher_folder.iterdir() if p.is_dir()) == ["1"]
+    # The students learnt the teacher's outputs; the data has targets, so cards and gate judge on them.
+    gate = json.loads((tmp_path / "work" / "export" / "done.json").read_text())["gate"]
+    val_input = json.loads((root / "work" / "export" / "done.json").read_text())["gate"]
+    assert gate and all(v["floor_db"] == next(iter(val_input.values()))["floor_db"] for v in gate.values())
+    for student, verdict in gate.items():
+        card = json.loads((tmp_path / "work" / "export" / student / "card.json").read_text())
+        assert card["quality_against"] == "target" and verdict["score_db"] == card["quality"]["psnr"]
+        assert "psnr_teacher" in card["quality"]
+
+
 def test_the_job_writes_a_report_whose_numbers_are_the_cards_and_whose_images_load(pipeline_run):
     root, result, _, _ = pipeline_run
     report = Path(result["report"])

@@ -149,9 +149,9 @@ class VintagifyGenerator(nn.Module):
         return self.model(x)
 
 
-def randomised(model: nn.Module) -> nn.Module:
+def randomised(model: nn.Module, seed: int = 0) -> nn.Module:
     """Non-trivial weights everywhere, norms and running statistics included, in eval mode."""
-    generator = torch.Generator().manual_seed(0)
+    generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for name, tensor in model.state_dict().items():
             if tensor.is_floating_point():
