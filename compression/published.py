@@ -13,9 +13,11 @@ from typing import Any
 import onnx
 import torch
 from onnx import numpy_helper
+from pydantic import ValidationError
 from torch import nn
 
 from ganc.repository import CARD_FILE, MODEL_FILE, read_card, sha256_file
+from ganc.validation import describe
 
 from .checkpoint import IMPORTED, CheckpointError, checkpoint_payload
 from .export.onnx import ExportError, verify_onnx
@@ -43,9 +45,12 @@ def published_model_file(path: Path) -> Path:
 def published_payload(path: Path) -> dict[str, Any]:
     """The generator of the published variant at `path` as a ganc checkpoint (kind `imported`)."""
     folder = _version_folder(path)
-    card = read_card(folder / CARD_FILE)
+    try:
+        card = read_card(folder / CARD_FILE)
+    except ValidationError as error:
+        raise PublishedVariantError(f"{folder / CARD_FILE} is no variant card: {describe(error, '')}") from None
     if card.precision == "int8":
-        raise PublishedVariantError(f"{folder} is a {card.precision} variant: import the float variant it came from")
+        raise PublishedVariantError(f"{folder} is an INT8 variant: import the float variant it came from")
     spec = ModelSpec(card.architecture, dict(card.architecture_options))
     model = spec.build().eval()
     onnx_path = folder / MODEL_FILE

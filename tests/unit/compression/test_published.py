@@ -1,6 +1,7 @@
 """Variants published in a ganc model repository read back into the generators they were exported from."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
@@ -16,6 +17,7 @@ from compression.published import PublishedVariantError, published_payload
 from compression.stage_inputs import stage_fields
 from compression.training.distill import load_teacher
 from ganc.card import INPUT_NAME, VariantCard
+from ganc.cli.compress import load_spec_file
 from ganc.cli.main import app
 from ganc.repository import publish_variant
 from ganc.spec import parse_spec
@@ -105,9 +107,12 @@ def test_variants_that_cannot_be_read_back_get_one_line_and_nothing_is_written(t
     publish(root, tmp_path, TEACHER, "teacher", architecture_options={**TEACHER.options, "n_blocks": 6})
     publish(root, tmp_path, STUDENT, "quantized", precision="int8", quantized_from="tiny--s8")
     (tmp_path / "empty").mkdir()
+    (tmp_path / "torn" / "1").mkdir(parents=True)
+    (tmp_path / "torn" / "1" / "card.json").write_text("{not json")
     cases = {
+        tmp_path / "torn": "torn/1/card.json is no variant card: Invalid JSON",
         root / "tiny--teacher": "lacks the weights blocks.3.conv_block.1.weight",
-        root / "tiny--quantized": "is a int8 variant: import the float variant it came from",
+        root / "tiny--quantized": "is an INT8 variant: import the float variant it came from",
         tmp_path / "empty": "is no published variant: no card.json in it or in a version folder",
     }
     for folder, message in cases.items():
@@ -117,3 +122,12 @@ def test_variants_that_cannot_be_read_back_get_one_line_and_nothing_is_written(t
         assert len(result.stderr.strip().splitlines()) == 1 and not out.exists()
     with pytest.raises(PublishedVariantError, match="no published variant"):
         published_payload(tmp_path / "empty")
+
+
+def test_the_committed_sr4x_spec_reads_its_teacher_from_the_shipped_repository(monkeypatch):
+    root = Path(__file__).parents[3]
+    monkeypatch.chdir(root)  # the spec's paths are relative to the checkout, as the README runs it
+    spec = load_spec_file(root / "deploy" / "specs" / "sr4x.yaml")
+    teacher = load_teacher(spec.teacher.checkpoint)  # checked against the ONNX file as it is read back
+    assert teacher.kind == "imported" and not spec.publish_teacher
+    assert teacher.spec == ModelSpec("resnet", {"ngf": 64, "norm": "instance", "residual": True, "n_blocks": 9})
