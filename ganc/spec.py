@@ -83,8 +83,8 @@ class TrainingSpec(_Strict):
     precision: Precision = Field(
         "fp32",
         description="bf16: the steps' convolutions run under bfloat16 autocast (weights, optimiser state, "
-        "losses and evaluation stay fp32), for CPUs with AMX or AVX512-BF16; auto: bf16 where the CPU has it, "
-        "else fp32",
+        "losses and evaluation stay fp32), for CPUs with AMX or AVX512-BF16; auto: bf16 where the CPU has it and "
+        "its convolutions run faster with it (timed once per process), else fp32",
     )
 
     def training(self) -> "TrainingSpec":
@@ -196,7 +196,8 @@ class SearchSpec(_Strict):
     precision: Precision = Field(
         "fp32",
         description="bf16: candidates are run under bfloat16 autocast (scored against fp32 references), for CPUs "
-        "with AMX or AVX512-BF16; auto: bf16 where the CPU has it, else fp32",
+        "with AMX or AVX512-BF16; auto: bf16 where the CPU has it and its convolutions run faster with it (timed "
+        "once per process), else fp32",
     )
 
     @model_validator(mode="after")

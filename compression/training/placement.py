@@ -23,6 +23,7 @@ from torch import nn
 from torch._utils import _flatten_dense_tensors, _unflatten_dense_tensors
 
 from ..device import resolve_device
+from ..precision import adopt_cpu_decision, bf16_pays_on_cpu
 
 # Ranks other than 0 wait while it builds the dataset and searches (minutes on a CPU): far longer than a step.
 WAIT_FOR_RANK_0 = timedelta(hours=3)
@@ -114,9 +115,19 @@ def training_placement(device: str, data_workers: int | None = None) -> Iterator
     backend = "nccl" if resolved.type == "cuda" else "gloo"
     dist.init_process_group(backend, timeout=WAIT_FOR_RANK_0, device_id=resolved if backend == "nccl" else None)
     try:
+        if backend == "gloo":
+            _agree_on_cpu_precision()
         yield Placement(resolved, dist.get_rank(), world_size, data_workers)
         # Every process done with the group before any tears it down: one that closed its connections while
         # another still read from them aborted the other at exit (seen once in a full test run under load).
         dist.barrier()
     finally:
         dist.destroy_process_group()
+
+
+def _agree_on_cpu_precision() -> None:
+    """Every process takes rank 0's timing of bfloat16 on this CPU, so that `precision: auto` is one precision for
+    all of them (each timing alone, beside the others, could answer differently near the threshold)."""
+    decision = torch.tensor([int(bf16_pays_on_cpu()) if dist.get_rank() == 0 else 0])
+    dist.broadcast(decision, src=0)
+    adopt_cpu_decision(bool(decision.item()))

@@ -2,13 +2,16 @@
 data workers exactly as in process."""
 
 import os
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 import torch
 
+from compression import precision
 from compression.training.placement import Placement, PlacementError, training_placement
 from compression.training.run import step_inputs
+from tests.support.servers import free_port
 
 
 def test_each_process_takes_its_equal_rows_of_the_global_batch():
@@ -61,3 +64,19 @@ def test_data_workers_make_the_inputs_of_every_step_in_order_from_where_a_run_re
         assert all(torch.equal(a, b) for a, b in zip(inputs[:2], made(step)[:2]))
     makers = {int(inputs[2]) for _, inputs in seen}
     assert (os.getpid() in makers) == (workers == 0)  # with workers, made in their processes
+
+
+def resolve_auto_as_rank(rank: int, port: int, speedups: list[float], out: str) -> None:
+    """One of two processes training together, whose own timing of bfloat16 would be `speedups[rank]`."""
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), WORLD_SIZE="2", RANK=str(rank))
+    os.environ["LOCAL_RANK"] = str(rank)
+    precision.native_bf16 = lambda: True
+    precision.cpu_bf16_speedup = lambda: speedups[rank]
+    with training_placement("cpu"):
+        Path(out, f"rank{rank}").write_text(precision.resolve("auto"))
+
+
+@pytest.mark.parametrize("speedups, expected", [([2.0, 0.5], "bf16"), ([0.5, 2.0], "fp32")])
+def test_processes_training_together_take_rank_0s_precision(tmp_path, speedups, expected):
+    torch.multiprocessing.spawn(resolve_auto_as_rank, args=(free_port(), speedups, str(tmp_path)), nprocs=2)
+    assert [(tmp_path / f"rank{rank}").read_text() for rank in (0, 1)] == [expected, expected]

@@ -1,4 +1,5 @@
-"""bfloat16 where the CPU has it: `auto` resolves by the hardware, and a job insisting on bf16 elsewhere is refused."""
+"""bfloat16 where the CPU has it and it pays: `auto` resolves by the hardware and a timing, and a job insisting on
+bf16 where it would be emulated is refused."""
 
 import pytest
 import torch
@@ -10,14 +11,42 @@ from ganc.spec import parse_spec
 from tests.unit.compression.test_pipeline_checks import BASE
 
 
-@pytest.mark.parametrize("native, expected", [(True, "bf16"), (False, "fp32")])
-def test_auto_is_bf16_only_where_the_cpu_computes_it(monkeypatch, native, expected):
+@pytest.fixture(autouse=True)
+def measured_afresh(monkeypatch):
+    """Each test decides `auto` anew (the decision is kept for the process)."""
+    monkeypatch.setattr(precision, "CPU_DECISION", {})
+
+
+def never_timed() -> float:
+    raise AssertionError("bfloat16 was timed on a CPU that would emulate it")
+
+
+@pytest.mark.parametrize(
+    "native, speedup, expected",
+    [
+        (True, lambda: 2.0, "bf16"),
+        (True, lambda: 0.75, "fp32"),
+        (True, lambda: 1.05, "fp32"),
+        (False, never_timed, "fp32"),
+    ],
+)
+def test_auto_is_bf16_only_where_the_cpu_computes_it_and_it_pays(monkeypatch, native, speedup, expected):
     monkeypatch.setattr(precision, "native_bf16", lambda: native)
+    monkeypatch.setattr(precision, "cpu_bf16_speedup", speedup)
     assert resolve("auto") == expected
     assert resolve("fp32") == "fp32" and resolve("bf16") == "bf16"
     with autocast("auto"):
         out = torch.nn.functional.conv2d(torch.ones(1, 1, 3, 3), torch.ones(1, 1, 1, 1))
-    assert out.dtype == (torch.bfloat16 if native else torch.float32)
+    assert out.dtype == (torch.bfloat16 if expected == "bf16" else torch.float32)
+
+
+@pytest.mark.skipif(not precision.native_bf16(), reason="bfloat16 is emulated on this CPU: never timed (above)")
+def test_the_speedup_is_timed_once_per_process_on_this_cpu(monkeypatch):
+    speedup = precision.cpu_bf16_speedup()
+    assert 0.05 < speedup < 20  # measured: about 2 (AMD EPYC, AVX512-BF16), 0.6-0.75 (Intel Xeon without AMX)
+    decided = resolve("auto")
+    monkeypatch.setattr(precision, "cpu_bf16_speedup", never_timed)
+    assert resolve("auto") == decided  # kept, not timed again
 
 
 def test_bf16_is_refused_on_a_cpu_that_would_emulate_it(monkeypatch):
