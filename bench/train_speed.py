@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 
 from compression.metrics import psnr
-from compression.precision import autocast, native_bf16
+from compression.precision import autocast, native_bf16, resolve
 from compression.training import DistillRun, load_teacher
 from compression.training.data import DataConfig, open_splits
 from compression.training.distill import DistillTrainer
@@ -104,6 +104,7 @@ def main() -> None:
     report = {
         "cpu": platform.processor() or platform.machine(),
         "native_bf16": native_bf16(),
+        "auto_resolves_to": resolve("auto"),  # what `precision: auto` trains in here, by its own timing
         "steps": args.steps,
         "settings": {
             name: {
