@@ -9,7 +9,8 @@ On a finished job's supernet and search target: `--test` sub-networks drawn at r
 - the previous predictor: 24 whole sub-networks (the smallest, the largest, 22 at random) and a
   non-negative linear fit over their cost categories (dense, depthwise, pointwise, transposed MACs and
   activations, compression/search/cost.py).
-Prints, as JSON, each one's seconds and its error on the test sub-networks (mean and largest, in %).
+Prints, as JSON, each one's seconds and its error on the test sub-networks (mean and largest, in %); each
+scaled table also as the fit before 2026-12-07 scaled it (least squares of the errors in ms, not relative ones).
 """
 
 import argparse
@@ -79,18 +80,23 @@ def main() -> None:
     table = measure_layer_table(supernet, choice_set, target)
     table_s = time.perf_counter() - start
     report["table"] = {"layers": len(table), "seconds": round(table_s, 1)}
+    unscaled = LatencyModel(0.0, 1.0, table, n_blocks, 0.0)
     for count in (int(s) for s in args.samples.split(",")):
         start = time.perf_counter()
         measured = measure_models_ms([supernet.extract(c) for c in calibration[:count]], target)
         model = LatencyModel.fit(table, n_blocks, calibration[:count], measured)
         seconds = table_s + time.perf_counter() - start
+        # The fit before 2026-12-07, on the same measurements: least squares of the errors in ms.
+        design = np.array([[1.0, unscaled.layers_ms(c)] for c in calibration[:count]])
+        (intercept, scale), _ = nnls(design, np.array(measured))
+        in_ms = LatencyModel(float(intercept), float(scale), table, n_blocks, 0.0)
         report[f"table_scaled_on_{count}"] = {
             "seconds": round(seconds, 1),
             "intercept_ms": round(model.intercept, 2),
             "scale": round(model.scale, 3),
             **errors([model.predict(c) for c in test], truth),
+            "fitted_in_ms": {"scale": round(in_ms.scale, 3), **errors([in_ms.predict(c) for c in test], truth)},
         }
-    unscaled = LatencyModel(0.0, 1.0, table, n_blocks, 0.0)
     report["table_unscaled"] = errors([unscaled.predict(c) for c in test], truth)
     print(json.dumps(report, indent=2))
 
