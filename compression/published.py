@@ -16,7 +16,7 @@ from onnx import numpy_helper
 from pydantic import ValidationError
 from torch import nn
 
-from ganc.repository import CARD_FILE, MODEL_FILE, read_card, sha256_file
+from ganc.repository import CARD_FILE, MODEL_FILE, read_card, sha256_file, version_numbers
 from ganc.validation import describe
 
 from .checkpoint import IMPORTED, CheckpointError, checkpoint_payload
@@ -64,17 +64,14 @@ def published_payload(path: Path) -> dict[str, Any]:
 
 
 def _version_folders(path: Path) -> list[Path]:
-    return sorted((p for p in path.iterdir() if p.name.isdigit() and (p / CARD_FILE).is_file()), key=_number)
-
-
-def _number(path: Path) -> int:
-    return int(path.name)
+    folders = (path / str(number) for number in version_numbers(path))
+    return [folder for folder in folders if (folder / CARD_FILE).is_file()]
 
 
 def _version_folder(path: Path) -> Path:
     if (path / CARD_FILE).is_file():
         return path
-    versions = _version_folders(path) if path.is_dir() else []
+    versions = _version_folders(path)
     if not versions:
         raise PublishedVariantError(f"{path} is no published variant: no {CARD_FILE} in it or in a version folder")
     return versions[-1]

@@ -17,6 +17,7 @@ from .layout import (
     remove_stale_staging,
     remove_unfinished,
     sha256_file,
+    version_numbers,
 )
 from .model_folder import CARD_FILE, CONFIG_FILE, MODEL_FILE
 from .python_flavour import derive_python_flavour
@@ -45,4 +46,5 @@ __all__ = [
     "remove_unfinished",
     "render_config",
     "sha256_file",
+    "version_numbers",
 ]

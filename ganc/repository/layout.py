@@ -206,7 +206,7 @@ def publish_family(
             if before is not None:
                 results.append((before.card, before.version))
                 continue
-            version = max(_versions(root / card.model_name), default=0) + 1
+            version = max(version_numbers(root / card.model_name), default=0) + 1
             new.append((onnx_path, card, version))
             results.append((card, version))
         pending = root / f"{PENDING_PREFIX}{uuid.uuid4().hex}.json"
@@ -240,7 +240,7 @@ def _published_before(root: Path, card: VariantCard) -> VariantVersion | None:
     if card.job is None:
         return None
     model_dir = root / card.model_name
-    for version in _versions(model_dir):
+    for version in version_numbers(model_dir):
         published = read_card(model_dir / str(version) / CARD_FILE)
         if published.job == card.job and published.onnx_sha256 == card.onnx_sha256:
             return VariantVersion(published, version, model_dir / str(version))
@@ -288,7 +288,7 @@ def _remove_versions(root: Path, placed: list[tuple[str, int]]) -> None:
         for model_dir in [root / model, *(root / form_model_name(model, form) for form in STATISTICS_FORMS)]:
             if (model_dir / str(version)).exists():
                 remove_version(model_dir, version)
-            if model_dir.is_dir() and not _versions(model_dir):
+            if model_dir.is_dir() and not version_numbers(model_dir):
                 doomed = root / f".removing-{model_dir.name}-{uuid.uuid4().hex}"
                 os.rename(model_dir, doomed)
                 shutil.rmtree(doomed)
@@ -300,7 +300,7 @@ def prune_versions(root: Path, model: str, keep: int) -> list[int]:
     Servers hold what they load: the gateway's sessions and Triton's loaded models do not read the files again,
     and both serve the newest version, which is always kept.
     """
-    removed = _versions(root / model)[:-keep]
+    removed = version_numbers(root / model)[:-keep]
     _remove_versions(root, [(model, version) for version in removed])  # the newest stays: never the whole model
     return removed
 
@@ -330,7 +330,8 @@ def remove_stale_staging(root: Path, older_than_s: float) -> list[Path]:
     return stale
 
 
-def _versions(model_dir: Path) -> list[int]:
+def version_numbers(model_dir: Path) -> list[int]:
+    """The numbered version folders of a model's folder, oldest first."""
     if not model_dir.is_dir():
         return []
     return sorted(int(p.name) for p in model_dir.iterdir() if p.is_dir() and p.name.isdigit())
