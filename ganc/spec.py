@@ -86,6 +86,12 @@ class TrainingSpec(_Strict):
         "losses and evaluation stay fp32), for CPUs with AMX or AVX512-BF16; auto: bf16 where the CPU has it and "
         "its convolutions run faster with it (timed once per process), else fp32",
     )
+    max_minutes: float | None = Field(
+        None,
+        gt=0,
+        description="the most this stage may train: its first steps are timed and it keeps as many of `steps` as "
+        "fit (its learning rate still decays to zero by its last step); none: all of `steps`",
+    )
 
     def training(self) -> "TrainingSpec":
         """These settings alone, without what a stage's spec adds to them."""

@@ -41,12 +41,14 @@ class JobProgress:
 
     Stops the job at the step where a cancellation appears; records which stage resumed from which
     checkpoint; and writes progress into the job record (and to `publish`, for Celery's result) at each
-    new stage, at each stage's end, and otherwise at most once per PROGRESS_INTERVAL_S.
+    new stage, at each new total of steps (a stage shortened to its time limit), at each stage's end, and otherwise
+    at most once per PROGRESS_INTERVAL_S.
     """
 
     def __init__(self, store: JobStore, job_id: str, publish: Callable[[dict], None]) -> None:
         self.store, self.job_id, self.publish = store, job_id, publish
         self.stage: str | None = None
+        self.total = 0
         self.written_at = 0.0
 
     def __call__(self, stage: str, step: int, total: int, message: str) -> None:
@@ -56,9 +58,9 @@ class JobProgress:
             resumed = self.store.get(self.job_id).resumed
             self.store.update(self.job_id, resumed={**resumed, stage: step})
         now = time.monotonic()
-        if stage == self.stage and step != total and now - self.written_at < PROGRESS_INTERVAL_S:
+        if (stage, total) == (self.stage, self.total) and step != total and now - self.written_at < PROGRESS_INTERVAL_S:
             return
-        self.stage, self.written_at = stage, now
+        self.stage, self.total, self.written_at = stage, total, now
         state = {"stage": stage, "step": step, "total": total, "message": message}
         self.store.update(self.job_id, **state)
         self.publish(state)

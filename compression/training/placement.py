@@ -83,6 +83,14 @@ class Placement:
         dist.all_reduce(summed)
         return {name: value / self.world_size for name, value in zip(values, summed.tolist())}
 
+    def rank_0s(self, values: list[int]) -> list[int]:
+        """Rank 0's `values` in every process (a decision all of them must share)."""
+        if not self.distributed:
+            return values
+        tensor = torch.tensor(values, dtype=torch.int64, device=self.device)
+        dist.broadcast(tensor, src=0)
+        return tensor.tolist()
+
     def broadcast(self, modules: Iterable[nn.Module]) -> None:
         """Rank 0's parameters and buffers into every process's copy of `modules`."""
         if not self.distributed:

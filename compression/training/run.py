@@ -14,6 +14,7 @@ step runs there. Under torchrun the processes share each step's batch (placement
 
 import csv
 import re
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ from ..models import ModelSpec
 from ..precision import autocast, grad_scaler
 from ..progress import Progress, no_progress
 from .placement import Placement
+from .time_limit import TimeLimit, announce, record, recorded_steps
 
 _CHECKPOINT = re.compile(r"step_(\d+)\.pt")
 KEEP_CHECKPOINTS = 3
@@ -77,6 +79,13 @@ class Trainer(ABC):
         for module in self.modules.values():
             module.to(self.placement.device)
         self.placement.broadcast(self.modules.values())
+
+    def shorten(self, steps: int) -> None:
+        """Train to `steps` in all instead, decided before half of them are taken (the schedule's constant half):
+        the steps taken so far are then what they would have been."""
+        self.training = self.training.model_copy(update={"steps": steps})
+        for scheduler in self.schedulers.values():
+            scheduler.lr_lambdas = [linear_decay(steps) for _ in scheduler.lr_lambdas]
 
     def backward(self, loss: torch.Tensor) -> None:
         self.scaler.scale(loss).backward()
@@ -273,7 +282,8 @@ def run_side_by_side(trainings: list[Training], progress: Progress = no_progress
     """Train several runs step by step together, each to its own `steps`, on the inputs of the longest: their
     trainers must make the same inputs at every step (the same data, seed and batch), which are then made once
     for all of them, and work their steps share (a teacher's labels) can be done once. Each run is what it would
-    be alone, bit for bit. The progress shown is the longest run's."""
+    be alone, bit for bit. Under a `max_minutes` they are shortened together to fit it (time_limit.py). The
+    progress shown is the longest run's."""
     starts, metrics = [], [{} for _ in trainings]
     for training in trainings:
         trainer, run = training.trainer, training.run
@@ -283,27 +293,79 @@ def run_side_by_side(trainings: list[Training], progress: Progress = no_progress
             start = restore(trainer, run.latest_checkpoint()) if run.checkpoint_steps() else 0
             if trainer.placement.writes:  # rows past the checkpoint (or all, without one) are written again
                 run.truncate_logs(start)
-        if trainer.placement.writes:
-            run.write_config(training.config)
         starts.append(start)
-    longest = max(trainings, key=lambda t: t.trainer.training.steps).trainer
-    placement, steps = longest.placement, longest.training.steps
+    limit = _time_limit(trainings, min(starts))
+    placement = trainings[0].trainer.placement
+    if placement.writes:
+        for training in trainings:
+            training.run.write_config(training.config)
     if not placement.writes:
         progress = no_progress
-    progress(longest.stage, min(starts), steps, "resumed" if min(starts) else "started")
-    for step, inputs in step_inputs(longest, min(starts)):
+    loader = step_inputs(max(trainings, key=lambda t: t.trainer.training.steps).trainer, min(starts))
+    progress(trainings[0].trainer.stage, min(starts), _longest(trainings), "resumed" if min(starts) else "started")
+    began = time.perf_counter()
+    for step, inputs in loader:
+        if step >= _longest(trainings):
+            break
         inputs = tuple(tensor.to(placement.device, non_blocking=True) for tensor in inputs)
         for index, (training, start) in enumerate(zip(trainings, starts, strict=True)):
             if start <= step < training.trainer.training.steps:
+                run_began = time.perf_counter()
                 losses = _train_one_step(training, step, inputs)
+                limit.run_step(step, index, time.perf_counter() - run_began)
                 metrics[index] = _look(training, step + 1, losses) or metrics[index]
-                if training.trainer is longest:
-                    progress(longest.stage, step + 1, steps, " ".join(f"{k} {v:.3g}" for k, v in losses.items()))
+                if training.trainer.training.steps == _longest(trainings):
+                    progress(training.trainer.stage, step + 1, _longest(trainings), _losses(losses))
+        now = time.perf_counter()
+        if limit.step_done(step, now - began):
+            _shorten(trainings, limit, step + 1, progress)
+        began = now
     for index, (training, start) in enumerate(zip(trainings, starts, strict=True)):
         if start == training.trainer.training.steps and not metrics[index] and placement.writes:
             metrics[index] = training.trainer.evaluate()
     placement.barrier()  # the last checkpoints are written before any process reads them
     return metrics
+
+
+def _longest(trainings: list[Training]) -> int:
+    return max(training.trainer.training.steps for training in trainings)
+
+
+def _losses(losses: dict[str, float]) -> str:
+    return " ".join(f"{k} {v:.3g}" for k, v in losses.items())
+
+
+def _time_limit(trainings: list[Training], first: int) -> TimeLimit:
+    """The runs' shared time limit, or none; runs a limit already shortened take their recorded steps."""
+    limits = {training.trainer.training.max_minutes for training in trainings}
+    if len(limits) != 1:
+        raise ValueError("runs trained side by side share their max_minutes")
+    written = [training.trainer.training.steps for training in trainings]
+    recorded = [recorded_steps(training.run.path, steps) for training, steps in zip(trainings, written, strict=True)]
+    if None not in recorded:
+        for training, steps in zip(trainings, recorded, strict=True):
+            _take_steps(training, steps)
+        return TimeLimit(None, written, first)
+    return TimeLimit(limits.pop(), written, first)
+
+
+def _shorten(trainings: list[Training], limit: TimeLimit, done: int, progress: Progress) -> None:
+    """Every run to the steps that fit the limit (rank 0's timing), recorded in its folder for a resume."""
+    written = [training.trainer.training.steps for training in trainings]
+    placement = trainings[0].trainer.placement
+    steps = placement.rank_0s(limit.decide())
+    for training, before, after in zip(trainings, written, steps, strict=True):
+        _take_steps(training, after)
+        if placement.writes:
+            record(training.run.path, before, after, limit.max_minutes, limit.seconds_per_step())
+            training.run.write_config(training.config)
+    announce(progress, trainings[0].trainer.stage, done, written, steps, limit)
+
+
+def _take_steps(training: Training, steps: int) -> None:
+    if steps != training.trainer.training.steps:
+        training.trainer.shorten(steps)
+        training.config = training.config.with_steps(steps)
 
 
 def _train_one_step(training: Training, step: int, inputs: tuple[torch.Tensor, ...]) -> dict[str, float]:

@@ -13,6 +13,7 @@ LINE_INTERVAL_S = 5.0
 class ProgressBars:
     def __init__(self) -> None:
         self.stage: str | None = None
+        self.total = 0
         self.bar: Any = None
         self.position = 0
         self.last_line = 0.0
@@ -26,10 +27,14 @@ class ProgressBars:
             if self.live:
                 self.bar = typer.progressbar(length=total, label=stage, file=sys.stderr, show_pos=True, show_eta=True)
                 self.bar.__enter__()
+        replanned, self.total = total != self.total, total  # a stage shortened to its time limit
         if self.bar is not None:
             self.bar.label = f"{stage} {message}"[:60]
+            self.bar.length = total
             self.bar.update(step - self.position)
-        elif time.monotonic() - self.last_line >= LINE_INTERVAL_S or step == total:
+            if replanned:
+                self.bar.render_progress()  # the shorter bar at once
+        elif time.monotonic() - self.last_line >= LINE_INTERVAL_S or step == total or replanned:
             typer.echo(f"{stage} {step}/{total} {message}".rstrip(), err=True)
             self.last_line = time.monotonic()
         self.position = step

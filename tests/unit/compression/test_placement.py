@@ -80,3 +80,17 @@ def resolve_auto_as_rank(rank: int, port: int, speedups: list[float], out: str) 
 def test_processes_training_together_take_rank_0s_precision(tmp_path, speedups, expected):
     torch.multiprocessing.spawn(resolve_auto_as_rank, args=(free_port(), speedups, str(tmp_path)), nprocs=2)
     assert [(tmp_path / f"rank{rank}").read_text() for rank in (0, 1)] == [expected, expected]
+
+
+def decide_as_rank(rank: int, port: int, out: str) -> None:
+    """One of two processes training together, each with its own decision of steps."""
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), WORLD_SIZE="2", RANK=str(rank))
+    os.environ["LOCAL_RANK"] = str(rank)
+    with training_placement("cpu") as placement:
+        Path(out, f"rank{rank}").write_text(str(placement.rank_0s([100 + rank, 50 + rank])))
+
+
+def test_processes_training_together_take_rank_0s_decision(tmp_path):
+    # A time limit's steps: every process must train as many, whatever its own timing said.
+    torch.multiprocessing.spawn(decide_as_rank, args=(free_port(), str(tmp_path)), nprocs=2)
+    assert [(tmp_path / f"rank{rank}").read_text() for rank in (0, 1)] == ["[100, 50]", "[100, 50]"]

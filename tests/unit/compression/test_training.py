@@ -1,6 +1,7 @@
 import copy
 import csv
 import dataclasses
+import json
 import shutil
 
 import pytest
@@ -23,6 +24,7 @@ from compression.training import (
 from compression.training.data import open_splits
 from compression.training.distill import DistillTrainer
 from compression.training.losses import distillation_loss, reconstruction_loss
+from compression.training.time_limit import DECISION_FILE, TIMED_STEPS, UNTIMED_STEPS, TimeLimit
 from ganc.spec import TeacherSpec, TrainingSpec
 
 
@@ -469,3 +471,64 @@ def test_students_fine_tuned_side_by_side_are_each_what_it_would_be_alone_and_la
     assert (tmp_path / "resumed" / configs[0] / log).read_text() == (tmp_path / "alone" / configs[0] / log).read_text()
     with pytest.raises(ValueError, match="share their teacher, data, seed, batch size and precision"):
         train_distill_side_by_side([*runs("seeds")[:1], runs("seeds")[1].model_copy(update={"seed": 1})], [False] * 2)
+
+
+# -- training held to max_minutes ----------------------------------------------------------------------------
+DONE = UNTIMED_STEPS + TIMED_STEPS  # steps taken when the decision is made
+
+
+def timed(limit: TimeLimit, per_run: list[float], shared: float) -> TimeLimit:
+    """`limit` after its timed steps, each run's own step taking `per_run` seconds and the step `shared` more."""
+    for step in limit.timed:
+        for index, seconds in enumerate(per_run):
+            limit.run_step(step, index, seconds)
+        limit.step_done(step, sum(per_run) + shared)
+    return limit
+
+
+def test_runs_keep_the_steps_that_fit_what_is_left_each_in_proportion_to_its_own():
+    # Written: 200 and 100 steps at 0.2 and 0.1 s, 0.04 s a step to make the inputs: 58 s in all.
+    written, costs = [200, 100], [0.2, 0.1]
+    assert timed(TimeLimit(1.0, written, 0), costs, 0.04).decide() == written  # 60 s: all of them fit
+    # 24 s: the steps taken so far (0.34 s each) are spent; what is left pays for the same share of each run.
+    share = (24 + DONE * 0.34) / 58
+    assert timed(TimeLimit(0.4, written, 0), costs, 0.04).decide() == [round(200 * share), round(100 * share)]
+    # Never below twice the steps taken (the schedule so far is then unchanged), never above as written.
+    assert timed(TimeLimit(0.001, written, 0), costs, 0.04).decide() == [2 * DONE, 2 * DONE]
+    assert timed(TimeLimit(0.001, [200, 30], 0), costs, 0.04).decide() == [2 * DONE, 30]
+
+
+def test_the_decision_comes_after_the_timed_steps_from_where_the_run_begins():
+    limit = TimeLimit(1.0, [100], first=40)
+    assert limit.timed == range(40 + UNTIMED_STEPS, 40 + DONE)
+    due = [step for step in range(40, 60) if limit.step_done(step, 1.0)]
+    assert due == [40 + DONE - 1]
+    assert not TimeLimit(None, [100], 0).step_done(DONE - 1, 1.0)  # no limit: nothing to decide
+
+
+def _weights(run):
+    return load_checkpoint(run)["training"]["modules"]["G"]
+
+
+def test_a_run_shortened_by_its_time_limit_is_the_run_written_that_short_and_resumes_to_it(datasets, tmp_path):
+    dataset = datasets / "sr4x"
+    short = 2 * DONE  # what no time at all leaves: twice the steps taken when it decides
+    limited = _teacher_run(tmp_path / "limited", dataset, steps=60, every=DONE)
+    limited = limited.model_copy(update={"teacher": limited.teacher.model_copy(update={"max_minutes": 1e-4})})
+    train_teacher(limited)
+    train_teacher(_teacher_run(tmp_path / "written", dataset, steps=short, every=DONE))
+    a, b = _weights(tmp_path / "limited"), _weights(tmp_path / "written")
+    assert all(torch.equal(value, b[key]) for key, value in a.items())
+    log = "train_log.csv"
+    assert (tmp_path / "limited" / log).read_text() == (tmp_path / "written" / log).read_text()
+    decision = json.loads((tmp_path / "limited" / DECISION_FILE).read_text())
+    assert decision["steps_written"] == 60 and decision["steps"] == short and decision["seconds_per_step"] > 0
+    assert json.loads((tmp_path / "limited" / "config.json").read_text())["teacher"]["steps"] == short
+
+    # Killed after its first checkpoint and resumed as written (60 steps): it ends at the steps decided.
+    shutil.copytree(tmp_path / "limited", tmp_path / "resumed")
+    (tmp_path / "resumed" / "checkpoints" / f"step_{short:07d}.pt").unlink()
+    train_teacher(limited.model_copy(update={"out": tmp_path / "resumed"}), resume=True)
+    assert load_checkpoint(tmp_path / "resumed")["training"]["step"] == short
+    c = _weights(tmp_path / "resumed")
+    assert all(torch.equal(value, c[key]) for key, value in a.items())

@@ -119,3 +119,16 @@ def test_a_job_asking_for_a_gpu_this_worker_lacks_fails_with_its_line_before_any
     ended = deliver(store, job.id, tmp_path)
     assert ended.state == "failed" and ended.error.startswith("device cuda: this machine has no CUDA device")
     assert ended.traceback is None and not store.work_folder(job.id).exists()
+
+
+def test_progress_is_written_at_a_new_stage_a_new_total_and_a_stages_end_and_else_seldom(store):
+    job = store.create(parse_spec(SPEC))
+    published = []
+    progress = JobProgress(store, job.id, published.append)
+    progress("supernet", 1, 1500, "started")
+    progress("supernet", 2, 1500, "")  # within the interval: not written
+    progress("supernet", 18, 540, "max_minutes 25: 540 of 1500 steps kept")  # shortened to its time limit
+    progress("supernet", 19, 540, "")
+    progress("supernet", 540, 540, "")
+    assert [(state["step"], state["total"]) for state in published] == [(1, 1500), (18, 540), (540, 540)]
+    assert (store.get(job.id).step, store.get(job.id).total) == (540, 540)
