@@ -299,13 +299,14 @@ def run_side_by_side(trainings: list[Training], progress: Progress = no_progress
     if placement.writes:
         for training in trainings:
             training.run.write_config(training.config)
-    if not placement.writes:
+    else:
         progress = no_progress
-    loader = step_inputs(max(trainings, key=lambda t: t.trainer.training.steps).trainer, min(starts))
-    progress(trainings[0].trainer.stage, min(starts), _longest(trainings), "resumed" if min(starts) else "started")
+    # The longest stays the longest when a time limit shortens them all alike.
+    longest = max(trainings, key=lambda t: t.trainer.training.steps).trainer
+    progress(longest.stage, min(starts), longest.training.steps, "resumed" if min(starts) else "started")
     began = time.perf_counter()
-    for step, inputs in loader:
-        if step >= _longest(trainings):
+    for step, inputs in step_inputs(longest, min(starts)):
+        if step >= longest.training.steps:
             break
         inputs = tuple(tensor.to(placement.device, non_blocking=True) for tensor in inputs)
         for index, (training, start) in enumerate(zip(trainings, starts, strict=True)):
@@ -314,8 +315,8 @@ def run_side_by_side(trainings: list[Training], progress: Progress = no_progress
                 losses = _train_one_step(training, step, inputs)
                 limit.run_step(step, index, time.perf_counter() - run_began)
                 metrics[index] = _look(training, step + 1, losses) or metrics[index]
-                if training.trainer.training.steps == _longest(trainings):
-                    progress(training.trainer.stage, step + 1, _longest(trainings), _losses(losses))
+                if training.trainer is longest:
+                    progress(longest.stage, step + 1, longest.training.steps, _losses(losses))
         now = time.perf_counter()
         if limit.step_done(step, now - began):
             _shorten(trainings, limit, step + 1, progress)
@@ -325,10 +326,6 @@ def run_side_by_side(trainings: list[Training], progress: Progress = no_progress
             metrics[index] = training.trainer.evaluate()
     placement.barrier()  # the last checkpoints are written before any process reads them
     return metrics
-
-
-def _longest(trainings: list[Training]) -> int:
-    return max(training.trainer.training.steps for training in trainings)
 
 
 def _losses(losses: dict[str, float]) -> str:
@@ -341,25 +338,35 @@ def _time_limit(trainings: list[Training], first: int) -> TimeLimit:
     if len(limits) != 1:
         raise ValueError("runs trained side by side share their max_minutes")
     written = [training.trainer.training.steps for training in trainings]
+    every = [training.trainer.training.every for training in trainings]
     recorded = [recorded_steps(training.run.path, steps) for training, steps in zip(trainings, written, strict=True)]
     if None not in recorded:
         for training, steps in zip(trainings, recorded, strict=True):
             _take_steps(training, steps)
-        return TimeLimit(None, written, first)
-    return TimeLimit(limits.pop(), written, first)
+        return TimeLimit(None, written, every, first)
+    return TimeLimit(limits.pop(), written, every, first)
 
 
 def _shorten(trainings: list[Training], limit: TimeLimit, done: int, progress: Progress) -> None:
     """Every run to the steps that fit the limit (rank 0's timing), recorded in its folder for a resume."""
     written = [training.trainer.training.steps for training in trainings]
     placement = trainings[0].trainer.placement
-    steps = placement.rank_0s(limit.decide())
+    looks = [_look_seconds(training.trainer) if placement.writes else 0.0 for training in trainings]
+    steps = placement.rank_0s(limit.decide(looks))
     for training, before, after in zip(trainings, written, steps, strict=True):
         _take_steps(training, after)
         if placement.writes:
             record(training.run.path, before, after, limit.max_minutes, limit.seconds_per_step())
             training.run.write_config(training.config)
     announce(progress, trainings[0].trainer.stage, done, written, steps, limit)
+
+
+def _look_seconds(trainer: Trainer) -> float:
+    """What a look at the run (its evaluation and sample grid, as _look takes) costs, timed once."""
+    began = time.perf_counter()
+    trainer.evaluate()
+    trainer.sample_rows()
+    return time.perf_counter() - began
 
 
 def _take_steps(training: Training, steps: int) -> None:

@@ -37,14 +37,15 @@ class TimeLimit:
 
     max_minutes: float | None
     steps: list[int]  # each run's steps as written
+    every: list[int]  # each run's steps between looks (an evaluation, a sample grid and a checkpoint)
     first: int  # the first step this process trains
     began: float = field(default_factory=time.monotonic)
-    decided: bool = False
+    decided: bool = field(init=False)
     times: StepTimes = field(init=False)
 
     def __post_init__(self) -> None:
         self.times = StepTimes([0.0] * len(self.steps))
-        self.decided = self.max_minutes is None
+        self.decided = self.max_minutes is None  # nothing to decide without a limit
 
     @property
     def timed(self) -> range:
@@ -62,11 +63,14 @@ class TimeLimit:
         self.times.steps += 1
         return step == self.timed[-1]
 
-    def decide(self) -> list[int]:
-        """Each run's steps within what is left of the limit: scaled alike, never below twice the steps done (the
-        schedule is then unchanged for them) nor above as written."""
+    def decide(self, look_seconds: list[float]) -> list[int]:
+        """Each run's steps within what is left of the limit, given what one look of each run takes: scaled alike,
+        never below twice the steps done (the schedule is then unchanged for them) nor above as written."""
         done, n = self.timed[-1] + 1, self.times.steps
-        per_run = [seconds / n for seconds in self.times.runs]
+        per_run = [
+            seconds / n + look / every
+            for seconds, look, every in zip(self.times.runs, look_seconds, self.every, strict=True)
+        ]
         shared = max(0.0, self.times.total / n - sum(per_run))  # making the inputs: once per step for all runs
         left = self.max_minutes * 60 - (time.monotonic() - self.began)
         whole = shared * max(self.steps) + sum(cost * steps for cost, steps in zip(per_run, self.steps, strict=True))

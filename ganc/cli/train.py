@@ -39,6 +39,10 @@ Steps = Annotated[
         help=f"total training steps (default {default(TrainingSpec, 'steps')}; with --resume: extend the run)"
     ),
 ]
+MaxMinutes = Annotated[
+    float | None,
+    typer.Option(help="train at most this long: the first steps are timed and as many of --steps kept as fit"),
+]
 BatchSize = Annotated[int, typer.Option(help="images per step")]
 Lr = Annotated[float, typer.Option(help="Adam learning rate (linear decay over the second half)")]
 Seed = Annotated[int, typer.Option(help="seed for weights, batches and sampling")]
@@ -76,6 +80,7 @@ def train_teacher_command(
     ] = None,
     lambda_l1: Annotated[float, typer.Option(help="pix2pix's L1 weight")] = default(TeacherSpec, "lambda_l1"),
     steps: Steps = None,
+    max_minutes: MaxMinutes = None,
     batch_size: BatchSize = BATCH_SIZE,
     lr: Lr = LR,
     seed: Seed = 0,
@@ -105,7 +110,7 @@ def train_teacher_command(
             batch_size=batch_size,
             lr=lr,
             every=every,
-            **given(steps=steps),
+            **given(steps=steps, max_minutes=max_minutes),
         )
         return TeacherRun(out=out, data=_data(dataset, crop_size, load_size, val_limit), teacher=teacher, seed=seed)
 
@@ -125,6 +130,7 @@ def train_distill_command(
     reconstruction: ReconstructionOption = default(SupernetSpec, "reconstruction"),
     dataset: Annotated[Path | None, typer.Option(help="dataset folder (default: the teacher's)")] = None,
     steps: Steps = None,
+    max_minutes: MaxMinutes = None,
     batch_size: BatchSize = BATCH_SIZE,
     lr: Lr = LR,
     seed: Seed = 0,
@@ -139,7 +145,9 @@ def train_distill_command(
     from compression.training import DistillRun, train_distill
 
     def new_run() -> DistillRun:
-        training = TrainingSpec(batch_size=batch_size, lr=lr, every=every, **given(steps=steps))
+        training = TrainingSpec(
+            batch_size=batch_size, lr=lr, every=every, **given(steps=steps, max_minutes=max_minutes)
+        )
         data = _data(dataset, crop_size, load_size, val_limit)
         return DistillRun(
             out=out,
@@ -170,6 +178,7 @@ def train_supernet_command(
     reconstruction: ReconstructionOption = default(SupernetSpec, "reconstruction"),
     dataset: Annotated[Path | None, typer.Option(help="dataset folder (default: the teacher's)")] = None,
     steps: Steps = None,
+    max_minutes: MaxMinutes = None,
     batch_size: BatchSize = BATCH_SIZE,
     lr: Lr = LR,
     seed: Seed = 0,
@@ -184,7 +193,9 @@ def train_supernet_command(
     from compression.training import DistillRun, train_distill
 
     def new_run() -> DistillRun:
-        training = TrainingSpec(batch_size=batch_size, lr=lr, every=every, **given(steps=steps))
+        training = TrainingSpec(
+            batch_size=batch_size, lr=lr, every=every, **given(steps=steps, max_minutes=max_minutes)
+        )
         data = _data(dataset, crop_size, load_size, val_limit)
         return DistillRun(
             out=out,

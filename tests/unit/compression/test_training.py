@@ -488,22 +488,26 @@ def timed(limit: TimeLimit, per_run: list[float], shared: float) -> TimeLimit:
 
 def test_runs_keep_the_steps_that_fit_what_is_left_each_in_proportion_to_its_own():
     # Written: 200 and 100 steps at 0.2 and 0.1 s, 0.04 s a step to make the inputs: 58 s in all.
-    written, costs = [200, 100], [0.2, 0.1]
-    assert timed(TimeLimit(1.0, written, 0), costs, 0.04).decide() == written  # 60 s: all of them fit
+    written, costs, no_looks = [200, 100], [0.2, 0.1], [0.0, 0.0]
+    assert timed(TimeLimit(1.0, written, [50, 50], 0), costs, 0.04).decide(no_looks) == written  # 60 s: all fit
     # 24 s: the steps taken so far (0.34 s each) are spent; what is left pays for the same share of each run.
     share = (24 + DONE * 0.34) / 58
-    assert timed(TimeLimit(0.4, written, 0), costs, 0.04).decide() == [round(200 * share), round(100 * share)]
+    kept = timed(TimeLimit(0.4, written, [50, 50], 0), costs, 0.04).decide(no_looks)
+    assert kept == [round(200 * share), round(100 * share)]
+    # A look (evaluation and samples) of 2 s every 50 steps costs each run 0.04 s more a step: fewer fit.
+    with_looks = timed(TimeLimit(0.4, written, [50, 50], 0), costs, 0.04).decide([2.0, 2.0])
+    assert all(fewer < steps for fewer, steps in zip(with_looks, kept))
     # Never below twice the steps taken (the schedule so far is then unchanged), never above as written.
-    assert timed(TimeLimit(0.001, written, 0), costs, 0.04).decide() == [2 * DONE, 2 * DONE]
-    assert timed(TimeLimit(0.001, [200, 30], 0), costs, 0.04).decide() == [2 * DONE, 30]
+    assert timed(TimeLimit(0.001, written, [50, 50], 0), costs, 0.04).decide(no_looks) == [2 * DONE, 2 * DONE]
+    assert timed(TimeLimit(0.001, [200, 30], [50, 50], 0), costs, 0.04).decide(no_looks) == [2 * DONE, 30]
 
 
 def test_the_decision_comes_after_the_timed_steps_from_where_the_run_begins():
-    limit = TimeLimit(1.0, [100], first=40)
+    limit = TimeLimit(1.0, [100], [50], first=40)
     assert limit.timed == range(40 + UNTIMED_STEPS, 40 + DONE)
     due = [step for step in range(40, 60) if limit.step_done(step, 1.0)]
     assert due == [40 + DONE - 1]
-    assert not TimeLimit(None, [100], 0).step_done(DONE - 1, 1.0)  # no limit: nothing to decide
+    assert not TimeLimit(None, [100], [50], 0).step_done(DONE - 1, 1.0)  # no limit: nothing to decide
 
 
 def _weights(run):

@@ -23,6 +23,12 @@ def test_sample_then_train_then_resume_a_teacher(tmp_path):
     result = run("train", "teacher", "--out", tmp_path / "t", "--resume", "--steps", "4")
     assert result.exit_code == 0, result.output
     assert (tmp_path / "t" / "checkpoints" / "step_0000004.pt").is_file()
+    # Held to a time limit no step fits: it keeps twice the steps taken when it decides (2 + 16).
+    limited = ["--dataset", tmp_path / "data", "--out", tmp_path / "l", "--steps", "100", "--max-minutes", "1e-4"]
+    result = run("train", "teacher", *limited, *common)
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "l" / "time_limit.json").read_text())["steps"] == 36
+    assert (tmp_path / "l" / "checkpoints" / "step_0000036.pt").is_file()
     for init in ("teacher", "fresh"):
         out = tmp_path / f"d-{init}"
         result = run("train", "distill", "--teacher", tmp_path / "t", "--out", out, "--ngf", "4", "--steps", "1",
@@ -73,6 +79,7 @@ def test_sample_then_train_then_resume_a_teacher(tmp_path):
         (["train", "supernet", "--out", "{tmp}/s", "--reconstruction", "ssim"], "Invalid value for '--reconstruction'"),
         (["train", "supernet", "--out", "{tmp}/s", "--part-inputs", "all"], "Invalid value for '--part-inputs'"),
         (["train", "supernet", "--out", "{tmp}/s", "--colour", "red"], "No such option: --colour"),
+        (["train", "teacher", "--out", "{tmp}/t", "--dataset", "{tmp}", "--max-minutes", "0"], "max_minutes"),
         (["train", "students", "--out", "{tmp}/s"], "No such command 'students'"),
         (
             ["train", "supernet", "--out", "{tmp}/s", "--teacher", "{tmp}", "--choices", "channels-7"],

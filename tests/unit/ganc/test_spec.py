@@ -45,6 +45,8 @@ def test_a_good_spec_gets_the_reference_defaults():
         ({"data_workers": -1}, "data_workers"),
         ({"finetune": {"steps": [100, 200]}}, "finetune.steps: 2 numbers for 1 search budgets"),
         ({"finetune": {"steps": [-1]}}, "finetune.steps"),
+        ({"supernet": {"max_minutes": 0}}, "supernet.max_minutes"),
+        ({"finetune": {"max_minutes": float("inf")}}, "finetune.max_minutes"),
     ],
 )
 def test_bad_specs_name_the_field(change, field):
@@ -59,6 +61,14 @@ def test_fine_tuning_steps_are_given_for_every_variant_or_per_budget_in_the_orde
     spec = parse_spec({**GOOD, **per_budget})
     assert spec.finetune_steps() == [3000, 0, 1500]  # the ladder's order: smallest budget first
     assert spec.finetune.for_variant(3000).steps == 3000 and spec.finetune.for_variant(3000).lr == spec.finetune.lr
+
+
+def test_a_stages_time_limit_reaches_the_runs_it_trains():
+    limited = {"supernet": {"max_minutes": 25}, "finetune": {"steps": [3000, 1500], "max_minutes": 75}}
+    spec = parse_spec({**GOOD, "search": {"macs_budgets": [2e9, 4e9]}, **limited})
+    assert spec.supernet.training().max_minutes == 25
+    assert {spec.finetune.for_variant(steps).max_minutes for steps in spec.finetune_steps()} == {75}
+    assert parse_spec(GOOD).supernet.training().max_minutes is None  # none unless asked: every step
 
 
 @pytest.mark.parametrize("name", ["sr4x", "edges2photo", "vintage"])
