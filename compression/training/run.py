@@ -80,7 +80,7 @@ class Trainer(ABC):
             module.to(self.placement.device)
         self.placement.broadcast(self.modules.values())
 
-    def shorten(self, steps: int) -> None:
+    def train_to(self, steps: int) -> None:
         """Train to `steps` in all instead, decided before half of them are taken (the schedule's constant half):
         the steps taken so far are then what they would have been."""
         self.training = self.training.model_copy(update={"steps": steps})
@@ -319,7 +319,7 @@ def run_side_by_side(trainings: list[Training], progress: Progress = no_progress
                     progress(longest.stage, step + 1, longest.training.steps, _losses(losses))
         now = time.perf_counter()
         if limit.step_done(step, now - began):
-            _shorten(trainings, limit, step + 1, progress)
+            _decide(trainings, limit, step + 1, progress)
         began = now
     for index, (training, start) in enumerate(zip(trainings, starts, strict=True)):
         if start == training.trainer.training.steps and not metrics[index] and placement.writes:
@@ -340,25 +340,28 @@ def _time_limit(trainings: list[Training], first: int) -> TimeLimit:
     written = [training.trainer.training.steps for training in trainings]
     every = [training.trainer.training.every for training in trainings]
     recorded = [recorded_steps(training.run.path, steps) for training, steps in zip(trainings, written, strict=True)]
-    if None not in recorded:
+    if None not in recorded:  # a resume goes on to the steps last decided
         for training, steps in zip(trainings, recorded, strict=True):
             _take_steps(training, steps)
         return TimeLimit(None, written, every, first)
     return TimeLimit(limits.pop(), written, every, first)
 
 
-def _shorten(trainings: list[Training], limit: TimeLimit, done: int, progress: Progress) -> None:
+def _decide(trainings: list[Training], limit: TimeLimit, done: int, progress: Progress) -> None:
     """Every run to the steps that fit the limit (rank 0's timing), recorded in its folder for a resume."""
-    written = [training.trainer.training.steps for training in trainings]
     placement = trainings[0].trainer.placement
-    looks = [_look_seconds(training.trainer) if placement.writes else 0.0 for training in trainings]
-    steps = placement.rank_0s(limit.decide(looks))
-    for training, before, after in zip(trainings, written, steps, strict=True):
-        _take_steps(training, after)
+    first = limit.look_seconds is None
+    if first:
+        limit.look_seconds = [_look_seconds(training.trainer) if placement.writes else 0.0 for training in trainings]
+    before = list(limit.steps)
+    limit.steps = placement.rank_0s(limit.decide(done))
+    for training, written, steps in zip(trainings, limit.written, limit.steps, strict=True):
+        _take_steps(training, steps)
         if placement.writes:
-            record(training.run.path, before, after, limit.max_minutes, limit.seconds_per_step())
+            record(training.run.path, written, steps, limit.max_minutes, limit.seconds_per_step())
             training.run.write_config(training.config)
-    announce(progress, trainings[0].trainer.stage, done, written, steps, limit)
+    if first or limit.steps != before:
+        announce(progress, trainings[0].trainer.stage, done, limit)
 
 
 def _look_seconds(trainer: Trainer) -> float:
@@ -371,7 +374,7 @@ def _look_seconds(trainer: Trainer) -> float:
 
 def _take_steps(training: Training, steps: int) -> None:
     if steps != training.trainer.training.steps:
-        training.trainer.shorten(steps)
+        training.trainer.train_to(steps)
         training.config = training.config.with_steps(steps)
 
 

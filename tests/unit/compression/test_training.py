@@ -24,7 +24,7 @@ from compression.training import (
 from compression.training.data import open_splits
 from compression.training.distill import DistillTrainer
 from compression.training.losses import distillation_loss, reconstruction_loss
-from compression.training.time_limit import DECISION_FILE, TIMED_STEPS, UNTIMED_STEPS, TimeLimit
+from compression.training.time_limit import DECISION_FILE, REPLAN_STEPS, TIMED_STEPS, UNTIMED_STEPS, TimeLimit
 from ganc.spec import TeacherSpec, TrainingSpec
 
 
@@ -474,40 +474,61 @@ def test_students_fine_tuned_side_by_side_are_each_what_it_would_be_alone_and_la
 
 
 # -- training held to max_minutes ----------------------------------------------------------------------------
-DONE = UNTIMED_STEPS + TIMED_STEPS  # steps taken when the decision is made
+DONE = UNTIMED_STEPS + TIMED_STEPS  # steps taken when the first decision is made
 
 
-def timed(limit: TimeLimit, per_run: list[float], shared: float) -> TimeLimit:
-    """`limit` after its timed steps, each run's own step taking `per_run` seconds and the step `shared` more."""
-    for step in limit.timed:
+def timed(limit: TimeLimit, per_run: list[float], shared: float, steps: int = TIMED_STEPS) -> bool:
+    """`limit` after `steps` more timed steps, each run's own step taking `per_run` seconds and the step `shared`
+    more; whether a decision is then due."""
+    due = False
+    start = limit.first + UNTIMED_STEPS + limit.times.steps
+    for step in range(start, start + steps):
         for index, seconds in enumerate(per_run):
             limit.run_step(step, index, seconds)
-        limit.step_done(step, sum(per_run) + shared)
-    return limit
+        due = limit.step_done(step, sum(per_run) + shared)
+        limit.began -= sum(per_run) + shared  # as if that time had passed
+    return due
+
+
+def decided(max_minutes: float, written: list[int], looks: list[float] | None = None) -> list[int]:
+    """The first decision for runs of 0.2 and 0.1 s a step (the first also labels), 0.04 s more to make inputs."""
+    limit = TimeLimit(max_minutes, written, [50] * len(written), 0)
+    limit.look_seconds = looks
+    assert timed(limit, [0.2, 0.1], 0.04)
+    return limit.decide(DONE)
 
 
 def test_runs_keep_the_steps_that_fit_what_is_left_each_in_proportion_to_its_own():
-    # Written: 200 and 100 steps at 0.2 and 0.1 s, 0.04 s a step to make the inputs: 58 s in all.
-    written, costs, no_looks = [200, 100], [0.2, 0.1], [0.0, 0.0]
-    assert timed(TimeLimit(1.0, written, [50, 50], 0), costs, 0.04).decide(no_looks) == written  # 60 s: all fit
-    # 24 s: the steps taken so far (0.34 s each) are spent; what is left pays for the same share of each run.
-    share = (24 + DONE * 0.34) / 58
-    kept = timed(TimeLimit(0.4, written, [50, 50], 0), costs, 0.04).decide(no_looks)
-    assert kept == [round(200 * share), round(100 * share)]
+    # Written: 200 and 100 steps: 58 s in all.
+    assert decided(1.0, [200, 100]) == [200, 100]  # 60 s: all of them fit
+    # 24 s, of which the timed steps spent 0.34 s each: what is left, with the steps taken (0.34 s each) already
+    # paid for, buys the same share of each run.
+    share = (24 - TIMED_STEPS * 0.34 + DONE * 0.34) / 58
+    kept = decided(0.4, [200, 100])
+    assert [abs(n - expected) <= 1 for n, expected in zip(kept, (200 * share, 100 * share))] == [True, True]
     # A look (evaluation and samples) of 2 s every 50 steps costs each run 0.04 s more a step: fewer fit.
-    with_looks = timed(TimeLimit(0.4, written, [50, 50], 0), costs, 0.04).decide([2.0, 2.0])
-    assert all(fewer < steps for fewer, steps in zip(with_looks, kept))
+    assert all(fewer < steps for fewer, steps in zip(decided(0.4, [200, 100], [2.0, 2.0]), kept))
     # Never below twice the steps taken (the schedule so far is then unchanged), never above as written.
-    assert timed(TimeLimit(0.001, written, [50, 50], 0), costs, 0.04).decide(no_looks) == [2 * DONE, 2 * DONE]
-    assert timed(TimeLimit(0.001, [200, 30], [50, 50], 0), costs, 0.04).decide(no_looks) == [2 * DONE, 30]
+    assert decided(0.001, [200, 100]) == [2 * DONE, 2 * DONE]
+    assert decided(0.001, [200, 30]) == [2 * DONE, 30]
 
 
-def test_the_decision_comes_after_the_timed_steps_from_where_the_run_begins():
-    limit = TimeLimit(1.0, [100], [50], first=40)
-    assert limit.timed == range(40 + UNTIMED_STEPS, 40 + DONE)
-    due = [step for step in range(40, 60) if limit.step_done(step, 1.0)]
-    assert due == [40 + DONE - 1]
-    assert not TimeLimit(None, [100], [50], 0).step_done(DONE - 1, 1.0)  # no limit: nothing to decide
+def test_the_steps_are_decided_again_as_the_machine_slows_until_no_run_can_change():
+    limit = TimeLimit(4.0, [4000, 2000], [1000, 1000], first=40)  # 1160 s as written, 240 s to spend
+    assert not timed(limit, [0.2, 0.1], 0.04, TIMED_STEPS - 1) and timed(limit, [0.2, 0.1], 0.04, 1)
+    limit.steps = limit.decide(40 + DONE)
+    first = list(limit.steps)
+    assert first[0] < 4000 and not timed(limit, [0.2, 0.1], 0.04, REPLAN_STEPS - 1)
+    assert timed(limit, [0.2, 0.1], 0.04, 1)  # 50 steps on at the same speed: decided again, as before
+    assert [abs(n - m) <= 1 for n, m in zip(limit.decide(40 + DONE + REPLAN_STEPS), first)] == [True, True]
+    assert timed(limit, [0.4, 0.2], 0.08, REPLAN_STEPS)  # 50 more at half the speed: fewer steps fit
+    limit.steps = limit.decide(40 + DONE + 2 * REPLAN_STEPS)
+    assert all(later < earlier for later, earlier in zip(limit.steps, first))
+    # Once every run is past the half of its steps, nothing is timed or decided any more.
+    past_half = TimeLimit(1.0, [60, 40], [1000, 1000], 0)
+    past_half.steps = [60, 40]
+    assert not past_half.timing(30) and past_half.timing(28)
+    assert TimeLimit(None, [100], [50], 0).timing(DONE) is False  # no limit: nothing to decide
 
 
 def _weights(run):
