@@ -144,6 +144,8 @@ class LocalTriton:
             "--allow-gpu-metrics=false",
             "--exit-on-error=false",
             "--strict-readiness=false",
+            # A stop would otherwise wait 30 s for a gateway's kept-alive connection to close.
+            "--exit-timeout-secs=2",
         ]
         if self.control_key:
             command += [
