@@ -355,13 +355,14 @@ def _decide(trainings: list[Training], limit: TimeLimit, done: int, progress: Pr
         limit.look_seconds = [_look_seconds(training.trainer) if placement.writes else 0.0 for training in trainings]
     before = list(limit.steps)
     limit.steps = placement.rank_0s(limit.decide(done))
+    if not first and limit.steps == before:
+        return
     for training, written, steps in zip(trainings, limit.written, limit.steps, strict=True):
         _take_steps(training, steps)
         if placement.writes:
             record(training.run.path, written, steps, limit.max_minutes, limit.seconds_per_step())
             training.run.write_config(training.config)
-    if first or limit.steps != before:
-        announce(progress, trainings[0].trainer.stage, done, limit)
+    announce(progress, trainings[0].trainer.stage, done, limit)
 
 
 def _look_seconds(trainer: Trainer) -> float:
